@@ -1,0 +1,114 @@
+"""Typed, immutable settings built once from the command line.
+
+Handlers and engines receive these dataclasses, never the argparse namespace, so each
+stage can be constructed in tests without a command line and the CLI stays the single
+configuration surface (the add-on maps its options onto the same flags).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+DEFAULT_PORT = 10900
+"""Default TCP port: clear of the official add-ons (10200 piper, 10300 whisper,
+10400 openwakeword, 10700 satellite)."""
+
+DEFAULT_URI = f"tcp://0.0.0.0:{DEFAULT_PORT}"
+
+
+@dataclass(frozen=True)
+class AsrSettings:
+    """Speech-to-text (faster-whisper) settings."""
+
+    model: str = ""
+    """Local CTranslate2 model folder or faster-whisper model name; empty = bundled tiny.en."""
+    device: str = "auto"
+    """auto | cuda | cpu (auto = CUDA when CTranslate2 sees a GPU)."""
+    compute_type: str = "auto"
+    """auto = float16 on CUDA, int8 on CPU; any CTranslate2 compute type otherwise."""
+    language: str | None = None
+    """Default language when the request names none; None = the model's own (en for *.en)."""
+    beam_size: int = 0
+    """0 = auto: greedy (1) on CPU, 5 on CUDA."""
+    initial_prompt: str | None = None
+    """Text that biases the decoder (e.g. the home's entity names)."""
+    cpu_threads: int = 0
+    """0 = let CTranslate2 choose."""
+    max_seconds: float = 30.0
+    """Cap on audio per transcription; audio past it is dropped and logged."""
+    allow_download: bool = False
+    """Opt-in: let faster-whisper fetch a named model from the hub (never by default)."""
+    download_dir: Path | None = None
+    """Where downloaded models go when allow_download is set."""
+    speculative: bool = True
+    """Decode during the trailing silence so the transcript is ready at audio-stop."""
+
+
+@dataclass(frozen=True)
+class TtsSettings:
+    """Text-to-speech (piper) settings."""
+
+    voice: str = ""
+    """Voice name (found in voices_dir) or path to a .onnx file; empty = bundled en_US-joe-medium."""
+    voices_dir: tuple[Path, ...] = ()
+    """Folders searched for *.onnx voices (each with its .onnx.json); all are listed in info."""
+    speaker: str | None = None
+    """Default speaker (name or id) for multi-speaker voices."""
+    length_scale: float | None = None
+    noise_scale: float | None = None
+    noise_w_scale: float | None = None
+    max_text_chars: int = 20_000
+    """Cap on text per synthesis request; longer text is refused with an error event."""
+    parallel: int = 2
+    """How many syntheses may run at once (ONNX sessions are thread-safe; espeak is guarded)."""
+    use_cuda: bool = False
+
+
+@dataclass(frozen=True)
+class HandleSettings:
+    """Intent handling, home and LLM settings."""
+
+    language: str = "en"
+    """Intents language (home-assistant-intents)."""
+    home_file: Path | None = None
+    """Home file (YAML); None and no ha_url = the bundled demo home."""
+    ha_url: str | None = None
+    """Home Assistant base URL (e.g. http://homeassistant.local:8123, or http://supervisor/core)."""
+    ha_token: str | None = field(default=None, repr=False)
+    """Long-lived access token (never logged)."""
+    reply_mode: str = "handled"
+    """handled = we execute and answer; intent = reply intent{name, entities} for HA to execute."""
+    ollama_url: str | None = None
+    """Ollama base URL; None = no LLM fallback (unmatched text gets a polite not-handled)."""
+    llm_model: str = "llama3.2"
+    llm_keep_alive: str = "30m"
+    llm_num_ctx: int = 4096
+    llm_prompt: str | None = None
+    """Extra system prompt text."""
+    llm_timeout: float = 20.0
+    """Seconds before an LLM answer is abandoned with a spoken apology."""
+
+
+@dataclass(frozen=True)
+class ServerSettings:
+    """Transport, discovery and limits for the Wyoming server."""
+
+    uri: str = DEFAULT_URI
+    zeroconf: bool = True
+    zeroconf_name: str | None = None
+    """Service instance name; None = wyoming-rtx-<hostname>."""
+    zeroconf_interfaces: tuple[str, ...] = ()
+    """Restrict mDNS to these addresses (tests use 127.0.0.1); empty = all real interfaces."""
+    http_uri: str | None = None
+    """Status page / metrics, e.g. http://0.0.0.0:10901; None = off."""
+    http_token: str | None = field(default=None, repr=False)
+    max_header_bytes: int = 64 * 1024
+    max_data_bytes: int = 1024 * 1024
+    max_payload_bytes: int = 1024 * 1024
+    header_timeout: float = 30.0
+    """A header line must complete within this many seconds once started."""
+    idle_timeout: float | None = None
+    """Drop connections silent this long (None = never: HA keeps satellites open)."""
+    write_queue_events: int = 256
+    """Per-connection output queue; a client that does not read is dropped when full."""
