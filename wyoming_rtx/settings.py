@@ -50,7 +50,7 @@ class TtsSettings:
     """Text-to-speech (piper) settings."""
 
     voice: str = ""
-    """Voice name (found in voices_dir) or path to a .onnx file; empty = bundled en_US-joe-medium."""
+    """Voice name (found in voices_dir) or .onnx path; empty = bundled en_US-joe-medium."""
     voices_dir: tuple[Path, ...] = ()
     """Folders searched for *.onnx voices (each with its .onnx.json); all are listed in info."""
     speaker: str | None = None
@@ -110,5 +110,5 @@ class ServerSettings:
     """A header line must complete within this many seconds once started."""
     idle_timeout: float | None = None
     """Drop connections silent this long (None = never: HA keeps satellites open)."""
-    write_queue_events: int = 256
-    """Per-connection output queue; a client that does not read is dropped when full."""
+    write_timeout: float = 15.0
+    """A client that has not read its output for this long is dropped (output stays bounded)."""

@@ -1,0 +1,107 @@
+"""Accept Wyoming connections on tcp://, unix:// or stdio:// and track each one.
+
+The `wyoming` library's servers build readers with asyncio's default 64 KiB buffer and
+its unbounded frame reader; ours pass the frame limits through so a header longer
+than allowed is refused before it is buffered, and every connection task is kept so
+shutdown can cancel them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from urllib.parse import urlparse
+
+from wyoming.event import async_get_stdin
+
+from .connection import Connection
+from .framing import FrameLimits
+
+_LOGGER = logging.getLogger(__name__)
+
+ConnectionFactory = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Connection]
+
+
+def parse_uri(uri: str) -> tuple[str, str | None, int | None]:
+    """Split a server URI into (scheme, host-or-path, port); ValueError when unusable."""
+    result = urlparse(uri)
+    if result.scheme == "tcp":
+        if result.hostname is None or result.port is None:
+            raise ValueError(f"{uri!r}: a tcp:// URI needs a host and a port")
+        return "tcp", result.hostname, result.port
+    if result.scheme == "unix":
+        if not result.path:
+            raise ValueError(f"{uri!r}: a unix:// URI needs a socket path")
+        return "unix", result.path, None
+    if result.scheme == "stdio":
+        return "stdio", None, None
+    raise ValueError(f"{uri!r}: only tcp://, unix:// and stdio:// are supported")
+
+
+class Listener:
+    """Owns the listening socket and every live connection."""
+
+    def __init__(self, uri: str, factory: ConnectionFactory, limits: FrameLimits) -> None:
+        self.scheme, self.host, self.port = parse_uri(uri)
+        self._factory = factory
+        self._limits = limits
+        self._server: asyncio.AbstractServer | None = None
+        self.connections: dict[asyncio.Task[None], Connection] = {}
+        self._stdio_task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        """Bind the socket (or attach to stdio); raises OSError when the port is taken."""
+        buffer_limit = self._limits.max_header_bytes
+        if self.scheme == "tcp":
+            self._server = await asyncio.start_server(
+                self._accept, host=self.host, port=self.port, limit=buffer_limit
+            )
+            if self.port == 0:
+                self.port = self._server.sockets[0].getsockname()[1]
+        elif self.scheme == "unix":
+            assert self.host is not None
+            await asyncio.to_thread(Path(self.host).unlink, missing_ok=True)
+            self._server = await asyncio.start_unix_server(
+                self._accept, path=self.host, limit=buffer_limit
+            )
+        else:
+            reader = await async_get_stdin()
+            loop = asyncio.get_running_loop()
+            transport, protocol = await loop.connect_write_pipe(
+                lambda: asyncio.streams.FlowControlMixin(loop=loop),
+                os.fdopen(sys.stdout.fileno(), "wb"),
+            )
+            writer = asyncio.StreamWriter(transport, protocol, None, loop)
+            self._stdio_task = self._track(self._factory(reader, writer))
+
+    async def wait_closed(self) -> None:
+        """Block while serving (for stdio: until stdin ends)."""
+        if self._stdio_task is not None:
+            await self._stdio_task
+            return
+        assert self._server is not None
+        await self._server.serve_forever()
+
+    async def stop(self) -> None:
+        """Stop accepting, then close every connection (cancelling its work)."""
+        if self._server is not None:
+            self._server.close()
+        connections = list(self.connections.values())
+        await asyncio.gather(*(c.close() for c in connections), return_exceptions=True)
+        tasks = list(self.connections)
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self._track(self._factory(reader, writer))
+
+    def _track(self, connection: Connection) -> asyncio.Task[None]:
+        task = asyncio.create_task(connection.run(), name=f"connection {connection.peer}")
+        self.connections[task] = connection
+        task.add_done_callback(lambda t: self.connections.pop(t, None))
+        return task
