@@ -1,0 +1,182 @@
+"""Command line: parse, validate, build the engines, serve. Nothing else lives here."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+import sys
+from pathlib import Path
+
+from .errors import ModelNotFoundError, RtxError
+from .settings import DEFAULT_URI, AsrSettings, HandleSettings, ServerSettings, TtsSettings
+from .version import __version__
+
+_LOGGER = logging.getLogger("wyoming_rtx")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Every option of the server; the add-on maps its options onto these same flags."""
+    p = argparse.ArgumentParser(
+        prog="wyoming-rtx",
+        description="Local voice assistant server: speech-to-text, intents/LLM, text-to-speech.",
+    )
+    p.add_argument("--uri", default=DEFAULT_URI, help="tcp://HOST:PORT, unix://PATH or stdio://")
+    p.add_argument("--debug", action="store_true", help="log DEBUG messages")
+    p.add_argument("--log-format", default="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    p.add_argument("--version", action="version", version=__version__)
+    p.add_argument("--zeroconf-name", help="service name to announce (default wyoming-rtx-HOST)")
+    p.add_argument("--no-zeroconf", action="store_true", help="do not announce by zeroconf")
+    p.add_argument("--http-uri", help="status page and /metrics, e.g. http://0.0.0.0:10901")
+    p.add_argument("--http-token", help="access token required by the status page")
+
+    asr = p.add_argument_group("speech-to-text")
+    asr.add_argument("--asr-model", default="", help="local model folder or faster-whisper name")
+    asr.add_argument("--device", default="auto", choices=["auto", "cuda", "cpu"])
+    asr.add_argument("--compute-type", default="auto", help="auto: float16 on CUDA, int8 on CPU")
+    asr.add_argument("--language", help="default language (also selects the intents language)")
+    asr.add_argument("--beam-size", type=int, default=0, help="0 = auto (1 on CPU, 5 on CUDA)")
+    asr.add_argument("--initial-prompt", help="text that biases the decoder (names in the home)")
+    asr.add_argument("--cpu-threads", type=int, default=0)
+    asr.add_argument("--max-audio-seconds", type=float, default=30.0)
+    asr.add_argument("--allow-download", action="store_true", help="opt in to hub downloads")
+    asr.add_argument("--download-dir", type=Path)
+    asr.add_argument("--no-speculative", action="store_true", help="no decode during silence")
+
+    tts = p.add_argument_group("text-to-speech")
+    tts.add_argument("--voice", default="", help="voice name or .onnx path (default: bundled)")
+    tts.add_argument("--voices-dir", type=Path, action="append", default=[])
+    tts.add_argument("--speaker", help="default speaker name or id")
+    tts.add_argument("--length-scale", type=float)
+    tts.add_argument("--noise-scale", type=float)
+    tts.add_argument("--noise-w-scale", type=float)
+    tts.add_argument("--max-text-chars", type=int, default=20_000)
+    tts.add_argument("--tts-parallel", type=int, default=2, help="syntheses run at once")
+
+    handle = p.add_argument_group("handling")
+    handle.add_argument("--home-file", type=Path, help="home YAML (default: bundled demo home)")
+    handle.add_argument("--ha-url", help="Home Assistant URL, e.g. http://homeassistant.local:8123")
+    handle.add_argument("--ha-token", help="HA long-lived token (or env HA_TOKEN)")
+    handle.add_argument("--reply-mode", default="handled", choices=["handled", "intent"])
+    handle.add_argument("--ollama-url", help="Ollama URL, e.g. http://127.0.0.1:11434")
+    handle.add_argument("--llm-model", default="llama3.2")
+    handle.add_argument("--llm-keep-alive", default="30m")
+    handle.add_argument("--llm-num-ctx", type=int, default=4096)
+    handle.add_argument("--llm-prompt", help="extra system prompt text")
+    handle.add_argument("--llm-timeout", type=float, default=20.0)
+    return p
+
+
+def settings_from_args(
+    args: argparse.Namespace, parser: argparse.ArgumentParser
+) -> tuple[ServerSettings, AsrSettings, TtsSettings, HandleSettings]:
+    """Map flags to settings once, rejecting bad combinations with a usage error."""
+    if args.beam_size < 0:
+        parser.error("--beam-size must be 0 (auto) or more")
+    if args.max_audio_seconds <= 0:
+        parser.error("--max-audio-seconds must be positive")
+    if args.tts_parallel < 1:
+        parser.error("--tts-parallel must be at least 1")
+    ha_token = args.ha_token or os.environ.get("HA_TOKEN")
+    if args.ha_url and args.home_file:
+        parser.error("use either --ha-url or --home-file, not both")
+    if args.ha_url and not ha_token:
+        parser.error("--ha-url needs --ha-token (or the HA_TOKEN environment variable)")
+    server = ServerSettings(
+        uri=args.uri,
+        zeroconf=not args.no_zeroconf,
+        zeroconf_name=args.zeroconf_name,
+        http_uri=args.http_uri,
+        http_token=args.http_token,
+    )
+    asr = AsrSettings(
+        model=args.asr_model,
+        device=args.device,
+        compute_type=args.compute_type,
+        language=args.language,
+        beam_size=args.beam_size,
+        initial_prompt=args.initial_prompt,
+        cpu_threads=args.cpu_threads,
+        max_seconds=args.max_audio_seconds,
+        allow_download=args.allow_download,
+        download_dir=args.download_dir,
+        speculative=not args.no_speculative,
+    )
+    tts = TtsSettings(
+        voice=args.voice,
+        voices_dir=tuple(args.voices_dir),
+        speaker=args.speaker,
+        length_scale=args.length_scale,
+        noise_scale=args.noise_scale,
+        noise_w_scale=args.noise_w_scale,
+        max_text_chars=args.max_text_chars,
+        parallel=args.tts_parallel,
+    )
+    handle = HandleSettings(
+        language=(args.language or "en").replace("_", "-").split("-")[0].lower(),
+        home_file=args.home_file,
+        ha_url=args.ha_url,
+        ha_token=ha_token,
+        reply_mode=args.reply_mode,
+        ollama_url=args.ollama_url,
+        llm_model=args.llm_model,
+        llm_keep_alive=args.llm_keep_alive,
+        llm_num_ctx=args.llm_num_ctx,
+        llm_prompt=args.llm_prompt,
+        llm_timeout=args.llm_timeout,
+    )
+    return server, asr, tts, handle
+
+
+async def main(argv: list[str] | None = None) -> int:
+    """Build everything, serve until SIGTERM/SIGINT, shut down cleanly."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.debug else logging.INFO, format=args.log_format)
+    server_settings, asr_settings, tts_settings, handle_settings = settings_from_args(args, parser)
+    _LOGGER.debug(
+        "Settings: %s %s %s %s", server_settings, asr_settings, tts_settings, handle_settings
+    )
+    from .app import App  # heavy imports after argument errors are reported
+
+    try:
+        app = App(server_settings, asr_settings, tts_settings, handle_settings)
+    except (ModelNotFoundError, RtxError, ValueError) as err:
+        _LOGGER.error("Cannot start: %s", err)
+        return 2
+    try:
+        await app.start()
+    except OSError as err:
+        _LOGGER.error("Cannot listen on %s: %s", server_settings.uri, err)
+        await app.stop()
+        return 2
+
+    loop = asyncio.get_running_loop()
+    serving = asyncio.create_task(app.serve(), name="serve")
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(sig, serving.cancel)
+    code = 0
+    try:
+        await serving
+    except asyncio.CancelledError:
+        _LOGGER.info("Stopping")
+    except Exception as err:  # a model that cannot load: say why, exit non-zero
+        _LOGGER.error("Stopped: %s", err, exc_info=args.debug)
+        code = 1
+    finally:
+        await app.stop()
+    return code
+
+
+def run() -> None:
+    """Console-script entry point."""
+    with contextlib.suppress(KeyboardInterrupt):
+        sys.exit(asyncio.run(main()))
+
+
+if __name__ == "__main__":
+    run()

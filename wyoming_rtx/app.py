@@ -1,0 +1,106 @@
+"""The running server: engines, listener, discovery and the background model load.
+
+Models load in the background *after* the port is bound, so `describe` is answered
+within Home Assistant's one-second budget from the first moment; requests that need a
+model simply await its load. A model that fails to load stops the server with a
+clear message rather than leaving a half-working service.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from functools import partial
+
+from .asr import AsrEngine
+from .discovery import Discovery, default_service_name
+from .framing import FrameLimits
+from .handle import Assistant, HandleService
+from .listener import Listener
+from .server import RtxHandler, Services
+from .settings import AsrSettings, HandleSettings, ServerSettings, TtsSettings
+from .tts import TtsEngine
+
+_LOGGER = logging.getLogger(__name__)
+
+
+class App:
+    """Builds the engines (cheap: models are resolved, not loaded) and serves them."""
+
+    def __init__(
+        self,
+        server: ServerSettings,
+        asr: AsrSettings,
+        tts: TtsSettings,
+        handle: HandleSettings,
+    ) -> None:
+        self.settings = server
+        self.asr = AsrEngine(asr)
+        self.tts = TtsEngine(tts)
+        self.assistant = Assistant(handle)
+        self.handle = HandleService(self.assistant, handle)
+        self.services = Services(
+            asr=self.asr,
+            tts=self.tts,
+            handle=self.handle,
+            limits=FrameLimits(
+                max_header_bytes=server.max_header_bytes,
+                max_data_bytes=server.max_data_bytes,
+                max_payload_bytes=server.max_payload_bytes,
+                header_timeout=server.header_timeout,
+            ),
+            write_timeout=server.write_timeout,
+            max_text_chars=tts.max_text_chars,
+        )
+        self.listener = Listener(
+            server.uri, partial(RtxHandler, services=self.services), self.services.limits
+        )
+        self.discovery: Discovery | None = None
+        self._loading: asyncio.Task[None] | None = None
+        self.ready = asyncio.Event()
+
+    async def start(self) -> None:
+        """Bind first (describe works at once), then load models in the background."""
+        await self.listener.start()
+        _LOGGER.info("Listening on %s", self.settings.uri)
+        self._loading = asyncio.create_task(self._load(), name="load models")
+        if self.settings.zeroconf and self.listener.scheme == "tcp":
+            assert self.listener.port is not None
+            self.discovery = Discovery(
+                self.settings.zeroconf_name or default_service_name(),
+                self.listener.port,
+                self.settings.zeroconf_interfaces,
+            )
+            try:
+                await self.discovery.start(self.listener.host)
+            except OSError as err:
+                _LOGGER.warning("Zeroconf announcement failed: %s", err)
+
+    async def _load(self) -> None:
+        started = time.monotonic()
+        await asyncio.gather(self.asr.load(), self.tts.load(), self.assistant.start())
+        _LOGGER.info("Models loaded in %.1f s", time.monotonic() - started)
+        _LOGGER.info("Ready")
+        self.ready.set()
+
+    async def serve(self) -> None:
+        """Serve until cancelled; a failed model load ends the server with its error."""
+        assert self._loading is not None
+        serving = asyncio.create_task(self.listener.wait_closed(), name="listener")
+        try:
+            await self._loading
+            await serving
+        finally:
+            serving.cancel()
+
+    async def stop(self) -> None:
+        """Unannounce, close connections, stop the home/LLM clients, free the engines."""
+        if self._loading is not None and not self._loading.done():
+            self._loading.cancel()
+        if self.discovery is not None:
+            await self.discovery.stop()
+        await self.listener.stop()
+        await self.assistant.stop()
+        await self.asr.close()
+        await self.tts.close()

@@ -1,0 +1,181 @@
+"""The per-connection dispatcher: one port serving describe, ASR, TTS, handle and turns.
+
+Home Assistant opens a fresh connection per STT/TTS/conversation request, while a
+direct satellite keeps one open for many turns. Each event family is handed to the
+session object that owns that exchange; this module only routes, answers `describe`
+and `ping` itself, and turns malformed events into `error` events.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Protocol
+
+from wyoming.asr import Transcribe, Transcript
+from wyoming.audio import AudioChunk, AudioStart, AudioStop
+from wyoming.event import Event
+from wyoming.info import Describe, Info
+from wyoming.ping import Ping, Pong
+from wyoming.tts import Synthesize, SynthesizeChunk, SynthesizeStart, SynthesizeStop
+
+from .connection import Connection
+from .errors import RtxError
+from .framing import FrameLimits
+from .synthesis import SynthesisSession
+from .transcription import TranscriptionSession
+
+if TYPE_CHECKING:
+    from .asr import AsrEngine
+    from .handle import HandleService
+    from .tts import TtsEngine
+
+_LOGGER = logging.getLogger(__name__)
+
+
+class TurnSession(Protocol):
+    """What the direct-satellite pipeline provides per connection (see pipeline.py)."""
+
+    def wants(self, event: Event) -> bool:
+        """True when this event belongs to a satellite turn rather than a plain request."""
+
+    async def handle_event(self, event: Event) -> None:
+        """Process a satellite event (info, run-pipeline, audio, played, ...)."""
+
+    async def close(self) -> None:
+        """Cancel the turn in progress and release everything."""
+
+
+class TurnSessionFactory(Protocol):
+    """Creates a TurnSession bound to one connection."""
+
+    def __call__(self, connection: Connection) -> TurnSession: ...
+
+
+@dataclass
+class Services:
+    """Everything a connection may use, built once by __main__."""
+
+    asr: AsrEngine | None
+    tts: TtsEngine | None
+    handle: HandleService | None
+    limits: FrameLimits = field(default_factory=FrameLimits)
+    write_timeout: float = 15.0
+    max_text_chars: int = 20_000
+    turns: TurnSessionFactory | None = None
+    info: Info = field(init=False)
+    info_event: Event = field(init=False)
+
+    def __post_init__(self) -> None:
+        from .info import build_info
+
+        self.info = build_info(self.asr, self.tts, self.handle)
+        self.info_event = self.info.event()
+
+
+class RtxHandler(Connection):
+    """Routes one connection's events to the session that owns each exchange."""
+
+    def __init__(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, services: Services
+    ) -> None:
+        super().__init__(reader, writer, services.limits, services.write_timeout)
+        self.services = services
+        self._stt = (
+            TranscriptionSession(services.asr, self.write_event, self.spawn)
+            if services.asr is not None
+            else None
+        )
+        self._tts = (
+            SynthesisSession(services.tts, self.write_event, self.spawn, services.max_text_chars)
+            if services.tts is not None
+            else None
+        )
+        self._turns: TurnSession | None = None
+
+    async def handle_event(self, event: Event) -> bool:
+        """Dispatch one event; a malformed event is an `error`, never a dropped link."""
+        if Describe.is_type(event.type):
+            await self.write_event(self.services.info_event)
+            return True
+        try:
+            await self._dispatch(event)
+        except RtxError:
+            raise
+        except (KeyError, TypeError, ValueError, AttributeError) as err:
+            raise RtxError(f"malformed {event.type!r} event: {err!r}", code="bad-event") from err
+        return True
+
+    async def _dispatch(self, event: Event) -> None:
+        kind = event.type
+        if Ping.is_type(kind):
+            await self.write_event(Pong(text=Ping.from_event(event).text).event())
+            return
+        turns = self._turn_session(event)
+        if turns is not None:
+            await turns.handle_event(event)
+            return
+        if self._route_stt(event) or self._route_tts(event):
+            return
+        if Transcript.is_type(kind) and self.services.handle is not None:
+            transcript = Transcript.from_event(event)
+            self.spawn(self.services.handle.on_transcript(transcript, self.write_event), "handle")
+            return
+        _LOGGER.debug("Ignoring %s event from %s", kind, self.peer)
+
+    def _turn_session(self, event: Event) -> TurnSession | None:
+        factory = self.services.turns
+        if factory is None:
+            return None
+        if self._turns is None:
+            session = factory(self)
+            if not session.wants(event):
+                return None
+            self._turns = session
+        return self._turns if self._turns.wants(event) else None
+
+    def _route_stt(self, event: Event) -> bool:
+        stt, kind = self._stt, event.type
+        if stt is None:
+            return False
+        if Transcribe.is_type(kind):
+            stt.on_transcribe(Transcribe.from_event(event))
+        elif AudioStart.is_type(kind):
+            stt.on_audio_start(AudioStart.from_event(event))
+        elif AudioChunk.is_type(kind):
+            if event.payload is None:
+                raise RtxError("audio-chunk without audio payload", code="bad-event")
+            stt.on_audio_chunk(AudioChunk.from_event(event))
+        elif AudioStop.is_type(kind):
+            stt.on_audio_stop()
+        else:
+            return False
+        return True
+
+    def _route_tts(self, event: Event) -> bool:
+        tts, kind = self._tts, event.type
+        if tts is None:
+            return False
+        if Synthesize.is_type(kind):
+            tts.on_synthesize(Synthesize.from_event(event))
+        elif SynthesizeStart.is_type(kind):
+            tts.on_start(SynthesizeStart.from_event(event))
+        elif SynthesizeChunk.is_type(kind):
+            tts.on_chunk(SynthesizeChunk.from_event(event))
+        elif SynthesizeStop.is_type(kind):
+            tts.on_stop()
+        else:
+            return False
+        return True
+
+    async def on_close(self) -> None:
+        """Client gone: stop its utterance and its satellite turn."""
+        if self._stt is not None:
+            self._stt.cancel()
+        if self._turns is not None:
+            await self._turns.close()
+
+    def describe_state(self) -> dict[str, Any]:
+        """A small snapshot for the status page and tests."""
+        return {"peer": self.peer, "tasks": self.active_tasks}

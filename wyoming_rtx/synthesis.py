@@ -1,0 +1,207 @@
+"""The text-to-speech exchange of one connection, as Home Assistant drives it.
+
+Non-streaming: `synthesize` → exactly one `audio-start` … `audio-stop`, the first
+sentence's audio written as soon as it exists. Streaming: `synthesize-start`,
+`synthesize-chunk`* (text deltas, cut into sentences as they complete), the full
+`synthesize` HA sends inside a stream for older servers (ignored), `synthesize-stop`
+→ the rest of the audio, `audio-stop`, `synthesize-stopped`. HA takes the format
+from the first `audio-start` and reads chunks until `synthesize-stopped`, so one
+stream has one format and one `audio-start`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import TYPE_CHECKING, Any
+
+from wyoming.audio import AudioChunk, AudioStart, AudioStop
+from wyoming.event import Event
+from wyoming.tts import Synthesize, SynthesizeChunk, SynthesizeStart, SynthesizeStopped
+
+from .errors import RtxError
+from .sentences import SentenceSplitter
+
+if TYPE_CHECKING:
+    from .tts import TtsEngine
+
+_LOGGER = logging.getLogger(__name__)
+
+WriteEvent = Callable[[Event], Awaitable[None]]
+Spawn = Callable[[Coroutine[Any, Any, Any], str], "asyncio.Task[Any]"]
+
+SAMPLES_PER_CHUNK = 1024
+_END = None
+
+
+class TextTooLongError(RtxError):
+    """A synthesis request over the configured character cap."""
+
+    code = "text-too-long"
+
+
+class AudioWriter:
+    """Writes one audio stream: a single audio-start, chunked PCM, then audio-stop."""
+
+    def __init__(self, write_event: WriteEvent) -> None:
+        self._write_event = write_event
+        self.started_format: tuple[int, int, int] | None = None
+        self.first_audio_at: float | None = None
+
+    async def write(self, rate: int, width: int, channels: int, pcm: bytes) -> None:
+        """Write PCM, opening the stream with its format the first time."""
+        if self.started_format is None:
+            self.started_format = (rate, width, channels)
+            await self._write_event(AudioStart(rate=rate, width=width, channels=channels).event())
+            self.first_audio_at = time.monotonic()
+        step = SAMPLES_PER_CHUNK * width * channels
+        for offset in range(0, len(pcm), step):
+            chunk = AudioChunk(
+                rate=rate, width=width, channels=channels, audio=pcm[offset : offset + step]
+            )
+            await self._write_event(chunk.event())
+
+    async def stop(self, default_format: tuple[int, int, int]) -> None:
+        """Close the stream; with no audio at all, still send a well-formed empty stream."""
+        if self.started_format is None:
+            rate, width, channels = default_format
+            await self._write_event(AudioStart(rate=rate, width=width, channels=channels).event())
+        await self._write_event(AudioStop().event())
+
+
+class SynthesisSession:
+    """One connection's TTS requests; requests on one connection are answered in order."""
+
+    def __init__(
+        self, engine: TtsEngine, write_event: WriteEvent, spawn: Spawn, max_text_chars: int
+    ) -> None:
+        self._engine = engine
+        self._write_event = write_event
+        self._spawn = spawn
+        self._max_chars = max_text_chars
+        self._previous: asyncio.Task[Any] | None = None
+        self._stream: _StreamState | None = None
+
+    @property
+    def streaming(self) -> bool:
+        """True between synthesize-start and synthesize-stop."""
+        return self._stream is not None
+
+    def on_synthesize(self, request: Synthesize) -> None:
+        """A whole text; inside a streaming request it is the compatibility copy: ignore."""
+        if self._stream is not None:
+            _LOGGER.debug("Ignoring synthesize inside a streaming request")
+            return
+        if len(request.text) > self._max_chars:
+            raise TextTooLongError(
+                f"text of {len(request.text)} characters exceeds the limit of {self._max_chars}"
+            )
+        voice = request.voice
+        self._chain(
+            self._speak_text(request.text, voice.name if voice else None, _speaker(voice)),
+            "synthesis",
+        )
+
+    def on_start(self, request: SynthesizeStart) -> None:
+        """Open a streaming request: sentences are spoken as soon as they complete."""
+        if self._stream is not None:
+            self._stream.queue.put_nowait(_END)
+        voice = request.voice
+        state = _StreamState(voice.name if voice else None, _speaker(voice))
+        self._stream = state
+        self._chain(self._speak_stream(state), "streaming synthesis")
+
+    def on_chunk(self, chunk: SynthesizeChunk) -> None:
+        """Add a text delta; complete sentences go to the synthesizer right away."""
+        state = self._stream
+        if state is None:
+            _LOGGER.debug("Ignoring synthesize-chunk outside a streaming request")
+            return
+        state.chars += len(chunk.text)
+        if state.chars > self._max_chars:
+            self._stream = None
+            state.queue.put_nowait(_END)
+            raise TextTooLongError(f"streamed text exceeds the limit of {self._max_chars}")
+        for sentence in state.splitter.add(chunk.text):
+            state.queue.put_nowait(sentence)
+
+    def on_stop(self) -> None:
+        """End of text: speak what is left, then close the stream."""
+        state, self._stream = self._stream, None
+        if state is None:
+            _LOGGER.debug("Ignoring synthesize-stop outside a streaming request")
+            return
+        for sentence in state.splitter.flush():
+            state.queue.put_nowait(sentence)
+        state.queue.put_nowait(_END)
+
+    def _chain(self, coro: Coroutine[Any, Any, None], name: str) -> None:
+        previous = self._previous
+
+        async def after_previous() -> None:
+            try:
+                if previous is not None:
+                    with contextlib.suppress(Exception):
+                        await asyncio.shield(previous)
+            except asyncio.CancelledError:
+                coro.close()
+                raise
+            await coro
+
+        self._previous = self._spawn(after_previous(), name)
+
+    async def _speak(
+        self, out: AudioWriter, text: str, voice: str | None, speaker: str | None
+    ) -> None:
+        async with contextlib.aclosing(self._engine.synthesize(text, voice, speaker)) as audio:
+            async for item in audio:
+                await out.write(item.rate, item.width, item.channels, item.pcm)
+
+    async def _speak_text(self, text: str, voice: str | None, speaker: str | None) -> None:
+        started = time.monotonic()
+        out = AudioWriter(self._write_event)
+        await self._speak(out, text, voice, speaker)
+        await out.stop(self._default_format())
+        _log_done("Synthesized", text, started, out)
+
+    async def _speak_stream(self, state: _StreamState) -> None:
+        started = time.monotonic()
+        out = AudioWriter(self._write_event)
+        spoken: list[str] = []
+        while (sentence := await state.queue.get()) is not _END:
+            spoken.append(sentence)
+            await self._speak(out, sentence, state.voice, state.speaker)
+        await out.stop(self._default_format())
+        await self._write_event(SynthesizeStopped().event())
+        _log_done("Streamed", " ".join(spoken), started, out)
+
+    def _default_format(self) -> tuple[int, int, int]:
+        return (self._engine.default_voice.sample_rate, 2, 1)
+
+
+class _StreamState:
+    def __init__(self, voice: str | None, speaker: str | None) -> None:
+        self.voice = voice
+        self.speaker = speaker
+        self.splitter = SentenceSplitter()
+        self.queue: asyncio.Queue[str | None] = asyncio.Queue()
+        self.chars = 0
+
+
+def _speaker(voice: Any) -> str | None:
+    speaker = getattr(voice, "speaker", None)
+    return str(speaker) if speaker not in (None, "") else None
+
+
+def _log_done(what: str, text: str, started: float, out: AudioWriter) -> None:
+    first = (out.first_audio_at - started) * 1000 if out.first_audio_at else float("nan")
+    _LOGGER.info(
+        "%s %d characters: first audio %.0f ms, done %.0f ms",
+        what,
+        len(text),
+        first,
+        (time.monotonic() - started) * 1000,
+    )

@@ -1,0 +1,152 @@
+"""The speech-to-text exchange of one connection, as Home Assistant drives it.
+
+`transcribe` (optional) → `audio-start` → `audio-chunk`* → `audio-stop` → we answer
+`transcript-start`, `transcript-chunk`, `transcript`, `transcript-stop` (the order
+wyoming-faster-whisper uses; HA reads the final `transcript`). Audio is converted and
+fed to an `AsrStream` as it arrives, so the engine can decode during the trailing
+silence and the transcript is ready almost as soon as `audio-stop` lands.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import TYPE_CHECKING, Any
+
+from wyoming.asr import Transcribe, Transcript, TranscriptChunk, TranscriptStart, TranscriptStop
+from wyoming.audio import AudioChunk, AudioStart
+from wyoming.event import Event
+
+from .audio import MODEL_BYTES_PER_SECOND, AudioFormatError, PcmConverter
+from .errors import RtxError
+
+if TYPE_CHECKING:
+    from .asr import AsrEngine, AsrStream
+
+_LOGGER = logging.getLogger(__name__)
+
+WriteEvent = Callable[[Event], Awaitable[None]]
+Spawn = Callable[[Coroutine[Any, Any, Any], str], Any]
+
+
+def normalize_language(language: str | None) -> str | None:
+    """'en-US' / 'en_GB' / 'EN' → 'en': whisper knows primary language subtags only."""
+    if not language:
+        return None
+    return language.replace("_", "-").split("-")[0].strip().lower() or None
+
+
+class TranscriptionSession:
+    """Tracks one connection's current utterance; a new request replaces the old one."""
+
+    def __init__(self, engine: AsrEngine, write_event: WriteEvent, spawn: Spawn) -> None:
+        self._engine = engine
+        self._write_event = write_event
+        self._spawn = spawn
+        self._language: str | None = None
+        self._stream: AsrStream | None = None
+        self._converter: PcmConverter | None = None
+        self._refused = False
+        self._audio_bytes = 0
+
+    @property
+    def active(self) -> bool:
+        """True between audio-start and audio-stop."""
+        return self._stream is not None
+
+    def on_transcribe(self, transcribe: Transcribe) -> None:
+        """Remember the requested language for the audio that follows."""
+        self.cancel()
+        self._language = self._pick_language(transcribe.language)
+
+    def on_audio_start(self, start: AudioStart) -> None:
+        """Validate the format and open a stream; a bad format refuses the whole utterance."""
+        self.cancel()
+        try:
+            self._converter = PcmConverter(start.rate, start.width, start.channels)
+        except AudioFormatError:
+            self._refused = True
+            raise
+        self._refused = False
+        self._audio_bytes = 0
+        self._stream = self._engine.stream(self._language)
+
+    def on_audio_chunk(self, chunk: AudioChunk) -> None:
+        """Convert and feed; a chunk without audio-start opens the stream in its format."""
+        if self._refused:
+            return
+        if self._stream is None:
+            self.on_audio_start(
+                AudioStart(rate=chunk.rate, width=chunk.width, channels=chunk.channels)
+            )
+        assert self._stream is not None and self._converter is not None
+        if not self._converter.matches(chunk.rate, chunk.width, chunk.channels):
+            self.cancel()
+            self._refused = True
+            raise AudioFormatError(
+                f"audio format changed mid-stream to {chunk.rate} Hz/{chunk.width}/{chunk.channels}"
+            )
+        pcm = self._converter.convert(chunk.audio)
+        self._audio_bytes += len(pcm)
+        self._stream.feed(pcm)
+
+    def on_audio_stop(self) -> None:
+        """Finish the utterance in a task so the read loop keeps serving this client."""
+        if self._refused:
+            self._refused = False
+            return
+        stream, self._stream, self._converter = self._stream, None, None
+        if stream is None:
+            # audio-stop with no audio: answer an empty transcript instead of crashing
+            # (wyoming-faster-whisper once died on an assert here).
+            self._spawn(self._send_transcript("", time.monotonic()), "empty transcript")
+            return
+        self._spawn(self._finish(stream, time.monotonic()), "transcription")
+
+    def cancel(self) -> None:
+        """Drop the utterance in progress (new request or client gone)."""
+        if self._stream is not None:
+            self._stream.cancel()
+        self._stream = None
+        self._converter = None
+
+    async def _finish(self, stream: AsrStream, stopped_at: float) -> None:
+        try:
+            text = await stream.finish()
+        except RtxError:
+            raise
+        except Exception as err:
+            raise RtxError(f"transcription failed: {err}", code="asr-failed") from err
+        _LOGGER.info(
+            "Transcript after %.0f ms (%.1f s of audio%s%s): %s",
+            (time.monotonic() - stopped_at) * 1000,
+            self._audio_bytes / MODEL_BYTES_PER_SECOND,
+            ", speculative" if stream.speculative_hit else "",
+            ", truncated" if stream.truncated else "",
+            text,
+        )
+        await self._send_transcript(text, stopped_at)
+
+    async def _send_transcript(self, text: str, _stopped_at: float) -> None:
+        language = self._language or self._default_language()
+        await self._write_event(TranscriptStart(language=language).event())
+        if text:
+            await self._write_event(TranscriptChunk(text=text).event())
+        await self._write_event(Transcript(text=text, language=language).event())
+        await self._write_event(TranscriptStop().event())
+
+    def _default_language(self) -> str | None:
+        languages = self._engine.description.languages
+        return languages[0] if len(languages) == 1 else None
+
+    def _pick_language(self, requested: str | None) -> str | None:
+        language = normalize_language(requested)
+        if language is None:
+            return None
+        if language not in self._engine.description.languages:
+            _LOGGER.warning(
+                "Language %r is not supported by the speech model; using its default", requested
+            )
+            return None
+        return language
