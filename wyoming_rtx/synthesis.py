@@ -154,9 +154,15 @@ class SynthesisSession:
         self._previous = self._spawn(after_previous(), name)
 
     async def _speak(
-        self, out: AudioWriter, text: str, voice: str | None, speaker: str | None
+        self,
+        out: AudioWriter,
+        text: str,
+        voice: str | None,
+        speaker: str | None,
+        first_clause: bool | None = None,
     ) -> None:
-        async with contextlib.aclosing(self._engine.synthesize(text, voice, speaker)) as audio:
+        speech = self._engine.synthesize(text, voice, speaker, first_clause=first_clause)
+        async with contextlib.aclosing(speech) as audio:
             async for item in audio:
                 await out.write(item.rate, item.width, item.channels, item.pcm)
 
@@ -172,8 +178,11 @@ class SynthesisSession:
         out = AudioWriter(self._write_event)
         spoken: list[str] = []
         while (sentence := await state.queue.get()) is not _END:
+            # Only the very first sentence is worth cutting at a clause: later ones are
+            # synthesized while earlier audio is still playing.
+            first_clause = None if not spoken else False
             spoken.append(sentence)
-            await self._speak(out, sentence, state.voice, state.speaker)
+            await self._speak(out, sentence, state.voice, state.speaker, first_clause)
         await out.stop(self._default_format())
         await self._write_event(SynthesizeStopped().event())
         _log_done("Streamed", " ".join(spoken), started, out)
@@ -186,7 +195,7 @@ class _StreamState:
     def __init__(self, voice: str | None, speaker: str | None) -> None:
         self.voice = voice
         self.speaker = speaker
-        self.splitter = SentenceSplitter()
+        self.splitter = SentenceSplitter(first_clause=True)
         self.queue: asyncio.Queue[str | None] = asyncio.Queue()
         self.chars = 0
 
