@@ -96,10 +96,17 @@ class TtsEngine:
         return voice
 
     async def synthesize(
-        self, text: str, voice: str | None = None, speaker: str | None = None
+        self,
+        text: str,
+        voice: str | None = None,
+        speaker: str | None = None,
+        *,
+        first_clause: bool | None = None,
     ) -> AsyncIterator[SpeechAudio]:
         """Yield one SpeechAudio per sentence as soon as it is ready.
 
+        first_clause: override `split_first_clause` for this text (a streaming caller that
+        feeds sentence after sentence wants it only for the first one).
         Raises RtxError (text-too-long) past `max_text_chars`. Closing the iterator (aclose,
         or cancelling the consumer) cancels the sentences that have not started.
         """
@@ -109,7 +116,9 @@ class TtsEngine:
                 f"{self.settings.max_text_chars}",
                 code="text-too-long",
             )
-        splitter = SentenceSplitter(first_clause=self.split_first_clause)
+        splitter = SentenceSplitter(
+            first_clause=self.split_first_clause if first_clause is None else first_clause
+        )
         segments = [*splitter.add(text), *splitter.flush()]
         if not segments:
             return

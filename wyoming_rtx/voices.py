@@ -12,7 +12,7 @@ import json
 import logging
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from .errors import ModelNotFoundError
 from .settings import TtsSettings
@@ -23,9 +23,8 @@ _MODEL_SUFFIX = ".onnx"
 _CONFIG_SUFFIX = ".onnx.json"
 
 
-@dataclass(frozen=True)
-class VoiceAttribution:
-    """Who made a voice (mirrors wyoming's `Attribution`, but hashable)."""
+class VoiceAttribution(NamedTuple):
+    """Who made a voice: wyoming's `Attribution` fields, as a hashable (name, url) pair."""
 
     name: str
     url: str

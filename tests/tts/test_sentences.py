@@ -1,0 +1,145 @@
+"""SentenceSplitter: strings in, sentences out (no audio)."""
+
+from __future__ import annotations
+
+import pytest
+
+from wyoming_rtx.sentences import SentenceSplitter
+
+
+def split(text: str, **kwargs: object) -> list[str]:
+    """Whole text at once, then flush."""
+    splitter = SentenceSplitter(**kwargs)  # type: ignore[arg-type]
+    return [*splitter.add(text), *splitter.flush()]
+
+
+def split_by_char(text: str, **kwargs: object) -> list[str]:
+    """One character per delta, the worst case of token streaming."""
+    splitter = SentenceSplitter(**kwargs)  # type: ignore[arg-type]
+    out: list[str] = []
+    for char in text:
+        out += splitter.add(char)
+    return out + splitter.flush()
+
+
+def test_sentence_ends() -> None:
+    assert split("The light is on. Is the door locked? Yes! Wait… okay") == [
+        "The light is on.",
+        "Is the door locked?",
+        "Yes!",
+        "Wait…",
+        "okay",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Dr. Smith is in. Call him.", ["Dr. Smith is in.", "Call him."]),
+        ("Use e.g. a lamp. Or not.", ["Use e.g. a lamp.", "Or not."]),
+        ("It is 3.5 degrees. Cold.", ["It is 3.5 degrees.", "Cold."]),
+        ("Made in the U.S. by Mr. Jones.", ["Made in the U.S. by Mr. Jones."]),
+        ("At 5 p.m. we eat. Then sleep.", ["At 5 p.m. we eat.", "Then sleep."]),
+        ("Version 2.0.1 is out. Update.", ["Version 2.0.1 is out.", "Update."]),
+        ("John F. Kennedy spoke. Then left.", ["John F. Kennedy spoke.", "Then left."]),
+    ],
+)
+def test_abbreviations_and_numbers_do_not_split(text: str, expected: list[str]) -> None:
+    assert split(text) == expected
+    assert split_by_char(text) == expected
+
+
+def test_closing_quotes_stay_with_their_sentence() -> None:
+    assert split('He said "go." Then (he left.) Done') == [
+        'He said "go."',
+        "Then (he left.)",
+        "Done",
+    ]
+
+
+def test_cjk_terminators_need_no_space() -> None:
+    assert split("你好。我是乔！你呢？") == ["你好。", "我是乔！", "你呢？"]
+
+
+def test_paragraph_break_ends_a_segment() -> None:
+    assert split("Shopping list\n\nMilk and eggs") == ["Shopping list", "Milk and eggs"]
+
+
+def test_deltas_split_mid_word_give_the_same_sentences() -> None:
+    text = "The kitchen light is on. The temperature is 21.5 degrees. Goodnight."
+    assert split_by_char(text) == split(text)
+    splitter = SentenceSplitter()
+    assert splitter.add("The kitch") == []
+    assert splitter.add("en light is on") == []
+    assert splitter.add(". The tem") == ["The kitchen light is on."]
+    assert splitter.add("perature is 21.") == []
+    assert splitter.add("5 degrees.") == []  # the next character is not known yet
+    assert splitter.add(" Good") == ["The temperature is 21.5 degrees."]
+    assert splitter.flush() == ["Good"]
+
+
+def test_a_dot_at_the_end_of_a_delta_waits_for_the_next_character() -> None:
+    splitter = SentenceSplitter()
+    assert splitter.add("It costs 3.") == []
+    assert splitter.add("99 dollars. ") == ["It costs 3.99 dollars."]
+
+
+def test_flush_returns_the_rest_and_resets() -> None:
+    splitter = SentenceSplitter(first_clause=True)
+    assert splitter.add("No terminator here") == []
+    assert splitter.flush() == ["No terminator here"]
+    assert splitter.flush() == []
+    # After a flush the next text is a new answer: its first clause is split again.
+    assert splitter.add("When you get home tonight, the heating will be on. ") == [
+        "When you get home tonight,",
+        "the heating will be on.",
+    ]
+
+
+def test_whitespace_only_gives_nothing() -> None:
+    assert split("   \n\t ") == []
+    assert split("") == []
+
+
+def test_first_clause_split_only_when_long_enough() -> None:
+    text = "If you leave the window open, the heating will run all night. Close it, please."
+    assert split(text, first_clause=True) == [
+        "If you leave the window open,",
+        "the heating will run all night.",
+        "Close it, please.",  # only the first sentence is cut
+    ]
+    assert split(text) == [
+        "If you leave the window open, the heating will run all night.",
+        "Close it, please.",
+    ]
+    # "Sure," is too short to be spoken on its own.
+    assert split("Sure, the light is on now.", first_clause=True) == ["Sure, the light is on now."]
+    assert split_by_char(text, first_clause=True) == split(text, first_clause=True)
+
+
+@pytest.mark.parametrize(
+    ("text", "first"),
+    [
+        ("The forecast for today: sunny and warm.", "The forecast for today:"),
+        ("The lights in the hall - all of them - are off.", "The lights in the hall -"),
+        ("Four of the lights—all upstairs—are on.", "Four of the lights—"),
+        ("The living room lamps; also the fan.", "The living room lamps;"),
+    ],
+)
+def test_first_clause_boundaries(text: str, first: str) -> None:
+    assert split(text, first_clause=True)[0] == first
+
+
+def test_numbers_and_times_are_not_clause_boundaries() -> None:
+    text = "The meter reads 3,000 units at 10:30 today."
+    assert split(text, first_clause=True) == [text]
+
+
+def test_over_long_run_is_cut_at_a_clause_or_space() -> None:
+    text = "one two three four five six, seven eight nine ten eleven twelve"
+    assert split(text, max_chars=40) == [
+        "one two three four five six,",
+        "seven eight nine ten eleven twelve",
+    ]
+    assert split("aaaa bbbb cccc dddd", max_chars=12) == ["aaaa bbbb", "cccc dddd"]
+    assert split("x" * 25, max_chars=10) == ["x" * 10, "x" * 10, "x" * 5]
