@@ -32,6 +32,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-zeroconf", action="store_true", help="do not announce by zeroconf")
     p.add_argument("--http-uri", help="status page and /metrics, e.g. http://0.0.0.0:10901")
     p.add_argument("--http-token", help="access token required by the status page")
+    p.add_argument(
+        "--header-timeout", type=float, default=30.0, help="seconds to finish a started frame"
+    )
+    p.add_argument(
+        "--write-timeout", type=float, default=15.0, help="drop clients not reading this long"
+    )
 
     asr = p.add_argument_group("speech-to-text")
     asr.add_argument("--asr-model", default="", help="local model folder or faster-whisper name")
@@ -91,6 +97,8 @@ def settings_from_args(
         zeroconf_name=args.zeroconf_name,
         http_uri=args.http_uri,
         http_token=args.http_token,
+        header_timeout=args.header_timeout,
+        write_timeout=args.write_timeout,
     )
     asr = AsrSettings(
         model=args.asr_model,
