@@ -1,0 +1,244 @@
+"""config.yaml, translations/en.yaml, DOCS.md and repository.yaml against the Supervisor's rules.
+
+A manifest the Supervisor rejects fails silently: the store logs a warning and the add-on
+never shows up. So the rules are written down here, transcribed from the Supervisor's
+published sources (``supervisor/addons/validate.py`` ``_SCHEMA_ADDON_CONFIG``,
+``supervisor/addons/options.py`` ``RE_SCHEMA_ELEMENT``, ``supervisor/addons/const.py``
+``RE_SLUG``, ``supervisor/validate.py`` ``docker_ports``, ``supervisor/store/data.py``) and the
+developer docs (docs/add-ons/configuration.md).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from addon.options import OPTION_FLAGS
+
+ROOT = Path(__file__).resolve().parents[2]
+
+# supervisor/const.py ARCH_ALL
+ARCH_ALL = {"armhf", "armv7", "aarch64", "amd64", "i386"}
+# supervisor/addons/const.py RE_SLUG; the project keeps to HA's own stricter convention too.
+RE_SLUG_SUPERVISOR = re.compile(r"^[-_.A-Za-z0-9]+$")
+RE_SLUG_PROJECT = re.compile(r"^[a-z0-9_]+$")
+# supervisor/addons/options.py RE_SCHEMA_ELEMENT
+RE_SCHEMA_ELEMENT = re.compile(
+    r"^(?:"
+    r"|bool"
+    r"|email"
+    r"|url"
+    r"|port"
+    r"|device(?:\((?P<filter>subsystem=[a-z]+)\))?"
+    r"|str(?:\((?P<s_min>\d+)?,(?P<s_max>\d+)?\))?"
+    r"|password(?:\((?P<p_min>\d+)?,(?P<p_max>\d+)?\))?"
+    r"|int(?:\((?P<i_min>-?\d+)?,(?P<i_max>-?\d+)?\))?"
+    r"|float(?:\((?P<f_min>-?\d*\.?\d+)?,(?P<f_max>-?\d*\.?\d+)?\))?"
+    r"|match\((?P<match>.*)\)"
+    r"|list\((?P<list>.+)\)"
+    r")\??$"
+)
+# supervisor/addons/validate.py watchdog
+RE_WATCHDOG = re.compile(r"^(?:https?|\[PROTO:\w+\]|tcp):\/\/\[HOST\]:(\[PORT:\d+\]|\d+).*$")
+# supervisor/validate.py docker_port
+RE_DOCKER_PORT = re.compile(r"^\d+(?:/tcp|/udp)?$")
+# supervisor/addons/validate.py RE_VOLUME
+RE_VOLUME = re.compile(
+    r"^(data|config|ssl|addons|backup|share|media|homeassistant_config|all_addon_configs"
+    r"|addon_config)(?::(rw|ro))?$"
+)
+# supervisor/addons/validate.py: version_tag accepts a string (a bare YAML float would not
+# survive 0.1.0-style versions); the docs list the required keys.
+REQUIRED: dict[str, type] = {
+    "name": str,
+    "version": str,
+    "slug": str,
+    "description": str,
+    "arch": list,
+}
+# Optional keys this manifest uses, with the types _SCHEMA_ADDON_CONFIG gives them.
+OPTIONAL_TYPES: dict[str, type | tuple[type, ...]] = {
+    "url": str,
+    "startup": str,
+    "boot": str,
+    "init": bool,
+    "discovery": list,
+    "homeassistant_api": bool,
+    "map": list,
+    "ports": dict,
+    "ports_description": dict,
+    "watchdog": str,
+    "timeout": int,
+    "backup_exclude": list,
+    "options": dict,
+    "schema": dict,
+    "image": str,
+}
+STARTUP = {"initialize", "system", "services", "application", "once"}
+BOOT = {"auto", "manual", "manual_only"}
+RE_DOCS_OPTION = re.compile(r"^### Option: `([a-z0-9_]+)`\s*$", re.MULTILINE)
+
+
+def _load(name: str) -> Any:
+    return yaml.safe_load((ROOT / name).read_text(encoding="utf-8"))
+
+
+@pytest.fixture(scope="module")
+def config() -> dict[str, Any]:
+    return _load("config.yaml")
+
+
+@pytest.fixture(scope="module")
+def translations() -> dict[str, Any]:
+    return _load("translations/en.yaml")
+
+
+def _port_of(key: str) -> int:
+    return int(key.split("/")[0])
+
+
+def _validate_value(kind: str, value: Any) -> None:
+    """Check a default against its schema element as the Supervisor's options check would."""
+    match = RE_SCHEMA_ELEMENT.match(kind)
+    assert match, kind
+    base = kind.rstrip("?")
+    if base == "bool":
+        assert isinstance(value, bool)
+    elif base.startswith("int"):
+        assert isinstance(value, int) and not isinstance(value, bool)
+        lo, hi = match.group("i_min"), match.group("i_max")
+        assert lo is None or value >= int(lo)
+        assert hi is None or value <= int(hi)
+    elif base.startswith("float"):
+        assert isinstance(value, int | float)
+    elif base.startswith("str") or base.startswith("password"):
+        assert isinstance(value, str)
+    elif base == "url":
+        assert re.match(r"^https?://", value)
+    elif base.startswith("list("):
+        assert value in match.group("list").split("|")
+    elif base.startswith("match("):
+        assert re.fullmatch(match.group("match"), str(value))
+    elif base == "port":
+        assert 1 <= int(value) <= 65535
+
+
+def test_required_keys_and_types(config: dict[str, Any]) -> None:
+    for key, kind in REQUIRED.items():
+        assert isinstance(config.get(key), kind), f"{key} missing or not {kind.__name__}"
+    for key, kind in OPTIONAL_TYPES.items():
+        if key in config:
+            assert isinstance(config[key], kind), f"{key} is not {kind}"
+    assert config["name"].strip() and config["description"].strip()
+
+
+def test_slug(config: dict[str, Any]) -> None:
+    assert RE_SLUG_SUPERVISOR.match(config["slug"])
+    assert RE_SLUG_PROJECT.match(config["slug"])
+
+
+def test_arch(config: dict[str, Any]) -> None:
+    assert config["arch"], "at least one arch"
+    assert set(config["arch"]) <= ARCH_ALL
+    assert {"amd64", "aarch64"} <= set(config["arch"])
+
+
+def test_version_matches_package(config: dict[str, Any]) -> None:
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    assert config["version"] == project["version"]
+
+
+def test_addon_points(config: dict[str, Any]) -> None:
+    """DESIGN §3: the add-on keys the contract asks for."""
+    assert config["init"] is False
+    assert "wyoming" in config["discovery"]
+    assert config["homeassistant_api"] is True
+    assert "addon_config:rw" in config["map"]
+    assert all(RE_VOLUME.match(entry) for entry in config["map"])
+    assert config["startup"] in STARTUP
+    assert config["boot"] in BOOT
+    assert 10 <= config["timeout"] <= 300
+    assert config["backup_exclude"] and all(isinstance(p, str) for p in config["backup_exclude"])
+
+
+def test_ports_consistent(config: dict[str, Any], translations: dict[str, Any]) -> None:
+    ports = config["ports"]
+    assert ports, "the Wyoming port is published"
+    for key, host_port in ports.items():
+        assert RE_DOCKER_PORT.match(str(key)), key
+        assert host_port is None or 1 <= host_port <= 65535
+    assert set(config["ports_description"]) == set(ports)
+    assert set(translations["network"]) == set(ports)
+    watchdog = RE_WATCHDOG.match(config["watchdog"])
+    assert watchdog, config["watchdog"]
+    watched = int(re.sub(r"\D", "", watchdog.group(1)))
+    assert f"{watched}/tcp" in ports
+    from wyoming_rtx.settings import DEFAULT_PORT
+
+    assert watched == DEFAULT_PORT
+
+
+def test_schema_elements_are_supervisor_types(config: dict[str, Any]) -> None:
+    for key, kind in config["schema"].items():
+        assert isinstance(kind, str) and RE_SCHEMA_ELEMENT.match(kind), f"{key}: {kind!r}"
+
+
+def test_options_and_schema_agree(config: dict[str, Any]) -> None:
+    """Every default has a schema entry; a schema entry without a default is optional.
+
+    The Supervisor refuses to start an add-on whose required (non-``?``) option has no
+    value, and the docs say a truly optional option has ``?`` and *no* default.
+    """
+    options, schema = config["options"], config["schema"]
+    assert set(options) <= set(schema), set(options) - set(schema)
+    for key in set(schema) - set(options):
+        assert schema[key].endswith("?"), f"{key} has no default and is not optional"
+    for key in set(options):
+        assert not schema[key].endswith("?"), f"{key} is optional but has a default"
+        _validate_value(schema[key], options[key])
+
+
+def test_names_agree_everywhere(config: dict[str, Any], translations: dict[str, Any]) -> None:
+    """schema keys == translations keys == DOCS.md option sections == the flag table."""
+    schema = set(config["schema"])
+    translated = set(translations["configuration"])
+    docs = RE_DOCS_OPTION.findall((ROOT / "DOCS.md").read_text(encoding="utf-8"))
+    table = [row.option for row in OPTION_FLAGS]
+    assert len(docs) == len(set(docs)), "an option documented twice"
+    assert len(table) == len(set(table)), "an option mapped twice"
+    assert translated == schema
+    assert set(docs) == schema
+    assert set(table) == schema
+    for key, entry in translations["configuration"].items():
+        assert entry.get("name") and entry.get("description"), key
+
+
+def test_docs_say_the_gpu_story() -> None:
+    docs = (ROOT / "DOCS.md").read_text(encoding="utf-8")
+    assert "Home Assistant OS gives add-ons no NVIDIA GPU" in docs
+    assert "--gpus all" in docs and "zeroconf" in docs
+
+
+def test_repository_yaml() -> None:
+    repository = _load("repository.yaml")
+    assert isinstance(repository.get("name"), str) and repository["name"].strip()
+    for key in ("url", "maintainer"):
+        assert key not in repository or isinstance(repository[key], str)
+
+
+def test_no_second_addon_manifest() -> None:
+    """The Supervisor reads every ``config.{json,yaml,yml}`` outside dot folders and rootfs/
+    as an add-on (store/data.py); another one in the repository would be a broken add-on."""
+    found = []
+    for folder, dirs, files in os.walk(ROOT):
+        dirs[:] = [d for d in dirs if not d.startswith(".") and d != "rootfs"]
+        for name in files:
+            if name in ("config.json", "config.yaml", "config.yml"):
+                found.append(Path(folder, name).relative_to(ROOT))
+    assert found == [Path("config.yaml")]
