@@ -1,0 +1,268 @@
+"""Microphone sources and the supervisor that keeps one alive.
+
+Every source yields 16 kHz 16-bit mono PCM (converted with wyoming's ``AudioChunkConverter``)
+in chunks of roughly 32 ms. A source either ends for good (a file: the run is over) or is
+restartable (a command or sound device: it died, so start it again with backoff).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+import wave
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Protocol
+
+from wyoming.audio import AudioChunk, AudioChunkConverter
+
+from .settings import MIC_CHANNELS, MIC_RATE, MIC_WIDTH, MicSettings
+
+_LOGGER = logging.getLogger(__name__)
+
+CHUNK_SAMPLES = 512
+CHUNK_BYTES = CHUNK_SAMPLES * MIC_WIDTH
+
+
+class MicSource(Protocol):
+    """One opened microphone."""
+
+    restartable: bool
+    """True when an end means "died" (restart it), False when it means "finished"."""
+
+    async def open(self) -> None: ...
+
+    async def read(self) -> bytes | None:
+        """Next chunk of 16 kHz s16le mono, or None at the end."""
+        ...
+
+    async def close(self) -> None: ...
+
+
+class _Converter:
+    """Any raw PCM format to the satellite's 16 kHz 16-bit mono."""
+
+    def __init__(self, rate: int, width: int, channels: int) -> None:
+        self._format = (rate, width, channels)
+        self._converter = AudioChunkConverter(rate=MIC_RATE, width=MIC_WIDTH, channels=MIC_CHANNELS)
+        self._frame = width * channels
+
+    def __call__(self, pcm: bytes) -> bytes:
+        rate, width, channels = self._format
+        usable = len(pcm) - len(pcm) % self._frame
+        return self._converter.convert(AudioChunk(rate, width, channels, pcm[:usable])).audio
+
+
+class CommandMic:
+    """A process that prints raw PCM on stdout (``arecord ... -t raw``)."""
+
+    restartable = True
+
+    def __init__(self, settings: MicSettings) -> None:
+        assert settings.command
+        self.command = settings.command
+        self._convert = _Converter(settings.rate, settings.width, settings.channels)
+        self._read_bytes = CHUNK_SAMPLES * settings.width * settings.channels
+        self._proc: asyncio.subprocess.Process | None = None
+
+    async def open(self) -> None:
+        self._proc = await asyncio.create_subprocess_shell(
+            self.command, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL
+        )
+
+    async def read(self) -> bytes | None:
+        assert self._proc is not None and self._proc.stdout is not None
+        try:
+            pcm = await self._proc.stdout.readexactly(self._read_bytes)
+        except asyncio.IncompleteReadError as err:
+            if not err.partial:
+                return None
+            pcm = err.partial
+        return self._convert(pcm)
+
+    @property
+    def returncode(self) -> int | None:
+        return None if self._proc is None else self._proc.returncode
+
+    async def close(self) -> None:
+        proc, self._proc = self._proc, None
+        if proc is None or proc.returncode is not None:
+            return
+        proc.terminate()
+        try:
+            await asyncio.wait_for(proc.wait(), timeout=2)
+        except TimeoutError:
+            proc.kill()
+            await proc.wait()
+
+
+class FileMic:
+    """A WAV file (or raw PCM on stdin with ``-``) played as the microphone.
+
+    Ends with ``tail_silence_seconds`` of silence so the last turn can finish. Paced at real
+    time only when asked: tests and benchmarks read it as fast as the CPU allows, and every
+    decision downstream is made on audio time, not wall time.
+    """
+
+    restartable = False
+
+    def __init__(self, settings: MicSettings) -> None:
+        assert settings.file is not None
+        self.path = settings.file
+        self.settings = settings
+        self._chunks: list[bytes] = []
+        self._stdin: asyncio.StreamReader | None = None
+        self._convert = _Converter(settings.rate, settings.width, settings.channels)
+        self._tail = int(settings.tail_silence_seconds * MIC_RATE / CHUNK_SAMPLES)
+        self._started = 0.0
+        self._sent = 0.0
+
+    async def open(self) -> None:
+        self._started = asyncio.get_running_loop().time()
+        if str(self.path) == "-":
+            loop = asyncio.get_running_loop()
+            self._stdin = asyncio.StreamReader()
+            await loop.connect_read_pipe(
+                lambda: asyncio.StreamReaderProtocol(self._stdin), sys.stdin.buffer
+            )
+            return
+        pcm = await asyncio.to_thread(_read_wav_16k, Path(self.path))
+        self._chunks = [pcm[i : i + CHUNK_BYTES] for i in range(0, len(pcm), CHUNK_BYTES)]
+        self._chunks.reverse()
+
+    async def read(self) -> bytes | None:
+        pcm = await self._next()
+        if pcm is None:
+            if self._tail <= 0:
+                return None
+            self._tail -= 1
+            pcm = bytes(CHUNK_BYTES)
+        if self.settings.realtime:
+            self._sent += len(pcm) / (MIC_RATE * MIC_WIDTH)
+            delay = self._started + self._sent - asyncio.get_running_loop().time()
+            if delay > 0:
+                await asyncio.sleep(delay)
+        else:
+            await asyncio.sleep(0)  # let the connection tasks run between chunks
+        return pcm
+
+    async def _next(self) -> bytes | None:
+        if self._stdin is not None:
+            try:
+                raw = await self._stdin.readexactly(CHUNK_SAMPLES * self.settings.width)
+            except asyncio.IncompleteReadError as err:
+                raw = err.partial
+            return self._convert(raw) if raw else None
+        return self._chunks.pop() if self._chunks else None
+
+    async def close(self) -> None:
+        self._chunks.clear()
+
+
+def _read_wav_16k(path: Path) -> bytes:
+    with wave.open(str(path), "rb") as wav:
+        rate, width, channels = wav.getframerate(), wav.getsampwidth(), wav.getnchannels()
+        pcm = wav.readframes(wav.getnframes())
+    return _Converter(rate, width, channels)(pcm)
+
+
+class SoundDeviceMic:
+    """A PortAudio input through ``sounddevice`` (the optional ``audio-device`` extra)."""
+
+    restartable = True
+
+    def __init__(self, settings: MicSettings) -> None:
+        self.device = settings.device
+        self._queue: asyncio.Queue[bytes | None] = asyncio.Queue(maxsize=256)
+        self._stream: object | None = None
+
+    async def open(self) -> None:
+        import sounddevice  # imported here: a command- or file-mic satellite needs no PortAudio
+
+        loop = asyncio.get_running_loop()
+
+        def callback(data: object, _frames: int, _time: object, status: object) -> None:
+            if status:
+                _LOGGER.debug("sounddevice input status: %s", status)
+            loop.call_soon_threadsafe(self._put, bytes(data))  # type: ignore[arg-type]
+
+        device: str | int | None = self.device
+        if isinstance(device, str) and device.isdigit():
+            device = int(device)
+        if device == "default":
+            device = None
+        stream = sounddevice.RawInputStream(
+            samplerate=MIC_RATE, channels=MIC_CHANNELS, dtype="int16",
+            blocksize=CHUNK_SAMPLES, device=device, callback=callback,
+        )
+        stream.start()
+        self._stream = stream
+
+    def _put(self, pcm: bytes) -> None:
+        if self._queue.full():
+            self._queue.get_nowait()  # a stalled loop drops the oldest audio, never blocks
+        self._queue.put_nowait(pcm)
+
+    async def read(self) -> bytes | None:
+        return await self._queue.get()
+
+    async def close(self) -> None:
+        stream, self._stream = self._stream, None
+        if stream is not None:
+            stream.stop()  # type: ignore[attr-defined]
+            stream.close()  # type: ignore[attr-defined]
+
+
+def make_mic(settings: MicSettings) -> MicSource:
+    """The source the settings name (exactly one is set by ``__main__``)."""
+    if settings.command:
+        return CommandMic(settings)
+    if settings.file is not None:
+        return FileMic(settings)
+    return SoundDeviceMic(settings)
+
+
+class MicSupervisor:
+    """Yields microphone audio forever, restarting a dead source with exponential backoff.
+
+    The first failure is a warning; repeats while the mic stays broken are debug lines, so a
+    missing microphone does not flood the log. A non-restartable source ending ends the stream.
+    """
+
+    def __init__(
+        self, settings: MicSettings, factory: Callable[[], MicSource] | None = None
+    ) -> None:
+        self.settings = settings
+        self.factory = factory or (lambda: make_mic(settings))
+        self.restarts = 0
+
+    async def stream(self) -> AsyncIterator[bytes]:
+        delay = self.settings.restart_seconds
+        failing = False
+        while True:
+            source = self.factory()
+            problem = ""
+            try:
+                await source.open()
+                while (pcm := await source.read()) is not None:
+                    if failing:
+                        _LOGGER.info("Microphone is back")
+                        failing = False
+                        delay = self.settings.restart_seconds
+                    yield pcm
+                if not source.restartable:
+                    return
+                problem = f"microphone ended (exit code {getattr(source, 'returncode', None)})"
+            except asyncio.CancelledError:
+                raise
+            except Exception as err:  # noqa: BLE001 - any mic failure means: restart it
+                problem = f"microphone failed: {err!r}"
+            finally:
+                await source.close()
+            log = _LOGGER.debug if failing else _LOGGER.warning
+            log("%s; restarting in %.1f s", problem, delay)
+            failing = True
+            self.restarts += 1
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, self.settings.restart_max_seconds)

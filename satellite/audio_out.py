@@ -1,0 +1,285 @@
+"""Sound output: sinks (command, sound device, file), the speaker that never lets a sink
+failure break a turn, and the player for answer audio streamed over Wyoming.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import wave
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Protocol
+
+from wyoming.audio import AudioChunk, AudioChunkConverter, AudioStart, AudioStop
+from wyoming.event import Event
+
+from .settings import SndSettings
+
+_LOGGER = logging.getLogger(__name__)
+
+
+class SoundSink(Protocol):
+    """One playback at a time, in the sink's fixed output format."""
+
+    async def start(self) -> None: ...
+
+    async def write(self, pcm: bytes) -> None: ...
+
+    async def finish(self) -> None:
+        """Return once everything written has been played (or stored)."""
+        ...
+
+
+class CommandSink:
+    """A process reading raw PCM on stdin (``aplay ... -t raw``), one process per playback
+    so a device that vanished is reopened on the next sound."""
+
+    def __init__(self, command: str) -> None:
+        self.command = command
+        self._proc: asyncio.subprocess.Process | None = None
+
+    async def start(self) -> None:
+        self._proc = await asyncio.create_subprocess_shell(
+            self.command, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.DEVNULL,
+        )
+
+    async def write(self, pcm: bytes) -> None:
+        assert self._proc is not None and self._proc.stdin is not None
+        self._proc.stdin.write(pcm)
+        await self._proc.stdin.drain()
+
+    async def finish(self) -> None:
+        proc, self._proc = self._proc, None
+        if proc is None or proc.stdin is None:
+            return
+        try:
+            proc.stdin.close()
+            await proc.stdin.wait_closed()
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+        code = await proc.wait()
+        if code != 0:
+            raise RuntimeError(f"sound command exited with code {code}")
+
+
+class FileSink:
+    """Appends everything played to a file: raw PCM, or a WAV when the name ends in .wav."""
+
+    def __init__(self, path: Path, rate: int, width: int, channels: int) -> None:
+        self.path = Path(path)
+        self._format = (rate, width, channels)
+        self._pcm = bytearray()
+        self._all = bytearray()
+
+    async def start(self) -> None:
+        self._pcm.clear()
+
+    async def write(self, pcm: bytes) -> None:
+        self._pcm += pcm
+
+    async def finish(self) -> None:
+        self._all += self._pcm
+        data, self._pcm = bytes(self._pcm), bytearray()
+        await asyncio.to_thread(self._store, data)
+
+    def _store(self, data: bytes) -> None:
+        if self.path.suffix.lower() != ".wav":
+            with open(self.path, "ab") as out:
+                out.write(data)
+            return
+        rate, width, channels = self._format
+        with wave.open(str(self.path), "wb") as wav:
+            wav.setframerate(rate)
+            wav.setsampwidth(width)
+            wav.setnchannels(channels)
+            wav.writeframes(bytes(self._all))
+
+
+class NullSink:
+    """No speaker: sounds are dropped (still 'played', so the protocol flows)."""
+
+    async def start(self) -> None:
+        return None
+
+    async def write(self, pcm: bytes) -> None:
+        return None
+
+    async def finish(self) -> None:
+        return None
+
+
+class SoundDeviceSink:
+    """A PortAudio output through ``sounddevice``; blocking writes run in a thread."""
+
+    def __init__(self, device: str, rate: int, width: int, channels: int) -> None:
+        self.device: str | int | None = int(device) if device.isdigit() else device
+        if self.device == "default":
+            self.device = None
+        self._format = (rate, width, channels)
+        self._stream: object | None = None
+
+    async def start(self) -> None:
+        import sounddevice  # only the audio-device extra needs PortAudio
+
+        rate, width, channels = self._format
+        dtype = {1: "int8", 2: "int16", 4: "int32"}[width]
+        stream = sounddevice.RawOutputStream(
+            samplerate=rate, channels=channels, dtype=dtype, device=self.device
+        )
+        stream.start()
+        self._stream = stream
+
+    async def write(self, pcm: bytes) -> None:
+        stream = self._stream
+        assert stream is not None
+        await asyncio.to_thread(stream.write, pcm)  # type: ignore[attr-defined]
+
+    async def finish(self) -> None:
+        stream, self._stream = self._stream, None
+        if stream is not None:
+            await asyncio.to_thread(stream.stop)  # type: ignore[attr-defined]
+            stream.close()  # type: ignore[attr-defined]
+
+
+def make_sink(settings: SndSettings) -> SoundSink:
+    if settings.command:
+        return CommandSink(settings.command)
+    if settings.file is not None:
+        return FileSink(settings.file, settings.rate, settings.width, settings.channels)
+    if settings.device is not None:
+        return SoundDeviceSink(settings.device, settings.rate, settings.width, settings.channels)
+    return NullSink()
+
+
+class Speaker:
+    """Plays sounds one at a time, converting them to the sink's format.
+
+    A failing sink is logged and the playback abandoned; the next playback starts afresh, so
+    a broken speaker never stops the satellite from taking the next turn.
+    """
+
+    def __init__(self, settings: SndSettings, sink: SoundSink | None = None) -> None:
+        self.settings = settings
+        self.sink = sink or make_sink(settings)
+        self._lock = asyncio.Lock()
+        self.playing = False
+        self.failures = 0
+
+    async def play(self, chunks: asyncio.Queue[AudioChunk | None]) -> bool:
+        """Play chunks until a None arrives; False if the sink failed (logged)."""
+        converter = AudioChunkConverter(
+            rate=self.settings.rate, width=self.settings.width, channels=self.settings.channels
+        )
+        async with self._lock:
+            self.playing = True
+            ok = True
+            try:
+                await self.sink.start()
+                while (chunk := await chunks.get()) is not None:
+                    if ok:
+                        await self.sink.write(converter.convert(chunk).audio)
+                await self.sink.finish()
+            except asyncio.CancelledError:
+                raise
+            except Exception as err:  # noqa: BLE001 - a dead speaker must not end the satellite
+                ok = False
+                self.failures += 1
+                _LOGGER.warning("Sound output failed: %r", err)
+                with contextlib.suppress(Exception):
+                    await self.sink.finish()  # reap a half-started player process
+                while (await chunks.get()) is not None:
+                    pass  # drain what the producer still sends
+            finally:
+                self.playing = False
+            return ok
+
+    async def play_wav(self, path: Path | None) -> bool:
+        """Play a short feedback sound (awake, done, timer); None plays nothing."""
+        if path is None:
+            return True
+        try:
+            with wave.open(str(path), "rb") as wav:
+                fmt = (wav.getframerate(), wav.getsampwidth(), wav.getnchannels())
+                pcm = wav.readframes(wav.getnframes())
+        except (OSError, wave.Error, EOFError) as err:
+            _LOGGER.warning("Cannot read sound %s: %s", path, err)
+            return False
+        queue: asyncio.Queue[AudioChunk | None] = asyncio.Queue()
+        queue.put_nowait(AudioChunk(*fmt, pcm))
+        queue.put_nowait(None)
+        return await self.play(queue)
+
+
+class AnswerPlayer:
+    """Plays ``audio-start``/``audio-chunk``*/``audio-stop`` from a peer, then reports played.
+
+    The peer's reader only enqueues; a separate task feeds the speaker. Writing to an
+    ``aplay`` pipe blocks at real-time pace, and a reader stuck there would miss Home
+    Assistant's pings (it drops the link after 5 s).
+    """
+
+    def __init__(
+        self, speaker: Speaker, on_played: Callable[[], Awaitable[None]],
+        tasks: set[asyncio.Task],
+    ) -> None:
+        self.speaker = speaker
+        self.on_played = on_played
+        self._tasks = tasks
+        self._queue: asyncio.Queue[AudioChunk | None] | None = None
+        self._format: tuple[int, int, int] = (22050, 2, 1)
+        self.done = asyncio.Event()
+        self.done.set()
+
+    @property
+    def active(self) -> bool:
+        return not self.done.is_set()
+
+    def handle_event(self, event: Event) -> bool:
+        """Consume the event if it is answer audio; True when it was."""
+        if AudioStart.is_type(event.type):
+            start = AudioStart.from_event(event)
+            self._format = (start.rate, start.width, start.channels)
+            if self._queue is not None:
+                self._queue.put_nowait(None)  # a new answer replaces an unfinished one
+            self._queue = asyncio.Queue()
+            self.done.clear()
+            task = asyncio.create_task(self._play(self._queue), name="satellite answer playback")
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+            return True
+        if AudioChunk.is_type(event.type):
+            if self._queue is not None:
+                chunk = AudioChunk.from_event(event)
+                self._queue.put_nowait(chunk)
+            return True
+        if AudioStop.is_type(event.type):
+            if self._queue is not None:
+                self._queue.put_nowait(None)
+                self._queue = None
+            return True
+        return False
+
+    def cancel(self) -> None:
+        """The peer is gone: finish what is queued without reporting played."""
+        if self._queue is not None:
+            self._queue.put_nowait(None)
+            self._queue = None
+        self.on_played = _nothing
+
+    async def _play(self, queue: asyncio.Queue[AudioChunk | None]) -> None:
+        try:
+            await self.speaker.play(queue)
+            if self._queue is None or self._queue is queue:
+                await self.on_played()
+        except (ConnectionError, OSError) as err:
+            _LOGGER.debug("Could not report played: %s", err)
+        finally:
+            if self._queue is None:
+                self.done.set()
+
+
+async def _nothing() -> None:
+    return None

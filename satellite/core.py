@@ -1,0 +1,203 @@
+"""The listening loop shared by both modes: mic → wake word → turn (VAD) → transport.
+
+The transport (direct client or Home Assistant server) decides where a turn's audio goes and
+when the satellite is busy with an answer; this loop only listens. Every decision here is
+made on *audio time* (seconds of microphone audio seen), so a WAV played faster than real
+time gives the same detections and turn ends as a live microphone.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import deque
+from collections.abc import Coroutine
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from wyoming.info import Attribution, Info, Satellite, WakeModel, WakeProgram
+
+from .audio_in import MicSupervisor
+from .audio_out import Speaker
+from .settings import SatelliteSettings
+from .turn import EndReason, TurnDetector, TurnState, TurnTimings
+from .vad import CHUNK_SECONDS, SpeechDetector
+from .wake import WakeDetection, WakeDetector
+
+_LOGGER = logging.getLogger(__name__)
+
+__version__ = "0.1.0"
+_ATTRIBUTION = Attribution(name="wyoming-rtx", url="https://github.com/wyoming-rtx")
+
+
+class Turn(Protocol):
+    """One user turn on its way to the peer."""
+
+    async def audio(self, pcm: bytes) -> None: ...
+
+    async def end(self, reason: EndReason) -> None:
+        """Local end of speech: the peer gets ``audio-stop`` now."""
+        ...
+
+
+class Transport(Protocol):
+    """Where turns go: the direct-mode client or the Home Assistant server."""
+
+    @property
+    def busy(self) -> bool:
+        """An answer is pending or playing: the wake word is muted."""
+        ...
+
+    async def begin_turn(self, detection: WakeDetection) -> Turn | None:
+        """Start a turn, or None when it cannot be taken now (not connected, paused)."""
+        ...
+
+
+@dataclass(frozen=True)
+class SatelliteEvent:
+    """What the loop decided and when, on audio time (for tests, benches and logs)."""
+
+    kind: str
+    """``wake``, ``turn_started``, ``speech_started``, ``turn_ended``, ``turn_refused``."""
+    audio_seconds: float
+    detail: str = ""
+
+
+def build_info(settings: SatelliteSettings, wake_names: list[str], phrases: list[str]) -> Info:
+    """The satellite's ``info``: name, area, local VAD and the wake words it listens for.
+
+    Wake models are listed too so Home Assistant can map a ``detection`` name to its phrase.
+    """
+    return Info(
+        satellite=Satellite(
+            name=settings.name, attribution=_ATTRIBUTION, installed=True,
+            description="wyoming-rtx room satellite", version=__version__,
+            area=settings.area, has_vad=True, active_wake_words=list(wake_names),
+            max_active_wake_words=len(wake_names), supports_trigger=False,
+        ),
+        wake=[
+            WakeProgram(
+                name=settings.wake.engine, attribution=_ATTRIBUTION, installed=True,
+                description=f"{settings.wake.engine} (local)", version=__version__,
+                models=[
+                    WakeModel(
+                        name=name, attribution=_ATTRIBUTION, installed=True, description=phrase,
+                        version=None, languages=["en"], phrase=phrase,
+                    )
+                    for name, phrase in zip(wake_names, phrases, strict=True)
+                ],
+            )
+        ],
+    )
+
+
+class SatelliteLoop:
+    """Runs the microphone through wake word and turn detection until the mic ends."""
+
+    def __init__(
+        self, settings: SatelliteSettings, mic: MicSupervisor, wake: WakeDetector,
+        speaker: Speaker, transport: Transport, vad: SpeechDetector | None = None,
+    ) -> None:
+        self.settings = settings
+        self.mic = mic
+        self.wake = wake
+        self.speaker = speaker
+        self.transport = transport
+        self.vad = vad or SpeechDetector(settings.vad.threshold)
+        self.events: list[SatelliteEvent] = []
+        self.audio_seconds = 0.0
+        self._tasks: set[asyncio.Task] = set()
+        preroll_chunks = max(1, round(settings.vad.preroll_ms / 1000 / CHUNK_SECONDS))
+        self._preroll: deque[bytes] = deque(maxlen=preroll_chunks)
+        self._turn: Turn | None = None
+        self._detector: TurnDetector | None = None
+        self._muted = False
+
+    def _event(self, kind: str, detail: str = "") -> None:
+        self.events.append(SatelliteEvent(kind, self.audio_seconds, detail))
+
+    def _spawn(self, coro: Coroutine[Any, Any, Any], name: str) -> None:
+        task = asyncio.create_task(coro, name=name)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def run(self) -> None:
+        """Listen until the microphone ends for good (a file); a live mic never ends."""
+        _LOGGER.info("Listening for %s", ", ".join(self.wake.names))
+        try:
+            async for pcm in self.mic.stream():
+                self.audio_seconds += len(pcm) / 32000
+                if self._turn is not None:
+                    await self._turn_audio(pcm)
+                else:
+                    await self._listen(pcm)
+            if self._turn is not None:
+                await self._end_turn(EndReason.MAX_LENGTH)
+            await self._drain()
+        finally:
+            for task in list(self._tasks):
+                task.cancel()
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    async def _drain(self) -> None:
+        """A file mic ended: let the last answer arrive and play before returning."""
+        # Polled: "busy" is a property of either transport, with its own deadline inside.
+        for _ in range(int(self.settings.response_timeout_seconds / 0.02)):
+            if not (self.transport.busy or self._tasks):
+                return
+            await asyncio.sleep(0.02)
+
+    async def _listen(self, pcm: bytes) -> None:
+        self._preroll.append(pcm)
+        if self.transport.busy or self.speaker.playing:
+            self._muted = True  # no self-trigger from the answer or our own sounds
+            return
+        if self._muted:
+            self._muted = False
+            self.wake.reset()
+        detection = self.wake.process(pcm)
+        if detection is None:
+            return
+        _LOGGER.info("Wake word: %s", detection.name)
+        self._event("wake", detection.name)
+        turn = await self.transport.begin_turn(detection)
+        if turn is None:
+            self._event("turn_refused", detection.name)
+            return
+        self._spawn(self.speaker.play_wav(self.settings.snd.awake_wav), "satellite awake sound")
+        self._turn = turn
+        self._event("turn_started", detection.name)
+        vad = self.settings.vad
+        self._detector = TurnDetector(
+            TurnTimings(
+                silence_seconds=vad.silence_ms / 1000, min_speech_seconds=vad.min_speech_ms / 1000,
+                no_speech_seconds=vad.no_speech_seconds, max_seconds=vad.max_seconds,
+            )
+        )
+        self.vad.reset()
+        preroll = b"".join(self._preroll)
+        self._preroll.clear()
+        await self._turn_audio(preroll)
+
+    async def _turn_audio(self, pcm: bytes) -> None:
+        assert self._turn is not None and self._detector is not None
+        await self._turn.audio(pcm)
+        detector = self._detector
+        for is_speech in self.vad.process(pcm):
+            was = detector.state
+            state = detector.process(is_speech, CHUNK_SECONDS)
+            if was is TurnState.WAITING and state is not TurnState.WAITING:
+                self._event("speech_started")
+            if state is TurnState.ENDED:
+                assert detector.end_reason is not None
+                await self._end_turn(detector.end_reason)
+                return
+
+    async def _end_turn(self, reason: EndReason) -> None:
+        turn, self._turn, self._detector = self._turn, None, None
+        assert turn is not None
+        _LOGGER.info("End of turn: %s", reason.value)
+        self._event("turn_ended", reason.value)
+        await turn.end(reason)
+        self._spawn(self.speaker.play_wav(self.settings.snd.done_wav), "satellite done sound")
+        self.wake.reset()

@@ -1,0 +1,239 @@
+"""Direct mode (DESIGN §4): the satellite connects to a wyoming-rtx server and hands it turns.
+
+Satellite → server: ``info`` on connect, then per turn ``run-pipeline{asr→tts}``,
+``audio-start``, ``audio-chunk``* as spoken, ``voice-stopped`` + ``audio-stop`` at the local
+end of speech, and ``played`` after the answer. Server → satellite: ``transcript``,
+``handled``/``not-handled``, the answer audio. ``ping``/``pong`` both ways.
+
+The connection is supervised: it reconnects with exponential backoff while the listening loop
+keeps running, so the wake word still works (and is logged as unanswerable) while the server
+is away.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+
+from wyoming.asr import Transcript
+from wyoming.audio import AudioChunk, AudioStart, AudioStop
+from wyoming.client import AsyncClient, AsyncTcpClient
+from wyoming.error import Error
+from wyoming.event import Event
+from wyoming.handle import Handled, NotHandled
+from wyoming.info import Describe, Info
+from wyoming.ping import Ping, Pong
+from wyoming.pipeline import PipelineStage, RunPipeline
+from wyoming.snd import Played
+from wyoming.vad import VoiceStopped
+
+from .audio_out import AnswerPlayer, Speaker
+from .settings import DirectSettings, SatelliteSettings
+from .turn import EndReason
+from .wake import WakeDetection
+
+_LOGGER = logging.getLogger(__name__)
+
+FindServer = Callable[[], Awaitable[str | None]]
+"""Returns a server URI (zeroconf browse) or None when none was found."""
+
+
+class DirectTurn:
+    """A turn streamed to the server; write errors drop the turn (the link supervisor logs)."""
+
+    def __init__(self, client: DirectClient, writer: AsyncClient) -> None:
+        self._client = client
+        self._writer = writer
+        self._ok = True
+        self._timestamp = 0
+
+    async def _write(self, event: Event) -> None:
+        if not self._ok:
+            return
+        try:
+            await self._writer.write_event(event)
+        except (ConnectionError, OSError, AttributeError) as err:
+            self._ok = False
+            _LOGGER.debug("Turn dropped, server link lost: %r", err)
+
+    async def audio(self, pcm: bytes) -> None:
+        chunk = AudioChunk(rate=16000, width=2, channels=1, audio=pcm, timestamp=self._timestamp)
+        self._timestamp += chunk.milliseconds
+        await self._write(chunk.event())
+
+    async def end(self, reason: EndReason) -> None:
+        if reason is EndReason.SILENCE:
+            await self._write(VoiceStopped(timestamp=self._timestamp).event())
+        await self._write(AudioStop(timestamp=self._timestamp).event())
+        self._client._turn_sent()
+
+
+class DirectClient:
+    """The transport for direct mode. ``run()`` keeps the server link; the loop calls
+    ``begin_turn`` on each wake word."""
+
+    def __init__(
+        self, settings: SatelliteSettings, direct: DirectSettings, speaker: Speaker, info: Info,
+        find_server: FindServer | None = None,
+    ) -> None:
+        self.settings = settings
+        self.direct = direct
+        self.speaker = speaker
+        self.info = info
+        self.find_server = find_server
+        self.connected = asyncio.Event()
+        self.transcripts: list[str] = []
+        self.answers: list[tuple[bool, str]] = []
+        self.connections = 0
+        self._client: AsyncClient | None = None
+        self._tasks: set[asyncio.Task] = set()
+        self._player: AnswerPlayer | None = None
+        self._awaiting_until: float | None = None
+        self._last_event = 0.0
+
+    @property
+    def busy(self) -> bool:
+        if self._player is not None and self._player.active:
+            return True
+        if self._awaiting_until is None:
+            return False
+        if asyncio.get_running_loop().time() >= self._awaiting_until:
+            _LOGGER.warning("No answer from the server in time; listening again")
+            self._awaiting_until = None
+            return False
+        return True
+
+    async def begin_turn(self, detection: WakeDetection) -> DirectTurn | None:
+        client = self._client
+        if client is None:
+            _LOGGER.warning("Wake word heard but the server is not connected")
+            return None
+        turn = DirectTurn(self, client)
+        self._awaiting_until = float("inf")  # until audio-stop is sent, then a deadline
+        await turn._write(
+            RunPipeline(
+                start_stage=PipelineStage.ASR, end_stage=PipelineStage.TTS,
+                wake_word_name=detection.name,
+            ).event()
+        )
+        await turn._write(AudioStart(rate=16000, width=2, channels=1, timestamp=0).event())
+        return turn
+
+    def _turn_sent(self) -> None:
+        loop = asyncio.get_running_loop()
+        self._awaiting_until = loop.time() + self.settings.response_timeout_seconds
+
+    def _turn_done(self) -> None:
+        self._awaiting_until = None
+
+    async def run(self) -> None:
+        """Connect, serve, reconnect with backoff; forever (cancel to stop)."""
+        delay = self.direct.reconnect_seconds
+        warned = False
+        while True:
+            connections = self.connections
+            try:
+                uri = self.direct.server_uri
+                if uri is None and self.find_server is not None:
+                    uri = await self.find_server()
+                if uri is None:
+                    raise ConnectionError("no wyoming-rtx server found by zeroconf")
+                client = AsyncTcpClient.from_uri(uri)
+                await client.connect()
+                try:
+                    await self._serve(client, uri)
+                finally:
+                    await client.disconnect()
+                problem = "server closed the connection"
+            except asyncio.CancelledError:
+                raise
+            except Exception as err:  # noqa: BLE001 - any link failure means: reconnect
+                problem = f"server link failed: {err!r}"
+            if self.connections != connections:  # this attempt got through: start over
+                warned = False
+                delay = self.direct.reconnect_seconds
+            # One warning per outage; the retries behind it are debug lines, not a storm.
+            log = _LOGGER.debug if warned else _LOGGER.warning
+            log("%s; still listening for the wake word, reconnecting in %.1f s", problem, delay)
+            warned = True
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, self.direct.reconnect_max_seconds)
+
+    async def _serve(self, client: AsyncClient, uri: str) -> None:
+        loop = asyncio.get_running_loop()
+        await client.write_event(self.info.event())
+        self._client = client
+        self._last_event = loop.time()
+        self._player = AnswerPlayer(self.speaker, self._send_played, self._tasks)
+        self.connections += 1
+        self.connected.set()
+        _LOGGER.info("Connected to server %s", uri)
+        pinger = asyncio.create_task(self._ping(client), name="satellite direct ping")
+        try:
+            while True:
+                reader = asyncio.ensure_future(client.read_event())
+                done, _ = await asyncio.wait({reader, pinger}, return_when=asyncio.FIRST_COMPLETED)
+                if pinger in done:
+                    reader.cancel()
+                    pinger.result()  # raises why the link is dead
+                event = reader.result()
+                if event is None:
+                    return
+                self._last_event = loop.time()
+                await self._handle(client, event)
+        finally:
+            pinger.cancel()
+            self._client = None
+            self.connected.clear()
+            if self._player is not None:
+                self._player.cancel()
+            self._turn_done()
+
+    async def _ping(self, client: AsyncClient) -> None:
+        """Ping the server; three silent intervals mean the link is dead."""
+        loop = asyncio.get_running_loop()
+        interval = self.direct.ping_seconds
+        while True:
+            await asyncio.sleep(interval)
+            if loop.time() - self._last_event > 3 * interval:
+                raise ConnectionError(f"no event from the server for {3 * interval:.0f} s")
+            await client.write_event(Ping().event())
+
+    async def _send_played(self) -> None:
+        client = self._client
+        self._turn_done()
+        if client is not None:
+            await client.write_event(Played().event())
+
+    async def _handle(self, client: AsyncClient, event: Event) -> None:
+        assert self._player is not None
+        if self._player.handle_event(event):
+            if AudioStart.is_type(event.type):
+                self._awaiting_until = None  # the player now holds the wake word muted
+            return
+        if Ping.is_type(event.type):
+            await client.write_event(Pong(text=Ping.from_event(event).text).event())
+        elif Pong.is_type(event.type):
+            return
+        elif Describe.is_type(event.type):
+            await client.write_event(self.info.event())
+        elif Transcript.is_type(event.type):
+            text = Transcript.from_event(event).text
+            self.transcripts.append(text)
+            _LOGGER.info("Heard: %s", text)
+        elif Handled.is_type(event.type):
+            text = Handled.from_event(event).text or ""
+            self.answers.append((True, text))
+            _LOGGER.info("Answer: %s", text)
+        elif NotHandled.is_type(event.type):
+            text = NotHandled.from_event(event).text or ""
+            self.answers.append((False, text))
+            _LOGGER.info("Not handled: %s", text)
+        elif Error.is_type(event.type):
+            error = Error.from_event(event)
+            _LOGGER.warning("Server error %s: %s", error.code, error.text)
+            if not self._player.active:
+                self._turn_done()
+        else:
+            _LOGGER.debug("Ignoring event from server: %s", event.type)

@@ -1,0 +1,139 @@
+"""Zeroconf for both modes: find a wyoming-rtx server (direct) or announce this satellite (HA).
+
+Zeroconf is created through a factory so that tests run it on loopback only
+(``interfaces=["127.0.0.1"]``) and never multicast on the real network.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import socket
+from collections.abc import Sequence
+
+from wyoming.client import AsyncTcpClient
+from wyoming.info import Describe, Info
+from zeroconf import InterfaceChoice, IPVersion, ServiceStateChange, Zeroconf
+from zeroconf.asyncio import AsyncServiceBrowser, AsyncServiceInfo, AsyncZeroconf
+
+_LOGGER = logging.getLogger(__name__)
+
+SERVICE_TYPE = "_wyoming._tcp.local."
+
+
+def make_zeroconf(interfaces: Sequence[str] | None) -> AsyncZeroconf:
+    """All interfaces in production; exactly the given ones (loopback) in tests."""
+    chosen: list[str] | InterfaceChoice = list(interfaces) if interfaces else InterfaceChoice.All
+    return AsyncZeroconf(interfaces=chosen, ip_version=IPVersion.V4Only)
+
+
+def lan_address() -> str:
+    """This host's LAN address: HA drops services announced on 0.0.0.0 or link-local.
+
+    A UDP ``connect`` picks the outgoing interface without sending a packet.
+    """
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        try:
+            probe.connect(("10.254.254.254", 1))
+            address = probe.getsockname()[0]
+        except OSError:
+            address = "127.0.0.1"
+    return address
+
+
+def is_pipeline_server(info: Info) -> bool:
+    """A wyoming-rtx server: it transcribes, handles and speaks, and is not a satellite."""
+    return bool(info.asr and info.tts and info.handle) and info.satellite is None
+
+
+async def probe(uri: str, timeout: float = 1.0) -> Info | None:
+    """``describe`` a Wyoming service; None if it does not answer in time."""
+    try:
+        async with asyncio.timeout(timeout):
+            client = AsyncTcpClient.from_uri(uri)
+            await client.connect()
+            try:
+                await client.write_event(Describe().event())
+                while (event := await client.read_event()) is not None:
+                    if Info.is_type(event.type):
+                        return Info.from_event(event)
+            finally:
+                await client.disconnect()
+    except (TimeoutError, OSError) as err:
+        _LOGGER.debug("No info from %s: %r", uri, err)
+    return None
+
+
+class ServerFinder:
+    """Browses ``_wyoming._tcp.local.`` and returns the first pipeline server that answers."""
+
+    def __init__(self, interfaces: Sequence[str] | None, seconds: float = 3.0) -> None:
+        self.interfaces = interfaces
+        self.seconds = seconds
+
+    async def __call__(self) -> str | None:
+        azc = make_zeroconf(self.interfaces)
+        found: asyncio.Queue[str] = asyncio.Queue()
+
+        def on_change(
+            zeroconf: Zeroconf, service_type: str, name: str, state_change: ServiceStateChange
+        ) -> None:
+            if state_change is ServiceStateChange.Added:
+                found.put_nowait(name)
+
+        browser = AsyncServiceBrowser(azc.zeroconf, SERVICE_TYPE, handlers=[on_change])
+        try:
+            async with asyncio.timeout(self.seconds):
+                while True:
+                    name = await found.get()
+                    uri = await self._resolve(azc, name)
+                    if uri is None:
+                        continue
+                    info = await probe(uri)
+                    if info is not None and is_pipeline_server(info):
+                        _LOGGER.info("Found server %s at %s", name, uri)
+                        return uri
+        except TimeoutError:
+            return None
+        finally:
+            await browser.async_cancel()
+            await azc.async_close()
+
+    @staticmethod
+    async def _resolve(azc: AsyncZeroconf, name: str) -> str | None:
+        info = AsyncServiceInfo(SERVICE_TYPE, name)
+        if not await info.async_request(azc.zeroconf, 1500):
+            return None
+        addresses = info.parsed_addresses(IPVersion.V4Only)
+        if not addresses or info.port is None:
+            return None
+        return f"tcp://{addresses[0]}:{info.port}"
+
+
+class Announcer:
+    """Announces this satellite to Home Assistant; keeps zeroconf alive while running."""
+
+    def __init__(
+        self, name: str, port: int, host: str | None = None,
+        interfaces: Sequence[str] | None = None,
+    ) -> None:
+        self.host = host or lan_address()
+        self.interfaces = interfaces
+        instance = name.replace(".", "_")
+        self.info = AsyncServiceInfo(
+            SERVICE_TYPE, f"{instance}.{SERVICE_TYPE}",
+            addresses=[socket.inet_aton(self.host)], port=port,
+            server=f"{socket.gethostname().split('.')[0] or 'satellite'}.local.",
+        )
+        self._azc: AsyncZeroconf | None = None
+
+    async def start(self) -> None:
+        self._azc = make_zeroconf(self.interfaces)
+        await self._azc.async_register_service(self.info)
+        _LOGGER.info("Announced %s on %s:%s", self.info.name, self.host, self.info.port)
+
+    async def stop(self) -> None:
+        azc, self._azc = self._azc, None
+        if azc is not None:
+            await azc.async_unregister_service(self.info)
+            await azc.async_close()
