@@ -1,0 +1,319 @@
+"""Executes recognized intents against the home and timers, and renders the spoken answer.
+
+The same code runs a locally matched sentence and an LLM tool call (the tools build an
+`IntentMatch`), so both paths target entities, change state and word answers identically.
+"""
+
+from __future__ import annotations
+
+import datetime
+import logging
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..errors import RtxError
+from .home import ON_OFF_DOMAINS, Entity, Home, HomeSnapshot, HomeUnavailableError
+from .intents import IntentMatch, IntentMatcher
+from .timers import TimerManager
+
+_LOGGER = logging.getLogger(__name__)
+
+SUPPORTED_INTENTS = frozenset(
+    {
+        "HassTurnOn",
+        "HassTurnOff",
+        "HassLightSet",
+        "HassGetState",
+        "HassClimateGetTemperature",
+        "HassGetCurrentTime",
+        "HassGetCurrentDate",
+        "HassStartTimer",
+        "HassCancelTimer",
+        "HassCancelAllTimers",
+        "HassTimerStatus",
+        "HassPauseTimer",
+        "HassUnpauseTimer",
+        "HassNevermind",
+    }
+)
+"""Intents this server executes itself (in handled mode); others go to the LLM."""
+
+_CONTROLLABLE = ON_OFF_DOMAINS | {"cover", "lock", "scene", "script"}
+_SERVICES = {
+    ("cover", True): "open_cover",
+    ("cover", False): "close_cover",
+    ("lock", True): "lock",
+    ("lock", False): "unlock",
+}
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What executing an intent did and what to say about it."""
+
+    speech: str
+    success: bool
+    intent: str
+    entity_ids: tuple[str, ...] = ()
+    changed: dict[str, str] = field(default_factory=dict)
+    """entity_id -> new state, for logs, the LLM tool result and tests."""
+
+
+def _as_list(value: Any) -> list[str] | None:
+    if value is None:
+        return None
+    if isinstance(value, list | tuple | set):
+        return [str(v) for v in value]
+    return [str(value)]
+
+
+def _timer_seconds(slots: dict[str, Any]) -> int:
+    total = 0.0
+    for key, scale in (("hours", 3600), ("minutes", 60), ("seconds", 1)):
+        value = slots.get(key)
+        if value in ("half", "1/2"):
+            value = 0.5 if key == "hours" else 30
+        if value is not None:
+            try:
+                total += float(value) * scale
+            except (TypeError, ValueError):
+                continue
+    return int(total)
+
+
+class IntentExecutor:
+    """Runs an `IntentMatch` against a `Home` and a `TimerManager`."""
+
+    def __init__(
+        self,
+        home: Home,
+        timers: TimerManager,
+        matcher: IntentMatcher,
+        now: Callable[[], datetime.datetime] = datetime.datetime.now,
+    ) -> None:
+        self.home = home
+        self.timers = timers
+        self.matcher = matcher
+        self._now = now
+
+    def supports(self, intent: str) -> bool:
+        """True when this server can execute the intent itself."""
+        return intent in SUPPORTED_INTENTS
+
+    async def execute(
+        self, match: IntentMatch, conversation_id: str | None = None, area: str | None = None
+    ) -> Outcome:
+        """Execute and answer; expected failures become a spoken error, never an exception."""
+        try:
+            return await self._execute(match, conversation_id, area)
+        except HomeUnavailableError:
+            return Outcome(self.home.unavailable_message, False, match.intent)
+        except RtxError as err:
+            _LOGGER.warning("Intent %s failed: %s", match.intent, err)
+            text = self.matcher.render_error("handle_error", {}) or "An unexpected error occurred"
+            return Outcome(text, False, match.intent)
+
+    async def _execute(
+        self, match: IntentMatch, conversation_id: str | None, area: str | None
+    ) -> Outcome:
+        name = match.intent
+        if name in (
+            "HassTurnOn",
+            "HassTurnOff",
+            "HassLightSet",
+            "HassGetState",
+            "HassClimateGetTemperature",
+        ):
+            if not self.home.available:
+                raise HomeUnavailableError("home unavailable")
+            return await self._entity_intent(match)
+        if name == "HassGetCurrentTime":
+            return self._say(match, {"time": self._now().time()}, success=True)
+        if name == "HassGetCurrentDate":
+            return self._say(match, {"date": self._now().date()}, success=True)
+        if name == "HassNevermind":
+            return Outcome(self._render(match, {}) or "", True, name)
+        return self._timer_intent(match, conversation_id, area)
+
+    def _render(
+        self,
+        match: IntentMatch,
+        extra_slots: dict[str, Any],
+        targets: Iterable[Entity] = (),
+        matched: list[Entity] | None = None,
+        unmatched: list[Entity] | None = None,
+    ) -> str | None:
+        snapshot = self.home.snapshot
+        targets = list(targets)
+        first = (matched or unmatched or targets or [None])[0]
+        variables = {
+            "slots": {**match.speech_slots, **extra_slots},
+            "state": first,
+            "query": {"matched": matched or [], "unmatched": unmatched or []},
+            "state_attr": lambda entity_id, attr: _state_attr(snapshot, entity_id, attr),
+        }
+        return self.matcher.render(match.intent, match.response_key, variables)
+
+    def _say(self, match: IntentMatch, extra: dict[str, Any], success: bool) -> Outcome:
+        return Outcome(self._render(match, extra) or "Done", success, match.intent)
+
+    def _error(self, key: str, match: IntentMatch, **variables: Any) -> Outcome:
+        text = self.matcher.render_error(key, variables) or "Sorry, I couldn't do that"
+        return Outcome(text, False, match.intent)
+
+    def _targets(self, match: IntentMatch) -> list[Entity] | Outcome:
+        """HA-style target matching with the same error responses HA speaks."""
+        snap = self.home.snapshot
+        slots = match.slots
+        area = floor = None
+        if slots.get("area"):
+            area = snap.area_named(str(slots["area"]))
+            if area is None:
+                return self._error("no_area", match, area=slots["area"])
+        if slots.get("floor"):
+            floor = snap.floor_named(str(slots["floor"]))
+            if floor is None:
+                return self._error("no_floor", match, floor=slots["floor"])
+        domains = _as_list(slots.get("domain"))
+        classes = _as_list(slots.get("device_class"))
+        name = slots.get("name")
+        found = snap.find(
+            name=str(name) if name else None,
+            area=area,
+            floor=floor,
+            domains=domains,
+            device_classes=classes,
+        )
+        if found:
+            return found
+        if name:
+            if area is not None:
+                return self._error("no_entity_in_area", match, entity=name, area=area.name)
+            return self._error("no_entity", match, entity=name)
+        domain = (domains or ["device"])[0]
+        if area is not None:
+            return self._error("no_domain_in_area", match, domain=domain, area=area.name)
+        if floor is not None:
+            return self._error("no_domain_in_floor", match, domain=domain, floor=floor.name)
+        return self._error("no_domain", match, domain=domain)
+
+    async def _entity_intent(self, match: IntentMatch) -> Outcome:
+        if match.intent == "HassClimateGetTemperature":
+            return self._temperature(match)
+        targets = self._targets(match)
+        if isinstance(targets, Outcome):
+            return targets
+        if match.intent == "HassGetState":
+            return self._get_state(match, targets)
+        if match.intent == "HassLightSet":
+            return await self._light_set(match, targets)
+        turn_on = match.intent == "HassTurnOn"
+        controllable = [e for e in targets if e.domain in _CONTROLLABLE]
+        if not controllable:
+            return self._error("feature_not_supported", match)
+        changed: dict[str, str] = {}
+        for entity in controllable:
+            service = _SERVICES.get((entity.domain, turn_on), "turn_on" if turn_on else "turn_off")
+            if entity.domain in ("scene", "script"):
+                service = "turn_on"
+            await self.home.call_service(entity.domain, service, entity.entity_id)
+            changed[entity.entity_id] = service
+        updated = [self.home.snapshot.entities.get(e.entity_id, e) for e in controllable]
+        text = self._render(match, {}, targets=updated) or "Done"
+        return Outcome(text, True, match.intent, tuple(changed), changed)
+
+    async def _light_set(self, match: IntentMatch, targets: list[Entity]) -> Outcome:
+        lights = [e for e in targets if e.domain == "light"]
+        if not lights:
+            return self._error("feature_not_supported", match)
+        data: dict[str, Any] = {}
+        if match.slots.get("brightness") is not None:
+            data["brightness_pct"] = int(float(match.slots["brightness"]))
+        if match.slots.get("color"):
+            data["color_name"] = str(match.slots["color"])
+        if match.slots.get("temperature") is not None:
+            data["color_temp_kelvin"] = int(float(match.slots["temperature"]))
+        if not data:
+            return self._error("feature_not_supported", match)
+        changed = {}
+        for entity in lights:
+            await self.home.call_service("light", "turn_on", entity.entity_id, data)
+            changed[entity.entity_id] = "turn_on"
+        text = self._render(match, {}, targets=lights) or "Done"
+        return Outcome(text, True, match.intent, tuple(changed), changed)
+
+    def _get_state(self, match: IntentMatch, targets: list[Entity]) -> Outcome:
+        wanted = _as_list(match.slots.get("state"))
+        if wanted:
+            lowered = {w.lower() for w in wanted}
+            matched = [e for e in targets if e.state.lower() in lowered]
+            unmatched = [e for e in targets if e.state.lower() not in lowered]
+        else:
+            matched, unmatched = list(targets), []
+        text = self._render(match, {}, targets, matched, unmatched) or targets[0].state_with_unit
+        return Outcome(text, True, match.intent, tuple(e.entity_id for e in targets))
+
+    def _temperature(self, match: IntentMatch) -> Outcome:
+        slots = dict(match.slots)
+        for domains, classes in ((["climate"], None), (["sensor"], ["temperature"])):
+            probe = IntentMatch(
+                match.intent,
+                {**slots, "domain": domains, "device_class": classes},
+                match.speech_slots,
+                match.response_key,
+                match.text,
+            )
+            targets = self._targets(probe)
+            if isinstance(targets, list):
+                text = self._render(match, {}, targets=targets)
+                return Outcome(
+                    text or targets[0].state_with_unit, True, match.intent, (targets[0].entity_id,)
+                )
+        return self._error("no_domain", match, domain="thermostat")
+
+    def _timer_intent(
+        self, match: IntentMatch, conversation_id: str | None, area: str | None
+    ) -> Outcome:
+        slots = match.slots
+        name = match.intent
+        if name == "HassStartTimer":
+            seconds = _timer_seconds(slots)
+            if seconds <= 0:
+                return self._error("handle_error", match)
+            label = str(slots["name"]).strip() if slots.get("name") else None
+            self.timers.start(seconds, name=label, area=area, conversation_id=conversation_id)
+            return self._say(match, {}, success=True)
+        if name == "HassTimerStatus":
+            timers = self.timers.find(name=slots.get("name"), area=slots.get("area"))
+            return self._say(match, {"timers": timers}, success=True)
+        start = _timer_seconds(
+            {k.replace("start_", ""): v for k, v in slots.items() if k.startswith("start_")}
+        )
+        found = self.timers.find(
+            name=slots.get("name"), area=slots.get("area"), start_seconds=start or None
+        )
+        if not found:
+            return self._error("timer_not_found", match)
+        if name == "HassCancelAllTimers":
+            for timer in found:
+                self.timers.cancel(timer)
+            return self._say(match, {"canceled": len(found)}, success=True)
+        if len(found) > 1:
+            return self._error("multiple_timers_matched", match)
+        if name == "HassCancelTimer":
+            self.timers.cancel(found[0])
+        elif name == "HassPauseTimer":
+            self.timers.pause(found[0])
+        elif name == "HassUnpauseTimer":
+            self.timers.resume(found[0])
+        else:
+            return self._error("handle_error", match)
+        return self._say(match, {}, success=True)
+
+
+def _state_attr(snapshot: HomeSnapshot, entity_id: str, attr: str) -> Any:
+    entity = snapshot.entities.get(entity_id)
+    if entity is None:
+        return None
+    return entity.attributes.get(attr)

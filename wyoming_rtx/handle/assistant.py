@@ -1,0 +1,135 @@
+"""The Assistant: local intents first (milliseconds, no LLM), then Ollama for the rest.
+
+It owns the home backend, the intent matcher, timers, conversation history and the LLM agent,
+and is shared by the Wyoming handle service (HA's conversation agent) and the direct satellite
+pipeline, so both get the same answers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import AsyncIterator
+
+from ..settings import HandleSettings
+from .actions import IntentExecutor
+from .conversations import ConversationStore
+from .home import Home
+from .home_assistant import HomeAssistantHome
+from .home_file import FileHome
+from .intents import IntentMatch, IntentMatcher
+from .llm import APOLOGY, LlmAgent, LlmResult
+from .llm_tools import ToolRunner
+from .request import Answer, HandleRequest
+from .timers import TimerCallback, TimerManager
+
+_LOGGER = logging.getLogger(__name__)
+
+_HELP_EN = (
+    "Sorry, I didn't understand that. You can ask me to turn devices on or off, "
+    "dim a light, check whether something is on, or set a timer."
+)
+
+
+def build_home(settings: HandleSettings) -> Home:
+    """The home backend the settings ask for: HA, a home file, or the bundled demo home."""
+    if settings.ha_url:
+        return HomeAssistantHome(settings.ha_url, settings.ha_token or "")
+    return FileHome(settings.home_file)
+
+
+class Assistant:
+    """Turns a request into an action and a spoken answer."""
+
+    def __init__(
+        self,
+        settings: HandleSettings,
+        *,
+        home: Home | None = None,
+        on_timer_finished: TimerCallback | None = None,
+    ) -> None:
+        self.settings = settings
+        self.home = home if home is not None else build_home(settings)
+        self.matcher = IntentMatcher(settings.language)
+        self.timers = TimerManager(on_timer_finished)
+        self.conversations = ConversationStore()
+        self.executor = IntentExecutor(self.home, self.timers, self.matcher)
+        self.llm = LlmAgent(settings, ToolRunner(self.executor)) if settings.ollama_url else None
+
+    async def start(self) -> None:
+        """Load intents and start the home; an unreachable HA/Ollama never raises here."""
+        await asyncio.gather(self.matcher.load(), self.home.start())
+
+    async def stop(self) -> None:
+        """Stop timers, the home connection and the LLM client."""
+        await self.timers.stop()
+        await self.home.stop()
+        if self.llm is not None:
+            await self.llm.stop()
+
+    def area_for(self, satellite_id: str | None, device_id: str | None = None) -> str | None:
+        """The area of the satellite/device that heard the command, when the home knows it."""
+        return self.home.area_for(satellite_id, device_id)
+
+    def _area(self, request: HandleRequest) -> str | None:
+        return request.area or self.home.area_for(request.satellite_id)
+
+    def recognize(self, request: HandleRequest) -> IntentMatch | None:
+        """Local recognition only (used by the `intent` reply mode: HA executes)."""
+        return self.matcher.match(request.text, self.home.snapshot, self._area(request))
+
+    async def answer(self, request: HandleRequest) -> AsyncIterator[str | Answer]:
+        """Yield LLM text deltas as they stream (none for local intents), then one Answer."""
+        started = time.perf_counter()
+        cid = request.conversation_id or self.conversations.new_id()
+        area = self._area(request)
+        text = request.text.strip()
+        match = self.matcher.match(text, self.home.snapshot, area) if text else None
+        if match is not None and self.executor.supports(match.intent):
+            outcome = await self.executor.execute(match, cid, area)
+            self.conversations.add_turn(cid, text, outcome.speech)
+            _LOGGER.info(
+                "Local %s %s (%.1f ms): %r -> %r",
+                match.intent,
+                match.slots,
+                (time.perf_counter() - started) * 1000,
+                text,
+                outcome.speech,
+            )
+            yield Answer(outcome.speech, outcome.success, "local", match.intent, cid)
+            return
+        if self.llm is not None and text:
+            async for item in self._llm_answer(text, cid, area):
+                yield item
+            return
+        if not self.home.available:
+            yield Answer(self.home.unavailable_message, False, "error", None, cid)
+            return
+        help_text = (
+            _HELP_EN
+            if self.matcher.language.startswith("en")
+            else self.matcher.render_error("no_intent", {}) or _HELP_EN
+        )
+        _LOGGER.info("Not handled (no local match, no LLM): %r", text)
+        yield Answer(help_text, False, "none", None, cid)
+
+    async def _llm_answer(
+        self, text: str, cid: str, area: str | None
+    ) -> AsyncIterator[str | Answer]:
+        assert self.llm is not None
+        history = self.conversations.history(cid)
+        streamed = False
+        async for item in self.llm.respond(history, text, self.home.snapshot, cid, area):
+            if isinstance(item, LlmResult):
+                if not item.ok:
+                    if streamed:
+                        yield f" {APOLOGY}"
+                    yield Answer(item.text, False, "error", None, cid)
+                    return
+                self.conversations.add_turn(cid, text, item.text)
+                _LOGGER.info("LLM (%d tool calls): %r -> %r", item.tool_calls, text, item.text)
+                yield Answer(item.text, True, "llm", None, cid)
+                return
+            streamed = True
+            yield item

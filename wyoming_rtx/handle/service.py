@@ -1,0 +1,164 @@
+"""The Wyoming handle/intent exchange, exactly as HA's wyoming conversation entity uses it.
+
+HA (homeassistant/components/wyoming/conversation.py) opens a connection per sentence, sends
+`transcript{text, language, context:{conversation_id, device_id?, satellite_id?}}` and reads
+until one of `handled`, `not-handled`, `intent` (or `intents-start` … `intents-stop`),
+`not-recognized` or `error`; anything else is skipped. So the streamed `handled-start` /
+`handled-chunk` events are harmless to HA and useful to streaming clients, and the full text
+always follows in one `handled`. In `intent` mode HA executes the intent itself and, when its
+handler sets no speech, renders our `intent.text` as a template with the real states: we send
+the intents package's own response template there.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from importlib.metadata import PackageNotFoundError, version
+from typing import Any
+
+from wyoming.asr import Transcript
+from wyoming.event import Event
+from wyoming.handle import Handled, HandledChunk, HandledStart, HandledStop, NotHandled
+from wyoming.info import Attribution, HandleModel, HandleProgram, IntentModel, IntentProgram
+from wyoming.intent import Entity as IntentEntity
+from wyoming.intent import Intent, NotRecognized
+
+from ..settings import HandleSettings
+from .assistant import Assistant
+from .request import Answer, HandleRequest
+
+_LOGGER = logging.getLogger(__name__)
+
+_ATTRIBUTION = Attribution(name="wyoming-rtx", url="https://github.com/OHF-Voice/intents")
+try:
+    _VERSION = version("wyoming-rtx")
+except PackageNotFoundError:
+    _VERSION = "0"
+WriteEvent = Callable[[Event], Awaitable[None]]
+
+
+class HandleService:
+    """Answers `transcript` events with handled/not-handled (or intent/not-recognized)."""
+
+    def __init__(self, assistant: Assistant, settings: HandleSettings) -> None:
+        if settings.reply_mode not in ("handled", "intent"):
+            raise ValueError(f"reply_mode must be handled or intent, not {settings.reply_mode!r}")
+        self.assistant = assistant
+        self.settings = settings
+
+    @property
+    def intent_mode(self) -> bool:
+        """True when HA executes our intents (reply `intent{name, entities}`)."""
+        return self.settings.reply_mode == "intent"
+
+    def info_sections(self) -> tuple[list[HandleProgram], list[IntentProgram]]:
+        """The `handle` program, and an `intent` program only in intent mode (HA prefers it)."""
+        languages = [self.settings.language]
+        version = _VERSION
+        handle = HandleProgram(
+            name="wyoming-rtx",
+            description="Local Home Assistant intents first, then an Ollama LLM",
+            attribution=_ATTRIBUTION,
+            installed=True,
+            version=version,
+            models=[
+                HandleModel(
+                    name=f"home-assistant-intents-{self.settings.language}",
+                    description="hassil + home-assistant-intents"
+                    + (f", LLM {self.settings.llm_model}" if self.settings.ollama_url else ""),
+                    attribution=_ATTRIBUTION,
+                    installed=True,
+                    version=version,
+                    languages=languages,
+                )
+            ],
+            supports_handled_streaming=True,
+            supports_home_control=True,
+        )
+        intents: list[IntentProgram] = []
+        if self.intent_mode:
+            intents.append(
+                IntentProgram(
+                    name="wyoming-rtx-intents",
+                    description="hassil + home-assistant-intents (Home Assistant executes)",
+                    attribution=_ATTRIBUTION,
+                    installed=True,
+                    version=version,
+                    models=[
+                        IntentModel(
+                            name=f"home-assistant-intents-{self.settings.language}",
+                            description="hassil + home-assistant-intents",
+                            attribution=_ATTRIBUTION,
+                            installed=True,
+                            version=version,
+                            languages=languages,
+                        )
+                    ],
+                )
+            )
+        return [handle], intents
+
+    async def on_transcript(self, transcript: Transcript, write_event: WriteEvent) -> None:
+        """Answer one transcript; the reply context carries the conversation id."""
+        context: dict[str, Any] = dict(transcript.context or {})
+        satellite_id = context.get("satellite_id")
+        device_id = context.get("device_id")
+        area = context.get("area") or self.assistant.area_for(satellite_id, device_id)
+        request = HandleRequest(
+            text=transcript.text or "",
+            conversation_id=context.get("conversation_id"),
+            language=transcript.language,
+            area=area,
+            satellite_id=satellite_id,
+        )
+        if self.intent_mode and await self._reply_intent(request, context, write_event):
+            return
+        streaming = False
+        async for item in self.assistant.answer(request):
+            if isinstance(item, Answer):
+                reply = {**context, "conversation_id": item.conversation_id}
+                if item.handled:
+                    await write_event(Handled(text=item.text, context=reply).event())
+                elif self.intent_mode and item.source == "none":
+                    await write_event(NotRecognized(text=item.text, context=reply).event())
+                else:
+                    await write_event(NotHandled(text=item.text, context=reply).event())
+                if streaming:
+                    await _write_quietly(write_event, HandledStop().event())
+                return
+            if not streaming:
+                streaming = True
+                await write_event(HandledStart(context=context or None).event())
+            await write_event(HandledChunk(text=item).event())
+
+    async def _reply_intent(
+        self, request: HandleRequest, context: dict[str, Any], write_event: WriteEvent
+    ) -> bool:
+        """Send `intent{name, entities}` for a local match; False when nothing matched."""
+        match = self.assistant.recognize(request)
+        if match is None:
+            return False
+        entities = [IntentEntity(name=k, value=v) for k, v in match.slots.items()]
+        text = self.assistant.matcher.response_source(match.intent, match.response_key)
+        cid = request.conversation_id or self.assistant.conversations.new_id()
+        _LOGGER.info(
+            "Intent for Home Assistant: %s %s (%r)", match.intent, match.slots, request.text
+        )
+        await write_event(
+            Intent(
+                name=match.intent,
+                entities=entities,
+                text=text,
+                context={**context, "conversation_id": cid},
+            ).event()
+        )
+        return True
+
+
+async def _write_quietly(write_event: WriteEvent, event: Event) -> None:
+    """Write a trailing event the caller may no longer read (HA closes after `handled`)."""
+    try:
+        await write_event(event)
+    except (ConnectionError, OSError) as err:
+        _LOGGER.debug("Client closed before %s: %s", event.type, err)
