@@ -1,0 +1,167 @@
+"""AsrEngine and AsrStream against the real bundled tiny.en model."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import time
+
+import pytest
+
+from wyoming_rtx.asr import AsrEngine, AsrStream, _normalise_language
+from wyoming_rtx.errors import RtxError
+from wyoming_rtx.settings import AsrSettings
+
+BYTES_PER_SECOND = 32000
+LIGHT = "turn on the living room light"
+LAMP = "turn on the living room lamp"
+
+
+def silence(seconds: float) -> bytes:
+    """Digital silence of the given length (16 kHz s16le mono)."""
+    return bytes(int(seconds * 16000) * 2)
+
+
+def normalise(text: str) -> str:
+    """Lower case, no punctuation, single spaces."""
+    return " ".join(re.sub(r"[^\w\s]", " ", text.lower()).split())
+
+
+async def feed_realtime(stream: AsrStream, pcm: bytes, chunk_seconds: float = 0.02) -> None:
+    """Feed audio at real-time pace in small chunks, as Home Assistant does."""
+    step = int(chunk_seconds * BYTES_PER_SECOND)
+    start = time.perf_counter()
+    for offset in range(0, len(pcm), step):
+        stream.feed(pcm[offset : offset + step])
+        due = start + (offset + step) / BYTES_PER_SECOND
+        await asyncio.sleep(max(0.0, due - time.perf_counter()))
+
+
+def other_tasks() -> set[asyncio.Task]:
+    """Tasks on this loop other than the test itself."""
+    return asyncio.all_tasks() - {asyncio.current_task()}
+
+
+async def test_transcribe_16k_mono(engine: AsrEngine, light_pcm: bytes) -> None:
+    assert normalise(await engine.transcribe(light_pcm, "en")) == LIGHT
+
+
+async def test_transcribe_converted_44k_stereo(engine: AsrEngine, lamp_pcm: bytes) -> None:
+    assert normalise(await engine.transcribe(lamp_pcm)) == LAMP
+
+
+async def test_transcribe_local_folder_path_capped(
+    capped_engine: AsrEngine, light_pcm: bytes
+) -> None:
+    assert capped_engine.description.name == "model"
+    assert capped_engine.description.version == "local"
+    text = normalise(await capped_engine.transcribe(light_pcm))
+    assert text.startswith("turn on the living")
+    assert "light" not in text
+
+
+def test_description_and_cpu_defaults_before_load() -> None:
+    asr = AsrEngine(AsrSettings())
+    assert not asr.loaded
+    assert asr.description.name == "tiny.en"
+    assert asr.description.languages == ["en"]
+    assert asr.description.version
+    assert asr.description.attribution.name == "OpenAI"
+    assert (asr.device, asr.compute_type, asr.beam_size) == ("cpu", "int8", 1)
+    assert asr.num_workers >= 2
+
+
+async def test_stream_speculative_hit(engine: AsrEngine, light_pcm: bytes) -> None:
+    stream = engine.stream("en")
+    await feed_realtime(stream, light_pcm + silence(1.0))
+    text = await stream.finish()
+    assert normalise(text) == LIGHT
+    assert stream.speculative_hit is True
+    assert stream.speculative_runs == 1
+    assert stream.seconds == pytest.approx(len(light_pcm) / BYTES_PER_SECOND + 1.0, abs=0.02)
+
+
+async def test_stream_speech_resumes_stale_result_dropped(
+    engine: AsrEngine, light_pcm: bytes, lamp_pcm: bytes
+) -> None:
+    # light_pcm ends with ~0.8 s of silence (a speculative decode starts in it); the lamp
+    # clip is cut ~0.1 s after its speech ends, too soon for a second speculation.
+    lamp_until_speech_end = lamp_pcm[: int(1.55 * BYTES_PER_SECOND)]
+    stream = engine.stream()
+    await feed_realtime(stream, light_pcm + lamp_until_speech_end)
+    assert stream.speculative_runs == 1
+    text = normalise(await stream.finish())
+    assert stream.speculative_hit is False
+    assert "light" in text and "lamp" in text
+
+
+async def test_stream_speech_resumes_then_second_speculation(
+    engine: AsrEngine, light_pcm: bytes, lamp_pcm: bytes
+) -> None:
+    stream = engine.stream()
+    await feed_realtime(stream, light_pcm + lamp_pcm)
+    text = normalise(await stream.finish())
+    assert stream.speculative_runs == 2
+    assert stream.speculative_hit is True
+    assert "light" in text and "lamp" in text
+
+
+async def test_stream_without_speculation_and_cap(
+    capped_engine: AsrEngine, light_pcm: bytes
+) -> None:
+    stream = capped_engine.stream()
+    for offset in range(0, len(light_pcm), 3200):
+        stream.feed(light_pcm[offset : offset + 3200])
+    assert stream.truncated
+    assert stream.seconds == pytest.approx(1.0)
+    assert not other_tasks()
+    text = normalise(await stream.finish())
+    assert stream.speculative_hit is None
+    assert text.startswith("turn on the living")
+    assert "light" not in text
+
+
+async def test_cancel_leaves_no_running_task(engine: AsrEngine, light_pcm: bytes) -> None:
+    stream = engine.stream()
+    await feed_realtime(stream, light_pcm[: int(1.9 * BYTES_PER_SECOND)])
+    assert stream.pending
+    stream.cancel()
+    assert not stream.pending
+    await asyncio.sleep(0)
+    assert not other_tasks()
+    stream.feed(light_pcm)  # ignored after cancel
+    assert stream.seconds == 0
+    with pytest.raises(RtxError):
+        await stream.finish()
+    assert normalise(await engine.transcribe(light_pcm)) == LIGHT
+
+
+async def test_concurrent_loads_share_one_load(monkeypatch: pytest.MonkeyPatch) -> None:
+    asr = AsrEngine(AsrSettings())
+    calls: list[int] = []
+    model = object()
+
+    def fake_load() -> object:
+        calls.append(1)
+        if len(calls) == 1:
+            raise RuntimeError("first load fails")
+        time.sleep(0.05)
+        return model
+
+    monkeypatch.setattr(asr, "_load_sync", fake_load)
+    with pytest.raises(RuntimeError):
+        await asr.load()
+    await asyncio.gather(asr.load(), asr.load(), asr.load())
+    assert len(calls) == 2
+    assert asr.loaded
+    await asr.close()
+    assert not asr.loaded
+    with pytest.raises(RtxError):
+        await asr.load()
+
+
+def test_language_normalisation() -> None:
+    assert _normalise_language("en-US", ["en", "de"]) == "en"
+    assert _normalise_language("DE", ["en", "de"]) == "de"
+    assert _normalise_language("xx", ["en", "de"]) is None
+    assert _normalise_language(None, ["en"]) is None

