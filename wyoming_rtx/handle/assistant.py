@@ -47,11 +47,12 @@ class Assistant:
         settings: HandleSettings,
         *,
         home: Home | None = None,
+        matcher: IntentMatcher | None = None,
         on_timer_finished: TimerCallback | None = None,
     ) -> None:
         self.settings = settings
         self.home = home if home is not None else build_home(settings)
-        self.matcher = IntentMatcher(settings.language)
+        self.matcher = matcher if matcher is not None else IntentMatcher(settings.language)
         self.timers = TimerManager(on_timer_finished)
         self.conversations = ConversationStore()
         self.executor = IntentExecutor(self.home, self.timers, self.matcher)

@@ -84,8 +84,9 @@ class HomeSnapshot:
     floors: Mapping[str, Floor] = field(default_factory=dict)
     satellite_areas: Mapping[str, str] = field(default_factory=dict)
     """satellite_id or device_id -> area_id (from the registries, or the home file)."""
-    names_version: int = 0
-    """Bumped when names/areas/floors change, so matchers rebuild their slot lists only then."""
+    names_token: object = field(default_factory=object)
+    """New whenever names/areas/floors change (kept by `with_entity`), so matchers rebuild
+    their slot lists only then."""
 
     def area_named(self, name: str | None) -> Area | None:
         """The area whose name or alias is `name` (case-insensitive)."""

@@ -304,9 +304,7 @@ class HomeAssistantHome(Home):
         for entity_id, reg in registry.items():
             if entity_id.startswith("assist_satellite.") and reg.get("device_id") in satellites:
                 satellites[entity_id] = satellites[reg["device_id"]]
-        self._snapshot = HomeSnapshot(
-            exposed, areas, floors, satellites, names_version=self._snapshot.names_version + 1
-        )
+        self._snapshot = HomeSnapshot(exposed, areas, floors, satellites)
 
     async def _add_aliases(
         self, ws: aiohttp.ClientWebSocketResponse, entities: dict[str, Entity]

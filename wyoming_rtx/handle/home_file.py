@@ -73,7 +73,7 @@ def parse_home(data: Any, source: str = "home file") -> HomeSnapshot:
     for area in areas.values():
         if area.floor_id is not None and area.floor_id not in floors:
             raise HomeFileError(f"{source}: area {area.name} is on unknown floor {area.floor_id}")
-    return HomeSnapshot(entities, areas, floors, satellites, names_version=1)
+    return HomeSnapshot(entities, areas, floors, satellites)
 
 
 class FileHome(Home):

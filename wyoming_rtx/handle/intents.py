@@ -61,7 +61,7 @@ class IntentMatcher:
         self._responses: dict[str, dict[str, str]] = {}
         self._errors: dict[str, str] = {}
         self._compiled: dict[tuple[str, str], ResponseTemplate | None] = {}
-        self._lists_version = -1
+        self._lists_token: object | None = None
         self._slot_lists: dict[str, SlotList] = {}
 
     @property
@@ -94,7 +94,7 @@ class IntentMatcher:
         _LOGGER.info("Intents loaded: %s, %d intents", self.language, len(intents.intents))
 
     def _lists(self, home: HomeSnapshot) -> dict[str, SlotList]:
-        if home.names_version != self._lists_version or not self._slot_lists:
+        if home.names_token is not self._lists_token:
             names: list[tuple[str, Any, dict[str, Any]]] = []
             for entity in home.entities.values():
                 context = {"domain": entity.domain}
@@ -109,7 +109,7 @@ class IntentMatcher:
                 "area": TextSlotList.from_tuples(areas, allow_template=False),
                 "floor": TextSlotList.from_tuples(floors, allow_template=False),
             }
-            self._lists_version = home.names_version
+            self._lists_token = home.names_token
         return self._slot_lists
 
     def match(self, text: str, home: HomeSnapshot, area: str | None = None) -> IntentMatch | None:
