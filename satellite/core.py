@@ -177,7 +177,11 @@ class SatelliteLoop:
         self.vad.reset()
         preroll = b"".join(self._preroll)
         self._preroll.clear()
-        await self._turn_audio(preroll)
+        # The pre-roll goes to the peer and warms the VAD, but does not count as the user's
+        # speech: it mostly holds the end of the wake phrase, which would otherwise "start"
+        # the turn and then end it on the silence after the phrase.
+        await turn.audio(preroll)
+        self.vad.process(preroll)
 
     async def _turn_audio(self, pcm: bytes) -> None:
         assert self._turn is not None and self._detector is not None

@@ -254,6 +254,7 @@ class WakeDetector:
         }
         self._runs = {m.id: 0 for m in engine.models}
         self._quiet_until = 0.0
+        engine.reset()  # an engine may be reused (tests, benches): start from a clean state
 
     @property
     def names(self) -> list[str]:
@@ -274,9 +275,10 @@ class WakeDetector:
                     self._runs[wake_id] = self._runs.get(wake_id, 0) + 1
                 else:
                     self._runs[wake_id] = 0
+                if frame_end < self._quiet_until:
+                    self._runs[wake_id] = 0  # a run must build up after the refractory period
+                    continue
                 if self._runs[wake_id] >= self.settings.trigger_level:
-                    if frame_end < self._quiet_until:
-                        continue
                     _LOGGER.debug("Wake word %s: score %.3f at %.2f s", wake_id, score, frame_end)
                     self._fired(frame_end)
                     return WakeDetection(wake_id, frame_end)
