@@ -88,9 +88,10 @@ def _switch(flag: str) -> ToArgs:
 def resolve_in_config(value: str, config_dir: Path) -> str:
     """A value naming something in the add-on config folder becomes its absolute path.
 
-    ``asr_model`` and ``voice`` take either a name (``small-int8``, ``Systran/faster-whisper-small``,
-    ``en_GB-alan-medium``) or a file/folder the user copied into the config folder. Only an
-    existing entry there is turned into a path, so a hub name with a slash stays a name.
+    ``asr_model`` and ``voice`` take either a name (``small-int8``,
+    ``Systran/faster-whisper-small``, ``en_GB-alan-medium``) or a file/folder the user copied
+    into the config folder. Only an existing entry there is turned into a path, so a hub name
+    with a slash stays a name.
     """
     candidate = Path(value)
     if candidate.is_absolute():

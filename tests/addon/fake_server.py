@@ -13,6 +13,7 @@ import json
 import os
 import signal
 import sys
+from pathlib import Path
 from urllib.parse import urlparse
 
 from wyoming.event import async_read_event, async_write_event
@@ -28,12 +29,14 @@ async def _client(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) ->
         writer.close()
 
 
-async def main() -> int:
-    argv = sys.argv[1:]
-    with open(os.environ["FAKE_SERVER_RECORD"], "w", encoding="utf-8") as record:
-        json.dump({"argv": argv, "has_ha_token": bool(os.environ.get("HA_TOKEN"))}, record)
-    if "FAKE_SERVER_EXIT" in os.environ:
-        return int(os.environ["FAKE_SERVER_EXIT"])
+def record(argv: list[str]) -> None:
+    """Write what the runner handed over, before serving (the tests read it afterwards)."""
+    seen = {"argv": argv, "has_ha_token": bool(os.environ.get("HA_TOKEN"))}
+    Path(os.environ["FAKE_SERVER_RECORD"]).write_text(json.dumps(seen), encoding="utf-8")
+
+
+async def serve(argv: list[str]) -> int:
+    """Answer describe until SIGTERM."""
     uri = urlparse(argv[argv.index("--uri") + 1])
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -48,4 +51,7 @@ async def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(asyncio.run(main()))
+    record(sys.argv[1:])
+    if "FAKE_SERVER_EXIT" in os.environ:
+        sys.exit(int(os.environ["FAKE_SERVER_EXIT"]))
+    sys.exit(asyncio.run(serve(sys.argv[1:])))

@@ -51,7 +51,11 @@ def test_defaults_give_the_plain_addon_command_line(tmp_path: Path) -> None:
 # (changed options, flags that must appear as one contiguous run, flags that must not appear)
 CASES: list[tuple[dict[str, Any], list[str], list[str]]] = [
     ({"asr_model": "small-int8"}, ["--asr-model", "small-int8"], []),
-    ({"asr_model": "Systran/faster-whisper-small"}, ["--asr-model", "Systran/faster-whisper-small"], []),
+    (
+        {"asr_model": "Systran/faster-whisper-small"},
+        ["--asr-model", "Systran/faster-whisper-small"],
+        [],
+    ),
     ({"asr_model": "  "}, [], ["--asr-model"]),
     ({"language": "de"}, ["--language", "de"], []),
     ({"language": "auto"}, [], ["--language"]),
