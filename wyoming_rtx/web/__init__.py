@@ -1,0 +1,10 @@
+"""Status page, live updates, browser satellite, /metrics and /healthz (issue 9).
+
+`WebServer(app, settings.http_uri, token=settings.http_token)` is started by `App.start()`
+beside the Wyoming listener when `--http-uri` is given, and stopped by `App.stop()`.
+"""
+
+from .app import INGRESS_PROXY, WebServer, parse_http_uri
+from .endpoint import EndpointSettings
+
+__all__ = ["INGRESS_PROXY", "EndpointSettings", "WebServer", "parse_http_uri"]

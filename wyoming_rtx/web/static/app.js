@@ -1,0 +1,202 @@
+// The status page: live status over a WebSocket, the waterfall of recent turns, and the
+// talk panel. Every URL is relative to the page, so it works at / and under HA ingress.
+import { Talker } from "./talk.js";
+import { waterfall } from "./waterfall.js";
+
+const token = new URLSearchParams(location.search).get("token");
+const $ = (id) => document.getElementById(id);
+
+function wsUrl(path) {
+  const url = new URL(path, document.baseURI);
+  url.protocol = url.protocol === "https:" ? "wss:" : "ws:";
+  if (token) url.searchParams.set("token", token);
+  return url.toString();
+}
+
+function node(tag, text, className) {
+  const element = document.createElement(tag);
+  if (text !== undefined && text !== null) element.textContent = String(text);
+  if (className) element.className = className;
+  return element;
+}
+
+function badge(text, kind) {
+  return node("span", text, `badge ${kind || ""}`);
+}
+
+function ago(epochSeconds) {
+  const seconds = Math.max(0, Date.now() / 1000 - epochSeconds);
+  return seconds < 60 ? `${Math.round(seconds)} s ago` : `${Math.round(seconds / 60)} min ago`;
+}
+
+function renderModels(status) {
+  const facts = $("models");
+  facts.replaceChildren();
+  const asr = status.models.asr;
+  const device = status.device;
+  const gpu = device.gpus
+    .map((g) => (g.memory_total_mib ? `${g.name} (${g.memory_used_mib} / ${g.memory_total_mib} MiB)` : g.name))
+    .join(", ");
+  const rows = [
+    ["Device", device.kind === "cuda" ? `CUDA: ${gpu || "GPU"}` : "CPU"],
+    ["Speech-to-text", `${asr.name} (${asr.device}, ${asr.compute_type}, beam ${asr.beam_size})`],
+    ["Voice", `${status.models.tts.voice} (${status.models.tts.sample_rate} Hz)`],
+    ["Uptime", `${Math.round(status.uptime_s)} s`],
+  ];
+  for (const [key, value] of rows) {
+    facts.append(node("dt", key), node("dd", value));
+  }
+}
+
+function renderServices(status) {
+  const list = $("services");
+  list.replaceChildren();
+  for (const service of status.services) {
+    const item = node("li");
+    item.dataset.kind = service.kind;
+    item.append(badge(service.kind.toUpperCase(), service.ready ? "ok" : "warn"), node("strong", service.name));
+    item.append(node("span", service.models.join(", "), "muted"));
+    list.append(item);
+  }
+}
+
+function renderReach(status) {
+  const list = $("reach");
+  list.replaceChildren();
+  const home = status.reachability.home;
+  const homeItem = node("li");
+  homeItem.append(
+    badge(home.available ? "up" : "down", home.available ? "ok" : "bad"),
+    node("strong", home.kind === "home-assistant" ? "Home Assistant" : "Home file"),
+  );
+  if (home.url) homeItem.append(node("span", home.url, "muted"));
+  list.append(homeItem);
+  const ollama = status.reachability.ollama;
+  const llmItem = node("li");
+  if (!ollama.configured) {
+    llmItem.append(badge("off"), node("strong", "Ollama"), node("span", "no LLM configured", "muted"));
+  } else {
+    const state = ollama.reachable === null ? ["checking", "warn"] : ollama.reachable ? ["up", "ok"] : ["down", "bad"];
+    llmItem.append(badge(...state), node("strong", "Ollama"), node("span", `${ollama.url} · ${ollama.model}`, "muted"));
+  }
+  list.append(llmItem);
+}
+
+function renderSatellites(status) {
+  const body = $("satellites").querySelector("tbody");
+  body.replaceChildren();
+  if (status.satellites.length === 0) {
+    const row = node("tr");
+    const cell = node("td", "none connected", "muted");
+    cell.colSpan = 4;
+    row.append(cell);
+    body.append(row);
+  }
+  for (const sat of status.satellites) {
+    const row = node("tr");
+    row.append(node("td", sat.name), node("td", sat.area || "–"), node("td", sat.state), node("td", ago(sat.last_seen)));
+    body.append(row);
+  }
+}
+
+function renderAreas(status) {
+  const select = $("area");
+  if (select.options.length > 1 || !status.areas.length) return;
+  for (const area of status.areas) select.append(new Option(area, area));
+}
+
+function renderTurns(turns) {
+  const box = $("turns");
+  if (!turns.length) return;
+  box.replaceChildren();
+  for (const turn of turns) {
+    const card = node("div", undefined, "turn");
+    card.dataset.turnId = turn.turn_id;
+    card.dataset.outcome = turn.outcome;
+    const ms = turn.ms_after_end_of_speech;
+    const head = node("div", undefined, "head");
+    head.append(
+      node("strong", `#${turn.turn_id}`),
+      node("span", `${turn.satellite}${turn.area ? " / " + turn.area : ""}`),
+      badge(turn.outcome, turn.outcome === "done" ? "ok" : "bad"),
+      node("span", turn.source || "", "muted"),
+      node("span", ms.first_audio !== undefined ? `first audio ${Math.round(ms.first_audio)} ms` : "", "muted"),
+      node("span", new Date(turn.started_wall * 1000).toLocaleTimeString(), "muted"),
+    );
+    const said = node("div", undefined, "said");
+    said.append(node("span", `“${turn.transcript}”`), node("span", "  →  ", "muted"), node("span", turn.answer));
+    card.append(head, said, waterfall(ms));
+    box.append(card);
+  }
+}
+
+function render(status) {
+  $("version").textContent = `v${status.version}`;
+  const ready = $("ready");
+  ready.textContent = status.ready ? "ready" : "loading models…";
+  ready.className = `badge ${status.ready ? "ok" : "warn"}`;
+  document.body.dataset.ready = String(status.ready);
+  renderModels(status);
+  renderServices(status);
+  renderReach(status);
+  renderSatellites(status);
+  renderAreas(status);
+  renderTurns(status.turns);
+}
+
+function connectEvents(delay = 1000) {
+  const ws = new WebSocket(wsUrl("api/events"));
+  ws.onmessage = (event) => {
+    const message = JSON.parse(event.data);
+    if (message.type === "status") render(message.status);
+  };
+  ws.onopen = () => { delay = 1000; };
+  ws.onclose = () => {
+    const ready = $("ready");
+    ready.textContent = "disconnected";
+    ready.className = "badge bad";
+    setTimeout(() => connectEvents(Math.min(delay * 2, 15000)), delay);
+  };
+}
+
+const ui = {
+  area: () => $("area").value,
+  state: (text, kind) => {
+    const el = $("talk-state");
+    el.textContent = text;
+    el.className = `badge ${kind || ""}`;
+  },
+  active: (on) => {
+    $("talk").classList.toggle("active", on);
+    $("talk").textContent = on ? ($("mode").value === "hands-free" ? "Stop" : "Talking…") : "Talk";
+  },
+  level: (rms) => { $("level").style.width = `${Math.min(100, rms * 400)}%`; },
+  transcript: (text) => { $("transcript").textContent = text || "(nothing heard)"; $("transcript").className = ""; },
+  answer: (text) => { $("answer").textContent = text; $("answer").className = ""; },
+  latency: (ms) => { $("latency").textContent = `End of speech → first answer audio in this browser: ${ms} ms`; },
+  turnDone: () => {},
+};
+
+const talker = new Talker(wsUrl, ui);
+const talk = $("talk");
+const failed = (err) => { ui.state(String(err.message || err), "bad"); ui.active(false); };
+
+talk.addEventListener("click", () => {
+  if ($("mode").value !== "hands-free") return;
+  if (talk.classList.contains("active")) talker.cancel();
+  else talker.start("hands-free").catch(failed);
+});
+talk.addEventListener("pointerdown", () => {
+  if ($("mode").value === "push-to-talk") talker.start("push-to-talk").catch(failed);
+});
+for (const type of ["pointerup", "pointerleave"]) {
+  talk.addEventListener(type, () => {
+    if ($("mode").value === "push-to-talk") talker.release();
+  });
+}
+
+$("area").addEventListener("change", () => {
+  talker.send({ type: "hello", name: "browser", area: $("area").value || null });
+});
+
+connectEvents();
