@@ -50,10 +50,16 @@ def populate(ha: FakeHomeAssistant, home: dict[str, Any]) -> None:
             aliases=tuple(entity.get("aliases") or ()),
         )
     ha.add_device("dev_kitchen_satellite", "Kitchen Satellite", "kitchen")
-    ha.add_entity("assist_satellite.kitchen", "Kitchen Satellite", "idle",
-                  device_id="dev_kitchen_satellite", should_expose=False)
-    ha.add_entity("light.secret_lab", "Secret Lab Light", "off", area_id="office",
-                  should_expose=False)
+    ha.add_entity(
+        "assist_satellite.kitchen",
+        "Kitchen Satellite",
+        "idle",
+        device_id="dev_kitchen_satellite",
+        should_expose=False,
+    )
+    ha.add_entity(
+        "light.secret_lab", "Secret Lab Light", "off", area_id="office", should_expose=False
+    )
 
 
 @pytest.fixture

@@ -43,7 +43,11 @@ def _entity_state(assistant: Assistant, entity_id: str) -> str:
 
 @pytest.mark.parametrize(("text", "area", "entity_id", "state", "service"), COMMANDS)
 async def test_command_on_home_file(
-    file_assistant: Assistant, text: str, area: str | None, entity_id: str, state: str,
+    file_assistant: Assistant,
+    text: str,
+    area: str | None,
+    entity_id: str,
+    state: str,
     service: str,
 ) -> None:
     deltas, answer = await ask(file_assistant, text, area=area)
@@ -54,8 +58,13 @@ async def test_command_on_home_file(
 
 @pytest.mark.parametrize(("text", "area", "entity_id", "state", "service"), COMMANDS)
 async def test_command_on_home_assistant(
-    ha_assistant: Assistant, fake_ha: FakeHomeAssistant, text: str, area: str | None,
-    entity_id: str, state: str, service: str,
+    ha_assistant: Assistant,
+    fake_ha: FakeHomeAssistant,
+    text: str,
+    area: str | None,
+    entity_id: str,
+    state: str,
+    service: str,
 ) -> None:
     _, answer = await ask(ha_assistant, text, area=area)
     assert answer.handled and answer.source == "local", answer
@@ -107,8 +116,11 @@ async def test_get_state_questions(file_assistant: Assistant) -> None:
 async def test_area_context_only_touches_that_area(file_assistant: Assistant) -> None:
     _, answer = await ask(file_assistant, "turn on the lights", area="Kitchen")
     assert answer.text == "Turned on the lights"
-    lights = {e.entity_id: e.state for e in file_assistant.home.snapshot.entities.values()
-              if e.domain == "light"}
+    lights = {
+        e.entity_id: e.state
+        for e in file_assistant.home.snapshot.entities.values()
+        if e.domain == "light"
+    }
     assert lights["light.kitchen_light"] == lights["light.kitchen_spots"] == "on"
     assert lights["light.bedroom_light"] == lights["light.hallway_light"] == "off"
     _, answer = await ask(file_assistant, "turn on the lights", area="Garage")
@@ -122,8 +134,10 @@ async def test_satellite_area_from_home_assistant_registry(
     satellite = "assist_satellite.kitchen"
     _, answer = await ask(ha_assistant, "turn on the lights", satellite_id=satellite)
     assert answer.handled
-    assert {c.data["entity_id"] for c in fake_ha.calls} == {"light.kitchen_light",
-                                                             "light.kitchen_spots"}
+    assert {c.data["entity_id"] for c in fake_ha.calls} == {
+        "light.kitchen_light",
+        "light.kitchen_spots",
+    }
 
 
 async def test_unexposed_entity_is_not_controllable(
@@ -158,8 +172,10 @@ async def test_unmatched_without_llm_is_not_handled_with_help(file_assistant: As
 
 @pytest.mark.parametrize(
     ("language", "text", "entity", "speech"),
-    [("de", "schalte das Kitchen Light ein", "light.kitchen_light", "eingeschaltet"),
-     ("fr", "allume Kitchen Light", "light.kitchen_light", "allumé")],
+    [
+        ("de", "schalte das Kitchen Light ein", "light.kitchen_light", "eingeschaltet"),
+        ("fr", "allume Kitchen Light", "light.kitchen_light", "allumé"),
+    ],
 )
 async def test_other_language_by_configuration(
     language: str, text: str, entity: str, speech: str, **_: Any

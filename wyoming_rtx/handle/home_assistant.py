@@ -177,21 +177,22 @@ class HomeAssistantHome(Home):
                 _LOGGER.error("Home Assistant at %s: %s", self.url, err)
                 delay = self.retry_max
             except (aiohttp.ClientError, OSError, TimeoutError, RtxError, ValueError) as err:
-                self._failures += 1
-                level = logging.WARNING if self._failures == 1 else logging.DEBUG
-                _LOGGER.log(
-                    level,
-                    "Home Assistant at %s unreachable: %s; retrying",
-                    self.url,
-                    err or type(err).__name__,
-                )
+                self._log_outage(str(err) or type(err).__name__)
             except Exception:
                 _LOGGER.exception("Unexpected error in the Home Assistant connection")
-            if self._ready.is_set():
-                _LOGGER.warning("Lost the connection to Home Assistant at %s", self.url)
             self._ready.clear()
             await asyncio.sleep(delay)
             delay = min(self.retry_max, delay * 2)
+
+    def _log_outage(self, reason: str) -> None:
+        """One WARNING per outage (connected -> lost, or first failure); retries at DEBUG."""
+        if self._ready.is_set():
+            _LOGGER.warning("Lost the connection to Home Assistant at %s: %s", self.url, reason)
+            self._failures = 1
+            return
+        self._failures += 1
+        level = logging.WARNING if self._failures == 1 else logging.DEBUG
+        _LOGGER.log(level, "Home Assistant at %s unreachable: %s; retrying", self.url, reason)
 
     async def _connect_once(self) -> None:
         assert self._session is not None

@@ -159,9 +159,9 @@ class LlmAgent:
                     delta = chunk.message.content or ""
                     if delta:
                         content.append(delta)
+                        parts.append(delta)
                         await queue.put(delta)
                     calls.extend(chunk.message.tool_calls or ())
-                parts.extend(content)
                 assistant: dict[str, Any] = {"role": "assistant", "content": "".join(content)}
                 if calls:
                     assistant["tool_calls"] = [
