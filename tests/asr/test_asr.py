@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from wyoming_rtx.asr import AsrEngine, AsrStream, _normalise_language
+from wyoming_rtx.asr import AsrEngine, AsrStream
 from wyoming_rtx.errors import RtxError
 from wyoming_rtx.settings import AsrSettings
 
@@ -160,8 +160,27 @@ async def test_concurrent_loads_share_one_load(monkeypatch: pytest.MonkeyPatch) 
         await asr.load()
 
 
-def test_language_normalisation() -> None:
-    assert _normalise_language("en-US", ["en", "de"]) == "en"
-    assert _normalise_language("DE", ["en", "de"]) == "de"
-    assert _normalise_language("xx", ["en", "de"]) is None
-    assert _normalise_language(None, ["en"]) is None
+async def test_close_drops_queued_speculation(
+    monkeypatch: pytest.MonkeyPatch, light_pcm: bytes
+) -> None:
+    """Two decodes in flight finish; the queued third one becomes a clear RtxError."""
+    asr = AsrEngine(AsrSettings())
+    assert asr.num_workers == 2  # this machine: the test below relies on a third one queueing
+
+    def slow_run(model: object, audio: object, language: str | None) -> str:
+        time.sleep(0.3)
+        return "text"
+
+    monkeypatch.setattr(asr, "_load_sync", object)
+    monkeypatch.setattr(asr, "_run", slow_run)
+    streams = [asr.stream() for _ in range(3)]
+    for stream in streams:
+        stream.feed(light_pcm)  # fed at once: the speculation starts inside feed()
+        assert stream.pending
+    await asyncio.sleep(0.05)
+    closing = asyncio.create_task(asr.close())
+    results = await asyncio.gather(*(s.finish() for s in streams), return_exceptions=True)
+    await closing
+    assert results[:2] == ["text", "text"]
+    assert isinstance(results[2], RtxError)
+    assert not other_tasks()

