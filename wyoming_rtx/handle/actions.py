@@ -146,7 +146,8 @@ class IntentExecutor:
     ) -> str | None:
         snapshot = self.home.snapshot
         targets = list(targets)
-        first = (matched or unmatched or targets or [None])[0]
+        candidates = matched or unmatched or targets
+        first = candidates[0] if candidates else None
         variables = {
             "slots": {**match.speech_slots, **extra_slots},
             "state": first,

@@ -85,10 +85,12 @@ class IntentMatcher:
         responses = data.get("responses", {})
         self._responses = responses.get("intents", {})
         self._errors = responses.get("errors", {})
-        empty = {n: TextSlotList.from_tuples([]) for n in ("name", "area", "floor")}
+        empty: dict[str, SlotList] = {
+            n: TextSlotList.from_tuples([]) for n in ("name", "area", "floor")
+        }
         for intent in intents.intents.values():
-            for data in intent.data:
-                _ = data.sentences  # parse every sentence template now, not on the first command
+            for block in intent.data:
+                _ = block.sentences  # parse every sentence template now, not on the first command
         recognize_best(_WARM_UP_TEXT, intents, slot_lists=empty, language=self.language)
         self._intents = intents
         _LOGGER.info("Intents loaded: %s, %d intents", self.language, len(intents.intents))
@@ -102,8 +104,12 @@ class IntentMatcher:
                     context["device_class"] = entity.device_class
                 for text in (entity.name, *entity.aliases):
                     names.append((text, entity.name, context))
-            areas = [(t, a.name, {}) for a in home.areas.values() for t in (a.name, *a.aliases)]
-            floors = [(t, f.name, {}) for f in home.floors.values() for t in (f.name, *f.aliases)]
+            areas: list[tuple[str, Any, dict[str, Any]]] = [
+                (t, a.name, {}) for a in home.areas.values() for t in (a.name, *a.aliases)
+            ]
+            floors: list[tuple[str, Any, dict[str, Any]]] = [
+                (t, f.name, {}) for f in home.floors.values() for t in (f.name, *f.aliases)
+            ]
             self._slot_lists = {
                 "name": TextSlotList.from_tuples(names, allow_template=False),
                 "area": TextSlotList.from_tuples(areas, allow_template=False),

@@ -72,10 +72,10 @@ def _fix_filters(node: ast.AST) -> ast.AST:
         left, right = node.left, node.right
         if isinstance(right, ast.BinOp) and not isinstance(right.op, ast.BitOr):
             inner = _fix_filters(ast.BinOp(left, ast.BitOr(), right.left))
-            return ast.BinOp(inner, right.op, right.right)
+            return ast.BinOp(inner, right.op, right.right)  # type: ignore[arg-type]
         if isinstance(left, ast.BinOp) and not isinstance(left.op, ast.BitOr):
             inner = _fix_filters(ast.BinOp(left.right, ast.BitOr(), right))
-            return ast.BinOp(left.left, left.op, inner)
+            return ast.BinOp(left.left, left.op, inner)  # type: ignore[arg-type]
     return node
 
 
