@@ -56,11 +56,19 @@ class SpeechAudio:
 class TtsEngine:
     """Owns the piper voices and the thread pool that synthesizes with them."""
 
-    def __init__(self, settings: TtsSettings, *, split_first_clause: bool = True) -> None:
+    def __init__(
+        self,
+        settings: TtsSettings,
+        *,
+        split_first_clause: bool = True,
+        intra_op_threads: int | None = None,
+    ) -> None:
         """Discover the voices on disk (ModelNotFoundError); nothing is loaded yet.
 
         split_first_clause: speak a long first sentence's first clause on its own, so the
         first audio arrives sooner.
+        intra_op_threads: ONNX Runtime threads per inference; None = usable cores divided by
+        `settings.parallel`, 0 = ONNX Runtime's own default (one per core).
         """
         self.settings = settings
         self.split_first_clause = split_first_clause
@@ -69,7 +77,9 @@ class TtsEngine:
         self._by_name = {voice.name: voice for voice in self.voices}
         workers = max(1, settings.parallel)
         self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="tts")
-        self._intra_op_threads = max(1, _usable_cores() // workers)
+        if intra_op_threads is None:
+            intra_op_threads = max(1, _usable_cores() // workers)
+        self._intra_op_threads = intra_op_threads
         self._loaded: dict[str, PiperVoice] = {}
         self._loading: dict[str, asyncio.Task[PiperVoice]] = {}
 
@@ -190,11 +200,18 @@ class TtsEngine:
                 self._load_voice(description), name=f"tts-load-{description.name}"
             )
             self._loading[description.name] = task
+            # Read the outcome even when every waiter gave up, so a failure is not "never
+            # retrieved" (it was logged in _load_voice).
+            task.add_done_callback(lambda done: done.cancelled() or done.exception())
         # shield: one caller giving up must not cancel the load the others wait for.
         return await asyncio.shield(task)
 
     async def _load_voice(self, description: VoiceDescription) -> PiperVoice:
-        """Run the blocking load + warm-up in the pool and cache the result."""
+        """Run the blocking load + warm-up in the pool and cache the result.
+
+        A broken model file becomes an RtxError (an `error` event for the client) and is
+        retried on the next request rather than cached.
+        """
         try:
             loop = asyncio.get_running_loop()
             piper_voice = await loop.run_in_executor(
@@ -204,10 +221,16 @@ class TtsEngine:
                 self.settings.use_cuda,
                 self._intra_op_threads,
             )
-            self._loaded[description.name] = piper_voice
-            return piper_voice
+        except Exception as err:
+            _LOGGER.error("Could not load voice %s: %s", description.name, err)
+            raise RtxError(
+                f"Could not load voice {description.name} from {description.model_path}: {err}",
+                code="voice-load-failed",
+            ) from err
         finally:
             self._loading.pop(description.name, None)
+        self._loaded[description.name] = piper_voice
+        return piper_voice
 
 
 def _usable_cores() -> int:

