@@ -167,7 +167,7 @@ def _resolve_requested(
     """The voice named by --voice: a path to a .onnx file, or a name among the found voices."""
     requested = settings.voice
     path = Path(requested).expanduser()
-    if requested.endswith(_MODEL_SUFFIX) or path.is_file() or "/" in requested:
+    if path.is_file() or "/" in requested:
         voice = _describe_if_complete(path) if path.is_file() else None
         if voice is None:
             raise ModelNotFoundError(

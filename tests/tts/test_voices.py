@@ -63,6 +63,12 @@ def test_voice_by_name_from_voices_dir_becomes_the_default(tmp_path: Path) -> No
     assert [v.name for v in voices] == ["en_US-copy-medium", JOE]
 
 
+def test_voice_by_file_name_in_voices_dir(tmp_path: Path) -> None:
+    add_voice(tmp_path, "en_US-copy-medium")
+    voices = discover_voices(TtsSettings(voice="en_US-copy-medium.onnx", voices_dir=(tmp_path,)))
+    assert voices[0].name == "en_US-copy-medium"
+
+
 def test_voice_by_path(tmp_path: Path) -> None:
     model = add_voice(tmp_path / "elsewhere", "en_US-path-medium")
     voices = discover_voices(TtsSettings(voice=str(model)))
