@@ -176,7 +176,14 @@ async def main(argv: list[str] | None = None) -> int:
         _LOGGER.error("Stopped: %s", err, exc_info=args.debug)
         code = 1
     finally:
+        loading = not app.ready.is_set()
         await app.stop()
+    if loading:
+        # A model load runs in an executor thread that cannot be interrupted, and the
+        # interpreter would join it at exit: a stop during start-up must not wait for it
+        # (the add-on Supervisor kills after 20 s).
+        logging.shutdown()
+        os._exit(code)
     return code
 
 

@@ -18,8 +18,11 @@ from .discovery import Discovery, default_service_name
 from .framing import FrameLimits
 from .handle import Assistant, HandleService
 from .listener import Listener
+from .pipeline import Pipeline
+from .satellite_session import SatelliteSessions
 from .server import RtxHandler, Services
 from .settings import AsrSettings, HandleSettings, ServerSettings, TtsSettings
+from .trace import TraceLog
 from .tts import TtsEngine
 
 _LOGGER = logging.getLogger(__name__)
@@ -40,6 +43,9 @@ class App:
         self.tts = TtsEngine(tts)
         self.assistant = Assistant(handle)
         self.handle = HandleService(self.assistant, handle)
+        self.pipeline = Pipeline(
+            self.asr, self.tts, self.assistant, TraceLog(), language=asr.language
+        )
         self.services = Services(
             asr=self.asr,
             tts=self.tts,
@@ -52,6 +58,7 @@ class App:
             ),
             write_timeout=server.write_timeout,
             max_text_chars=tts.max_text_chars,
+            turns=SatelliteSessions(self.pipeline),
         )
         self.listener = Listener(
             server.uri, partial(RtxHandler, services=self.services), self.services.limits
@@ -102,5 +109,6 @@ class App:
             await self.discovery.stop()
         await self.listener.stop()
         await self.assistant.stop()
-        await self.asr.close()
-        await self.tts.close()
+        if self.ready.is_set():  # engines mid-load are left to the process exit
+            await self.asr.close()
+            await self.tts.close()

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from wyoming.asr import Transcribe, Transcript
 from wyoming.audio import AudioChunk, AudioStart, AudioStop
@@ -48,7 +48,10 @@ class TurnSession(Protocol):
 
 
 class TurnSessionFactory(Protocol):
-    """Creates a TurnSession bound to one connection."""
+    """Creates a TurnSession bound to one connection, when an event opens one."""
+
+    def opens(self, event: Event) -> bool:
+        """True when this event starts a satellite session on this connection."""
 
     def __call__(self, connection: Connection) -> TurnSession: ...
 
@@ -129,10 +132,9 @@ class RtxHandler(Connection):
         if factory is None:
             return None
         if self._turns is None:
-            session = factory(self)
-            if not session.wants(event):
+            if not factory.opens(event):
                 return None
-            self._turns = session
+            self._turns = factory(self)
         return self._turns if self._turns.wants(event) else None
 
     def _route_stt(self, event: Event) -> bool:
@@ -175,7 +177,3 @@ class RtxHandler(Connection):
             self._stt.cancel()
         if self._turns is not None:
             await self._turns.close()
-
-    def describe_state(self) -> dict[str, Any]:
-        """A small snapshot for the status page and tests."""
-        return {"peer": self.peer, "tasks": self.active_tasks}

@@ -1,0 +1,130 @@
+"""Direct satellite turns end to end: speech in, state changed, answer audio out."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import pytest
+from fakes.ollama_server import FakeOllama
+from pipeline_helpers import FakeSatellite, heard, make_app, speech
+from wyoming.audio import AudioStart
+from wyoming_helpers import normalize
+
+from wyoming_rtx.settings import HandleSettings
+
+pytestmark = pytest.mark.asyncio(loop_scope="module")
+
+
+def _state(app, entity_id: str) -> str:
+    return app.assistant.home.snapshot.entities[entity_id].state
+
+
+async def test_kitchen_light_turn_changes_state_and_answers(app) -> None:
+    pcm = await speech(app, "Turn on the kitchen light.")
+    assert _state(app, "light.kitchen_light") == "off"
+    async with FakeSatellite(app.listener.port, "kitchen-satellite", "Kitchen") as sat:
+        result = await sat.turn(pcm)
+    assert normalize(result.of("transcript")[0].data["text"]) == "turn on the kitchen light"
+    assert result.of("handled"), [e.type for e in result.events]
+    answer_text = result.of("handled")[0].data["text"]
+    assert _state(app, "light.kitchen_light") == "on"
+    start = AudioStart.from_event(result.of("audio-start")[0])
+    spoken = normalize(await heard(app, result.audio, start.rate))
+    assert spoken == normalize(answer_text), (spoken, answer_text)
+    trace = app.pipeline.traces.turns[-1]
+    assert trace.outcome == "done" and trace.source == "local"
+    for stage in ("audio_start", "end_of_speech", "transcript", "answer_text", "first_audio"):
+        assert stage in trace.marks
+
+
+async def test_two_satellites_in_different_areas_at_once(app) -> None:
+    pcm = await speech(app, "Turn on the lights.")
+    before_living = (
+        _state(app, "light.living_room_lamp")
+        if "light.living_room_lamp" in (app.assistant.home.snapshot.entities)
+        else None
+    )
+    async with (
+        FakeSatellite(app.listener.port, "bedroom-sat", "Bedroom") as bedroom,
+        FakeSatellite(app.listener.port, "office-sat", "Office") as office,
+    ):
+        results = await asyncio.gather(bedroom.turn(pcm), office.turn(pcm))
+    for result in results:
+        assert result.of("handled"), [e.type for e in result.events]
+    entities = app.assistant.home.snapshot.entities.values()
+    lights = {e.entity_id: e for e in entities if e.domain == "light"}
+    areas_on = {e.area_id for e in lights.values() if e.state == "on"}
+    assert {"bedroom", "office"} <= areas_on
+    if before_living is not None:
+        assert _state(app, "light.living_room_lamp") == before_living
+
+
+class TimedOllama(FakeOllama):
+    """Records when each chat stream really ended."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.finished_at: list[float] = []
+
+    async def _chat(self, request):  # type: ignore[no-untyped-def]
+        response = await super()._chat(request)
+        self.finished_at.append(time.monotonic())
+        return response
+
+
+LLM_ANSWER = (
+    "Paris is the capital of France. It sits on the river Seine, and it is famous for its "
+    "museums, its cafes and the Eiffel Tower."
+)
+
+
+async def test_llm_answer_audio_starts_before_the_llm_finishes() -> None:
+    async with TimedOllama() as ollama:
+        ollama.token_delay = 0.05
+        ollama.queue_reply(f"{LLM_ANSWER} {LLM_ANSWER} {LLM_ANSWER}")
+        llm_app = await make_app(HandleSettings(ollama_url=ollama.url))
+        try:
+            pcm = await speech(llm_app, "What is the capital of France?")
+            async with FakeSatellite(llm_app.listener.port, "hall-sat", "Hallway") as sat:
+                result = await sat.turn(pcm)
+            assert ollama.requests, "the question must have gone to the LLM"
+            assert result.first_audio_at is not None and ollama.finished_at
+            trace = llm_app.pipeline.traces.turns[-1].to_dict()["ms_after_end_of_speech"]
+            assert result.first_audio_at < ollama.finished_at[0] - 1.0, (
+                f"first audio must leave well before the LLM stream ends: {trace}"
+            )
+            start = AudioStart.from_event(result.of("audio-start")[0])
+            spoken = normalize(await heard(llm_app, result.audio, start.rate))
+            assert "capital of france" in spoken and "eiffel" in spoken
+            assert llm_app.pipeline.traces.turns[-1].source == "llm"
+        finally:
+            await llm_app.stop()
+
+
+async def test_satellite_vanishing_mid_answer_leaves_nothing_running() -> None:
+    async with TimedOllama() as ollama:
+        ollama.token_delay = 0.1
+        ollama.queue_reply(LLM_ANSWER + " " + LLM_ANSWER)
+        llm_app = await make_app(HandleSettings(ollama_url=ollama.url))
+        try:
+            pcm = await speech(llm_app, "What is the capital of France?")
+            sat = FakeSatellite(llm_app.listener.port, "gone-sat", "Garage")
+            await sat.__aenter__()
+            await sat.send_turn(pcm)
+            while True:  # wait for the first answer audio, then vanish
+                event = await asyncio.wait_for(sat.client.read_event(), 60)
+                assert event is not None
+                if event.type == "audio-chunk":
+                    break
+            assert sat.client._writer is not None
+            sat.client._writer.transport.abort()
+            await asyncio.sleep(1.0)
+            names = {t.get_name() for t in asyncio.all_tasks()}
+            assert not any(n.startswith(("turn ", "turn speaker")) for n in names), names
+            assert all(not c.active_tasks for c in llm_app.listener.connections.values())
+            assert "gone-sat" not in llm_app.pipeline.satellites
+            assert llm_app.pipeline.traces.turns[-1].outcome == "cancelled"
+            assert not ollama.finished_at or ollama.finished_at[0] > 0  # stream was cut
+        finally:
+            await llm_app.stop()

@@ -1,0 +1,233 @@
+"""Direct satellite turns: speech in, answer audio out, with the latency budget in mind.
+
+The clock users feel runs from the end of their speech to the first sound of the
+answer. So: audio is fed to an `AsrStream` while it is spoken (it decodes during the
+trailing silence); a local command is answered by the intents in milliseconds and never
+waits for an LLM; an LLM answer is cut into sentences as its tokens stream and each
+sentence is synthesized and sent while the LLM keeps generating. Engines are shared
+and already loaded; a turn only creates tasks. A new turn or a vanished satellite
+cancels the old turn (LLM stream closed, synthesis stopped).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Protocol
+
+from .handle import Answer, HandleRequest
+from .sentences import SentenceSplitter
+from .trace import TraceLog, TurnTrace
+
+if TYPE_CHECKING:
+    from .asr import AsrEngine, AsrStream
+    from .handle import Assistant
+    from .tts import TtsEngine
+
+_LOGGER = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class SatelliteIdentity:
+    """Who is speaking: the satellite's name and the area that scopes its commands."""
+
+    name: str
+    area: str | None = None
+
+
+@dataclass
+class SatelliteStatus:
+    """What the status page shows for a connected satellite."""
+
+    name: str
+    area: str | None
+    peer: str
+    state: str = "idle"
+    """idle | listening | thinking | speaking"""
+    last_seen: float = field(default_factory=time.time)
+
+
+class TurnOutput(Protocol):
+    """Where one turn's results go (a Wyoming satellite, or a browser WebSocket)."""
+
+    async def send_transcript(self, text: str) -> None:
+        """The final transcript."""
+
+    async def send_answer(self, answer: Answer) -> None:
+        """The final answer text (handled or not)."""
+
+    async def send_audio_start(self, rate: int, width: int, channels: int) -> None:
+        """Answer audio begins, in this format."""
+
+    async def send_audio(self, pcm: bytes) -> None:
+        """A piece of answer audio."""
+
+    async def send_audio_stop(self) -> None:
+        """Answer audio ends."""
+
+
+class Pipeline:
+    """Shared by every satellite: the engines, the traces and who is connected."""
+
+    def __init__(
+        self,
+        asr: AsrEngine,
+        tts: TtsEngine,
+        assistant: Assistant,
+        traces: TraceLog | None = None,
+        language: str | None = None,
+    ) -> None:
+        self.asr = asr
+        self.tts = tts
+        self.assistant = assistant
+        self.traces = traces or TraceLog()
+        self.language = language
+        self.satellites: dict[str, SatelliteStatus] = {}
+
+    def open_turn(self, who: SatelliteIdentity, output: TurnOutput, speak: bool = True) -> Turn:
+        """Start a turn; audio is fed as it arrives, end_of_speech() sets it going."""
+        return Turn(self, who, output, speak)
+
+    def set_state(self, who: SatelliteIdentity, state: str) -> None:
+        """Update the status page's view of a satellite (if it is registered)."""
+        status = self.satellites.get(who.name)
+        if status is not None:
+            status.state = state
+            status.last_seen = time.time()
+
+
+class Turn:
+    """One spoken turn, run as a task that the owner can cancel at any point."""
+
+    def __init__(
+        self, pipeline: Pipeline, who: SatelliteIdentity, output: TurnOutput, speak: bool
+    ) -> None:
+        self._pipeline = pipeline
+        self._who = who
+        self._output = output
+        self._speak = speak
+        self.trace: TurnTrace = pipeline.traces.start(who.name, who.area)
+        self._stream: AsrStream = pipeline.asr.stream(pipeline.language)
+        self._speech_ended = asyncio.Event()
+        self._task = asyncio.create_task(self._run(), name=f"turn {self.trace.turn_id}")
+        pipeline.set_state(who, "listening")
+
+    def feed(self, pcm: bytes) -> None:
+        """16 kHz s16le mono audio as it is spoken."""
+        if self._speech_ended.is_set():
+            return
+        self.trace.mark("audio_start")
+        self._stream.feed(pcm)
+
+    def end_of_speech(self) -> None:
+        """The satellite (or the server's VAD) decided the user stopped speaking."""
+        if not self._speech_ended.is_set():
+            self.trace.mark("end_of_speech")
+            self._speech_ended.set()
+
+    def played(self) -> None:
+        """The satellite finished playing the answer."""
+        self.trace.mark("played")
+        self._pipeline.set_state(self._who, "idle")
+
+    @property
+    def done(self) -> bool:
+        """True once the answer has been sent (or the turn failed or was cancelled)."""
+        return self._task.done()
+
+    async def wait(self) -> TurnTrace:
+        """Wait for the turn to finish; returns its trace (errors are in the trace)."""
+        with contextlib.suppress(asyncio.CancelledError):
+            await asyncio.shield(self._task)
+        return self.trace
+
+    def cancel(self) -> None:
+        """Stop everything this turn is doing (LLM stream, synthesis, decoding)."""
+        self._stream.cancel()
+        self._task.cancel()
+
+    async def _run(self) -> None:
+        outcome, error = "done", None
+        try:
+            await self._speech_ended.wait()
+            self._pipeline.set_state(self._who, "thinking")
+            text = (await self._stream.finish()).strip()
+            self.trace.mark("transcript")
+            self.trace.transcript = text
+            await self._output.send_transcript(text)
+            if self._speak:
+                await self._answer(text)
+        except asyncio.CancelledError:
+            outcome = "cancelled"
+            raise
+        except Exception as err:
+            outcome, error = "error", f"{err.__class__.__name__}: {err}"
+            _LOGGER.exception("Turn %d failed", self.trace.turn_id)
+        finally:
+            if "played" not in self.trace.marks:
+                self._pipeline.set_state(self._who, "idle" if outcome != "done" else "speaking")
+            self._pipeline.traces.finish(self.trace, outcome, error)
+
+    async def _answer(self, text: str) -> None:
+        """Handle the text; speak each sentence as soon as it is complete."""
+        request = HandleRequest(
+            text=text,
+            conversation_id=f"satellite-{self._who.name}",
+            language=self._pipeline.language,
+            area=self._who.area,
+            satellite_id=self._who.name,
+        )
+        sentences: asyncio.Queue[str | None] = asyncio.Queue()
+        speaker = asyncio.create_task(self._speak_sentences(sentences), name="turn speaker")
+        splitter = SentenceSplitter(first_clause=True)
+        streamed = False
+        try:
+            answers: AsyncIterator[str | Answer] = self._pipeline.assistant.answer(request)
+            async with contextlib.aclosing(answers) as items:
+                async for item in items:
+                    if isinstance(item, str):
+                        streamed = True
+                        self.trace.mark("answer_text")
+                        for sentence in splitter.add(item):
+                            sentences.put_nowait(sentence)
+                        continue
+                    self.trace.mark("answer_text")
+                    self.trace.answer, self.trace.source = item.text, item.source
+                    if not streamed:
+                        for sentence in splitter.add(item.text):
+                            sentences.put_nowait(sentence)
+                    for sentence in splitter.flush():
+                        sentences.put_nowait(sentence)
+                    await self._output.send_answer(item)
+            sentences.put_nowait(None)
+            await speaker
+        finally:
+            if not speaker.done():
+                speaker.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await speaker
+
+    async def _speak_sentences(self, sentences: asyncio.Queue[str | None]) -> None:
+        tts = self._pipeline.tts
+        started = False
+        first = True
+        while (sentence := await sentences.get()) is not None:
+            speech = tts.synthesize(sentence, first_clause=None if first else False)
+            first = False
+            async with contextlib.aclosing(speech) as audio:
+                async for piece in audio:
+                    if not started:
+                        await self._output.send_audio_start(piece.rate, piece.width, piece.channels)
+                        started = True
+                        self._pipeline.set_state(self._who, "speaking")
+                    await self._output.send_audio(piece.pcm)
+                    self.trace.mark("first_audio")
+        if not started:
+            voice = tts.default_voice
+            await self._output.send_audio_start(voice.sample_rate, 2, 1)
+        await self._output.send_audio_stop()
+        self.trace.mark("last_audio")

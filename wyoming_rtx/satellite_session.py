@@ -1,0 +1,174 @@
+"""The Wyoming side of a direct satellite: its events in, its turn's results out.
+
+A satellite keeps one connection for many turns: `info` (its name and area), then per
+turn `run-pipeline{start_stage: asr, end_stage: tts}`, `audio-start`, `audio-chunk`*,
+`voice-stopped`/`audio-stop` at its local end of speech; it gets `transcript`,
+`handled`/`not-handled`, the answer audio, and replies `played`. Events that are not
+part of a turn (describe, ping, plain STT/TTS requests) stay with the dispatcher.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+from wyoming.asr import Transcript
+from wyoming.audio import AudioChunk, AudioStart, AudioStop
+from wyoming.event import Event
+from wyoming.handle import Handled, NotHandled
+from wyoming.info import Info
+from wyoming.pipeline import PipelineStage, RunPipeline
+
+from .audio import PcmConverter
+from .errors import RtxError
+from .pipeline import Pipeline, SatelliteIdentity, SatelliteStatus, Turn
+from .synthesis import SAMPLES_PER_CHUNK
+
+if TYPE_CHECKING:
+    from .connection import Connection
+    from .handle import Answer
+
+_LOGGER = logging.getLogger(__name__)
+
+_TURN_EVENTS = {"run-pipeline", "played", "voice-started", "voice-stopped"}
+_AUDIO_EVENTS = {"audio-start", "audio-chunk", "audio-stop"}
+
+
+class WyomingTurnOutput:
+    """Sends a turn's results to the satellite as Wyoming events."""
+
+    def __init__(self, connection: Connection) -> None:
+        self._connection = connection
+        self._format = (22050, 2, 1)
+
+    async def send_transcript(self, text: str) -> None:
+        await self._connection.write_event(Transcript(text=text).event())
+
+    async def send_answer(self, answer: Answer) -> None:
+        event = Handled(text=answer.text) if answer.handled else NotHandled(text=answer.text)
+        await self._connection.write_event(event.event())
+
+    async def send_audio_start(self, rate: int, width: int, channels: int) -> None:
+        self._format = (rate, width, channels)
+        await self._connection.write_event(
+            AudioStart(rate=rate, width=width, channels=channels).event()
+        )
+
+    async def send_audio(self, pcm: bytes) -> None:
+        rate, width, channels = self._format
+        step = SAMPLES_PER_CHUNK * width * channels
+        for offset in range(0, len(pcm), step):
+            chunk = AudioChunk(
+                rate=rate, width=width, channels=channels, audio=pcm[offset : offset + step]
+            )
+            await self._connection.write_event(chunk.event())
+
+    async def send_audio_stop(self) -> None:
+        await self._connection.write_event(AudioStop().event())
+
+
+class SatelliteSessions:
+    """Factory the dispatcher uses: does this event start a satellite session?"""
+
+    def __init__(self, pipeline: Pipeline) -> None:
+        self.pipeline = pipeline
+
+    def opens(self, event: Event) -> bool:
+        """A satellite announces itself with `info` (satellite section) or `run-pipeline`."""
+        if event.type == "run-pipeline":
+            return True
+        return event.type == "info" and isinstance(event.data.get("satellite"), dict)
+
+    def __call__(self, connection: Connection) -> SatelliteSession:
+        return SatelliteSession(self.pipeline, connection)
+
+
+class SatelliteSession:
+    """One satellite connection: identity, the turn in progress, its audio format."""
+
+    def __init__(self, pipeline: Pipeline, connection: Connection) -> None:
+        self._pipeline = pipeline
+        self._connection = connection
+        self.identity = SatelliteIdentity(name=connection.peer)
+        self._turn: Turn | None = None
+        self._receiving_audio = False
+        self._converter: PcmConverter | None = None
+
+    def wants(self, event: Event) -> bool:
+        """Turn events, satellite info, and audio while a turn is listening."""
+        if event.type in _TURN_EVENTS or event.type == "info":
+            return True
+        return event.type in _AUDIO_EVENTS and self._receiving_audio
+
+    async def handle_event(self, event: Event) -> None:
+        kind = event.type
+        if kind == "info":
+            self._on_info(Info.from_event(event))
+        elif RunPipeline.is_type(kind):
+            self._on_run_pipeline(RunPipeline.from_event(event))
+        elif AudioStart.is_type(kind):
+            start = AudioStart.from_event(event)
+            self._converter = PcmConverter(start.rate, start.width, start.channels)
+        elif AudioChunk.is_type(kind):
+            self._on_audio(AudioChunk.from_event(event))
+        elif kind == "voice-stopped" or AudioStop.is_type(kind):
+            self._end_of_speech()
+        elif kind == "played" and self._turn is not None:
+            self._turn.played()
+
+    def _on_info(self, info: Info) -> None:
+        satellite = info.satellite
+        if satellite is None:
+            return
+        old = self.identity.name
+        self.identity = SatelliteIdentity(name=satellite.name or old, area=satellite.area)
+        self._pipeline.satellites.pop(old, None)
+        self._pipeline.satellites[self.identity.name] = SatelliteStatus(
+            name=self.identity.name, area=self.identity.area, peer=self._connection.peer
+        )
+        _LOGGER.info(
+            "Satellite %s (area %s) connected from %s",
+            self.identity.name,
+            self.identity.area or "-",
+            self._connection.peer,
+        )
+
+    def _on_run_pipeline(self, request: RunPipeline) -> None:
+        if request.start_stage != PipelineStage.ASR:
+            raise RtxError(
+                f"run-pipeline must start at asr (wake words are detected on the satellite), "
+                f"not {request.start_stage.value}",
+                code="bad-pipeline",
+            )
+        if self._turn is not None and not self._turn.done:
+            _LOGGER.info(
+                "Satellite %s started a new turn: cancelling the old one", self.identity.name
+            )
+            self._turn.cancel()
+        speak = request.end_stage in (PipelineStage.HANDLE, PipelineStage.TTS)
+        self._turn = self._pipeline.open_turn(
+            self.identity, WyomingTurnOutput(self._connection), speak=speak
+        )
+        self._receiving_audio = True
+        self._converter = None
+
+    def _on_audio(self, chunk: AudioChunk) -> None:
+        if self._turn is None:
+            return
+        if self._converter is None:
+            self._converter = PcmConverter(chunk.rate, chunk.width, chunk.channels)
+        self._turn.feed(self._converter.convert(chunk.audio))
+
+    def _end_of_speech(self) -> None:
+        self._receiving_audio = False
+        if self._turn is not None:
+            self._turn.end_of_speech()
+
+    async def close(self) -> None:
+        """The satellite left: stop its turn and forget it."""
+        if self._turn is not None:
+            self._turn.cancel()
+            await self._turn.wait()
+        status = self._pipeline.satellites.get(self.identity.name)
+        if status is not None and status.peer == self._connection.peer:
+            del self._pipeline.satellites[self.identity.name]
