@@ -1,0 +1,150 @@
+"""The direct-satellite turn (DESIGN §4, issue 5): end of speech -> first answer audio, per stage.
+
+This is our own path (the peers have no equivalent), so it has no ratio: absolute times with the
+stage breakdown (transcript, handled, first audio), for a local command and for an LLM answer
+from the fixed-rate fake Ollama. Until ``wyoming_rtx/pipeline.py`` exists the measurement is
+skipped with a note; once it does, a server that refuses the turn is a note too, never a crash.
+The satellite waits the same 0.7 s of trailing silence as HA's VAD before ``audio-stop``, and
+that wait is inside the figures: the clock starts when the last speech chunk is sent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from wyoming.audio import AudioChunk, AudioStart, AudioStop
+from wyoming.client import AsyncTcpClient
+from wyoming.error import Error
+from wyoming.info import Attribution, Info, Satellite
+from wyoming.pipeline import PipelineStage, RunPipeline
+from wyoming.snd import Played
+
+from bench.client import CHUNK_SECONDS, HA_TRAILING_SILENCE_S, Audio
+from bench.fake_ollama import FakeOllama
+from bench.figures import OURS, Figure, Target
+
+_LOGGER = logging.getLogger(__name__)
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+PIPELINE_MODULE = REPO_ROOT / "wyoming_rtx" / "pipeline.py"
+CORPUS_DIR = REPO_ROOT / "bench" / "corpus"
+UTTERANCES = {"local": "kitchen_lights_on.wav", "llm": "capital_of_france.wav"}
+"""A command the demo home answers locally, and a question only an LLM can answer."""
+STAGES = (("transcript", "transcript"), ("handled", "handled / not-handled"),
+          ("audio-chunk", "first answer audio"))  # fmt: skip
+
+
+@dataclass(frozen=True)
+class TurnResult:
+    """Seconds from the end of speech to the first event of each type."""
+
+    after_speech: dict[str, float]
+    answer_text: str
+
+
+async def satellite_turn(
+    host: str, port: int, audio: Audio, *, trailing_silence_s: float = HA_TRAILING_SILENCE_S,
+    timeout: float = 60.0,
+) -> TurnResult:  # fmt: skip
+    """One turn as a direct satellite: info, run-pipeline, paced audio, audio-stop, answer."""
+    stamps: dict[str, float] = {}
+    answer = ""
+    sent = audio.with_silence(trailing_silence_s)
+    speech_chunks = len(audio.chunks())
+    fmt = {"rate": sent.rate, "width": sent.width, "channels": sent.channels}
+    async with asyncio.timeout(timeout), AsyncTcpClient(host, port) as client:
+        satellite = Satellite(name="bench-satellite", area="Kitchen", installed=True,
+                              attribution=Attribution(name="bench", url=""), description="bench",
+                              version="1", has_vad=True)  # fmt: skip
+        await client.write_event(Info(satellite=satellite).event())
+        await client.write_event(
+            RunPipeline(start_stage=PipelineStage.ASR, end_stage=PipelineStage.TTS).event()
+        )
+        await client.write_event(AudioStart(**fmt).event())
+        start = time.perf_counter()
+        end_of_speech = start + speech_chunks * CHUNK_SECONDS
+        for i, chunk in enumerate(sent.chunks()):
+            delay = start + i * CHUNK_SECONDS - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            await client.write_event(AudioChunk(audio=chunk, **fmt).event())
+        await client.write_event(AudioStop().event())
+        while True:
+            event = await client.read_event()
+            if event is None:
+                raise ConnectionError("server closed the turn before audio-stop")
+            stamps.setdefault(event.type, time.perf_counter())
+            if Error.is_type(event.type):
+                raise RuntimeError(f"server error: {Error.from_event(event).text}")
+            if event.type in ("handled", "not-handled") and event.data:
+                answer = str(event.data.get("text", ""))
+            if event.type == "not-handled":
+                stamps.setdefault("handled", stamps[event.type])
+            if event.type == "audio-stop" and "audio-chunk" in stamps:
+                await client.write_event(Played().event())
+                break
+    return TurnResult({k: t - end_of_speech for k, t in stamps.items()}, answer)
+
+
+def pipeline_missing() -> str | None:
+    """Why the turn cannot be measured yet, or None when the pipeline module exists."""
+    if not PIPELINE_MODULE.exists():
+        return "direct-satellite turn skipped: wyoming_rtx/pipeline.py (issue 5) does not exist yet"
+    return None
+
+
+async def run_turn(
+    targets: Sequence[Target], notes: list[str], *, quick: bool, fake: FakeOllama | None
+) -> list[Figure]:
+    """Local-command and LLM turns against our server; skipped with a note when unavailable."""
+    ours = [t for t in targets if t.role == OURS]
+    reason = pipeline_missing() or (None if ours else "direct-satellite turn skipped: no server")
+    if reason:
+        print(reason)
+        notes.append(reason)
+        return []
+    target = ours[0]
+    repeats = 2 if quick else 5
+    figures: list[Figure] = []
+    for kind, file_name in UTTERANCES.items():
+        if kind == "llm" and fake is None:
+            notes.append("LLM turn skipped: our server has no --ollama-url option")
+            continue
+        audio = Audio.from_wav(CORPUS_DIR / file_name)
+        results: list[TurnResult] = []
+        chats_before = fake.chat_requests if fake else 0
+        for _ in range(repeats):
+            try:
+                results.append(await satellite_turn(target.host, target.port, audio))
+            except Exception as err:  # noqa: BLE001 - reported as a note, the run goes on
+                notes.append(f"{kind} turn failed: {err!r}"[:500])
+                _LOGGER.warning("%s turn failed: %r", kind, err)
+                break
+        if not results:
+            continue
+        chats = (fake.chat_requests - chats_before) if fake else 0
+        note = f'answer: "{results[-1].answer_text[:80]}"; LLM requests: {chats}'
+        figures += _turn_figures(kind, results, note)
+    return figures
+
+
+def _turn_figures(kind: str, results: Sequence[TurnResult], note: str) -> list[Figure]:
+    """Median seconds after the end of speech for each stage (ours only: no peer has this)."""
+    from bench.stats import median
+
+    label = "local command" if kind == "local" else "LLM answer (fake Ollama, 30 tok/s)"
+    figures = []
+    for event_type, stage in STAGES:
+        values = [r.after_speech[event_type] for r in results if event_type in r.after_speech]
+        figures.append(
+            Figure(id=f"turn.{kind}.{event_type}", group="Turn, direct satellite",
+                   label=f"{label}: end of speech -> {stage}, median", unit="s",
+                   values={OURS: median(values) if values else None}, samples={OURS: values},
+                   note=note)
+        )  # fmt: skip
+    return figures
