@@ -113,6 +113,8 @@ function renderTurns(turns) {
     const card = node("div", undefined, "turn");
     card.dataset.turnId = turn.turn_id;
     card.dataset.outcome = turn.outcome;
+    card.dataset.satellite = turn.satellite;
+    card.dataset.played = String(turn.ms_after_end_of_speech.played !== undefined);
     const ms = turn.ms_after_end_of_speech;
     const head = node("div", undefined, "head");
     head.append(

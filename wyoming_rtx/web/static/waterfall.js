@@ -27,7 +27,8 @@ export function waterfall(ms) {
   }
   for (const stage of STAGES) {
     const start = ms[stage.from];
-    const end = ms[stage.to];
+    // Speaking lasts until the satellite says it played the answer, when it has said so.
+    const end = stage.key === "play" ? (ms.played ?? ms[stage.to]) : ms[stage.to];
     if (start === undefined || end === undefined) continue;
     rows.push({ key: stage.key, label: stage.label, start, end });
   }
