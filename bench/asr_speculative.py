@@ -5,7 +5,7 @@ silence (Home Assistant's end-of-speech wait), then fed to an `AsrStream` at rea
 in 10 ms chunks. The clock starts when `finish()` is called (the `audio-stop` moment) and stops
 when the text is back. Speculation on vs off, 1 and N concurrent streams.
 
-    .venv/bin/python bench/asr_speculative.py [--reps 3] [--streams 4] [--silence 0.2]
+    .venv/bin/python bench/asr_speculative.py [--reps 3] [--streams 1 4] [--silence 0.2]
 """
 
 from __future__ import annotations
@@ -109,7 +109,8 @@ async def main() -> None:
     """Print the table."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--reps", type=int, default=3)
-    parser.add_argument("--streams", type=int, default=4)
+    parser.add_argument("--streams", type=int, nargs="+", default=[1, 4])
+    parser.add_argument("--speculative", choices=["both", "on", "off"], default="both")
     parser.add_argument("--silence", type=float, default=None, help="speculation trigger (s)")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
@@ -126,8 +127,9 @@ async def main() -> None:
     )
     print("| speculative | streams | n | median ms | p95 ms | max ms | hits | texts |")
     print("|---|---|---|---|---|---|---|---|")
-    for streams in (1, args.streams):
-        for speculative in (True, False):
+    modes = {"both": (True, False), "on": (True,), "off": (False,)}[args.speculative]
+    for streams in args.streams:
+        for speculative in modes:
             samples = await run_config(speculative, streams, args.reps, clips, silence)
             ms = [s.latency_s * 1000 for s in samples]
             hits = sum(1 for s in samples if s.hit)

@@ -27,12 +27,16 @@ def normalise(text: str) -> str:
     return " ".join(re.sub(r"[^\w\s]", " ", text.lower()).split())
 
 
-async def feed_realtime(stream: AsrStream, pcm: bytes, chunk_seconds: float = 0.02) -> None:
+async def feed_realtime(
+    stream: AsrStream, pcm: bytes, chunk_seconds: float = 0.02, until_speculating: bool = False
+) -> None:
     """Feed audio at real-time pace in small chunks, as Home Assistant does."""
     step = int(chunk_seconds * BYTES_PER_SECOND)
     start = time.perf_counter()
     for offset in range(0, len(pcm), step):
         stream.feed(pcm[offset : offset + step])
+        if until_speculating and stream.speculative_runs:
+            return
         due = start + (offset + step) / BYTES_PER_SECOND
         await asyncio.sleep(max(0.0, due - time.perf_counter()))
 
@@ -123,7 +127,8 @@ async def test_stream_without_speculation_and_cap(
 
 async def test_cancel_leaves_no_running_task(engine: AsrEngine, light_pcm: bytes) -> None:
     stream = engine.stream()
-    await feed_realtime(stream, light_pcm[: int(1.9 * BYTES_PER_SECOND)])
+    await feed_realtime(stream, light_pcm, until_speculating=True)
+    await asyncio.sleep(0.05)  # the decode is now running in the executor
     assert stream.pending
     stream.cancel()
     assert not stream.pending
