@@ -96,9 +96,9 @@ class StatusCollector:
         """Connected browser satellites (set by the web server)."""
 
     async def start(self) -> None:
-        """Probe once now (so the first page shows facts), then every `probe_interval` s."""
+        """Probe at once in the background (a slow Ollama must not delay start-up), then
+        every `probe_interval` s."""
         self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=2.0))
-        await self.refresh()
         self._task = asyncio.create_task(self._probe_loop(), name="status probes")
 
     async def stop(self) -> None:
@@ -113,11 +113,11 @@ class StatusCollector:
 
     async def _probe_loop(self) -> None:
         while True:
-            await asyncio.sleep(self._interval)
             try:
                 await self.refresh()
             except Exception:
                 _LOGGER.exception("Status probe failed")
+            await asyncio.sleep(self._interval)
 
     async def refresh(self) -> None:
         """GPU memory and Ollama reachability, concurrently."""
