@@ -159,18 +159,18 @@ class StatusCollector:
         info = self._app.services.info
         ready = self._app.ready.is_set()
         out: list[dict[str, Any]] = []
-        for program in info.asr or []:
-            models = [model.name for model in program.models]
-            out.append({"kind": "asr", "name": program.name, "models": models, "ready": ready})
-        for program in info.tts or []:
-            voices = [voice.name for voice in program.voices]
-            out.append({"kind": "tts", "name": program.name, "models": voices, "ready": ready})
-        for program in info.handle or []:
-            models = [model.name for model in program.models]
-            out.append({"kind": "handle", "name": program.name, "models": models, "ready": ready})
-        for program in info.intent or []:
-            models = [model.name for model in program.models]
-            out.append({"kind": "intent", "name": program.name, "models": models, "ready": ready})
+        for asr in info.asr or []:
+            models = [model.name for model in asr.models]
+            out.append({"kind": "asr", "name": asr.name, "models": models, "ready": ready})
+        for tts in info.tts or []:
+            voices = [voice.name for voice in tts.voices]
+            out.append({"kind": "tts", "name": tts.name, "models": voices, "ready": ready})
+        for handle in info.handle or []:
+            models = [model.name for model in handle.models]
+            out.append({"kind": "handle", "name": handle.name, "models": models, "ready": ready})
+        for intent in info.intent or []:
+            models = [model.name for model in intent.models]
+            out.append({"kind": "intent", "name": intent.name, "models": models, "ready": ready})
         return out
 
     def reachability(self) -> dict[str, Any]:
