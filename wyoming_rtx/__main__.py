@@ -33,6 +33,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--http-uri", help="status page and /metrics, e.g. http://0.0.0.0:10901")
     p.add_argument("--http-token", help="access token required by the status page")
     p.add_argument(
+        "--http-trusted-proxy",
+        action="append",
+        default=[],
+        help="only this address may use the status page (repeatable; add-on: 172.30.32.2)",
+    )
+    p.add_argument(
         "--header-timeout", type=float, default=30.0, help="seconds to finish a started frame"
     )
     p.add_argument(
@@ -87,6 +93,13 @@ def settings_from_args(
     if args.tts_parallel < 1:
         parser.error("--tts-parallel must be at least 1")
     ha_token = args.ha_token or os.environ.get("HA_TOKEN")
+    if args.http_uri:
+        from .web import parse_http_uri
+
+        try:
+            parse_http_uri(args.http_uri)
+        except ValueError as err:
+            parser.error(f"--http-uri: {err}")
     if args.ha_url and args.home_file:
         parser.error("use either --ha-url or --home-file, not both")
     if args.ha_url and not ha_token:
@@ -97,6 +110,7 @@ def settings_from_args(
         zeroconf_name=args.zeroconf_name,
         http_uri=args.http_uri,
         http_token=args.http_token,
+        http_trusted_proxies=tuple(args.http_trusted_proxy),
         header_timeout=args.header_timeout,
         write_timeout=args.write_timeout,
     )

@@ -24,6 +24,7 @@ from .server import RtxHandler, Services
 from .settings import AsrSettings, HandleSettings, ServerSettings, TtsSettings
 from .trace import TraceLog
 from .tts import TtsEngine
+from .web import WebServer
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -64,6 +65,7 @@ class App:
             server.uri, partial(RtxHandler, services=self.services), self.services.limits
         )
         self.discovery: Discovery | None = None
+        self.web: WebServer | None = None
         self._loading: asyncio.Task[None] | None = None
         self.ready = asyncio.Event()
 
@@ -71,6 +73,15 @@ class App:
         """Bind first (describe works at once), then load models in the background."""
         await self.listener.start()
         _LOGGER.info("Listening on %s", self.settings.uri)
+        if self.settings.http_uri:
+            self.web = WebServer(
+                self,
+                self.settings.http_uri,
+                token=self.settings.http_token,
+                trusted_proxies=self.settings.http_trusted_proxies,
+            )
+            await self.web.start()
+            _LOGGER.info("Status page on %s", self.settings.http_uri)
         self._loading = asyncio.create_task(self._load(), name="load models")
         if self.settings.zeroconf and self.listener.scheme == "tcp":
             assert self.listener.port is not None
@@ -107,6 +118,8 @@ class App:
             self._loading.cancel()
         if self.discovery is not None:
             await self.discovery.stop()
+        if self.web is not None:
+            await self.web.stop()
         await self.listener.stop()
         await self.assistant.stop()
         if self.ready.is_set():  # engines mid-load are left to the process exit

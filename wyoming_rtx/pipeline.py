@@ -206,10 +206,10 @@ class Turn:
             sentences.put_nowait(None)
             await speaker
         finally:
-            if not speaker.done():
-                speaker.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await speaker
+            # Whatever ended the answer (client gone, cancelled), the speaker's own outcome
+            # is collected here so no task error is left unretrieved.
+            speaker.cancel()
+            await asyncio.gather(speaker, return_exceptions=True)
 
     async def _speak_sentences(self, sentences: asyncio.Queue[str | None]) -> None:
         tts = self._pipeline.tts

@@ -103,6 +103,8 @@ class ServerSettings:
     http_uri: str | None = None
     """Status page / metrics, e.g. http://0.0.0.0:10901; None = off."""
     http_token: str | None = field(default=None, repr=False)
+    http_trusted_proxies: tuple[str, ...] = ()
+    """Only these client addresses may use the status page (the add-on: HA's ingress proxy)."""
     max_header_bytes: int = 64 * 1024
     max_data_bytes: int = 1024 * 1024
     max_payload_bytes: int = 1024 * 1024
