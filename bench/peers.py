@@ -100,9 +100,16 @@ def ensure_peer_venv() -> dict[str, str]:
 
 
 def whisper_spec(
-    models: ModelPaths, data_dir: Path, *, device: str, compute_type: str, beam_size: int
+    models: ModelPaths,
+    data_dir: Path,
+    *,
+    device: str,
+    compute_type: str,
+    beam_size: int,
+    cpu_threads: int | None = None,
 ) -> ServerSpec:
     """wyoming-faster-whisper on our ASR model folder (a local path: never a hub name)."""
+    threads = ("--cpu-threads", str(cpu_threads)) if cpu_threads else ()
     return ServerSpec(
         name="wyoming-faster-whisper",
         argv=(
@@ -116,6 +123,7 @@ def whisper_spec(
             "--beam-size", str(beam_size),
             "--language", "en",
             "--local-files-only",
+            *threads,
         ),
         env=OFFLINE_ENV,
     )  # fmt: skip

@@ -66,8 +66,19 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--device", default="cpu", choices=("cpu", "cuda"))
     p.add_argument("--asr-model", type=Path, help="CTranslate2 whisper folder (default tiny.en)")
     p.add_argument("--voice", type=Path, help="piper .onnx with .onnx.json (default joe-medium)")
+    p.add_argument(
+        "--tts-cuda",
+        action="store_true",
+        help="peer piper with --use-cuda (needs onnxruntime-gpu in the peer venv); "
+        "give ours its own flag with --ours-arg",
+    )
     p.add_argument("--compute-type", help="default int8 on cpu, float16 on cuda")
     p.add_argument("--beam-size", type=int, help="default 1 on cpu, 5 on cuda (same for all)")
+    p.add_argument(
+        "--cpu-threads",
+        type=int,
+        help="ASR CPU threads for ours and the peer (default: each its own)",
+    )
     p.add_argument("--out", type=Path, help="results folder (default bench/results/<timestamp>)")
     p.add_argument(
         "--time-limit", type=float, help="overall seconds (default 600 quick, 1500 full)"
@@ -77,6 +88,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         type=Path,
         default=_default_python(),
         help="interpreter that has wyoming_rtx (default .venv/bin/python)",
+    )
+    p.add_argument(
+        "--ours-arg",
+        action="append",
+        default=[],
+        metavar="ARG",
+        help="extra argument for our server, repeatable (e.g. --ours-arg=--no-speculative)",
     )
     p.add_argument("--debug", action="store_true")
     return p.parse_args(argv)  # fmt: skip
@@ -102,6 +120,7 @@ def ours_spec(args: argparse.Namespace, models: ModelPaths, ollama_url: str | No
     """wyoming-rtx on the same files and decoding settings as the peers; zeroconf off; the LLM
     is the fixed-rate fake Ollama when given."""
     llm = ("--ollama-url", ollama_url, "--llm-model", "bench") if ollama_url else ()
+    threads = ("--cpu-threads", str(args.cpu_threads)) if args.cpu_threads else ()
     return ServerSpec(
         name="wyoming-rtx",
         argv=(
@@ -115,13 +134,16 @@ def ours_spec(args: argparse.Namespace, models: ModelPaths, ollama_url: str | No
             "--beam-size", str(args.beam_size),
             "--language", "en",
             *llm,
+            *threads,
+            *args.ours_arg,
         ),
         env={"HF_HUB_OFFLINE": "1"},
     )  # fmt: skip
 
 
-def versions(ours_python: Path) -> dict[str, str]:
-    """Versions that decide the figures: ours (with git commit) and the peers, and the engines."""
+def versions() -> dict[str, str]:
+    """Versions that decide the figures: ours (with git commit), the engines as installed in
+    this interpreter's venv (run.py runs in the project venv), and the pinned peers."""
     out: dict[str, str] = {}
     try:
         sha = subprocess.run(
@@ -193,8 +215,9 @@ async def measure(
     data_dir = Path(tempfile.mkdtemp(prefix="peer-whisper-", dir=out_dir))
     whisper = RunningServer(whisper_spec(models, data_dir, device=args.device,
                                          compute_type=args.compute_type,
-                                         beam_size=args.beam_size), out_dir)  # fmt: skip
-    piper = RunningServer(piper_spec(models, use_cuda=args.device == "cuda"), out_dir)
+                                         beam_size=args.beam_size,
+                                         cpu_threads=args.cpu_threads), out_dir)  # fmt: skip
+    piper = RunningServer(piper_spec(models, use_cuda=args.tts_cuda), out_dir)
     fake: FakeOllama | None = None
     if "--ollama-url" in ours_help(args.ours_python):
         fake = FakeOllama()
@@ -270,7 +293,7 @@ def main(argv: list[str] | None = None) -> int:
         "beam_size": args.beam_size,
         "compute_type": args.compute_type,
         "machine": machine_details(args.device),
-        "versions": versions(args.ours_python),
+        "versions": versions(),
         "peer_names": {
             "ASR": "wyoming-faster-whisper",
             "TTS": "wyoming-piper",
