@@ -8,6 +8,7 @@ restartable (a command or sound device: it died, so start it again with backoff)
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import sys
 import wave
@@ -77,6 +78,8 @@ class CommandMic:
             pcm = await self._proc.stdout.readexactly(self._read_bytes)
         except asyncio.IncompleteReadError as err:
             if not err.partial:
+                with contextlib.suppress(TimeoutError):  # reap it, for the exit code in the log
+                    await asyncio.wait_for(self._proc.wait(), timeout=1)
                 return None
             pcm = err.partial
         return self._convert(pcm)

@@ -176,11 +176,12 @@ class Speaker:
         async with self._lock:
             self.playing = True
             ok = True
+            ended = False
             try:
                 await self.sink.start()
                 while (chunk := await chunks.get()) is not None:
-                    if ok:
-                        await self.sink.write(converter.convert(chunk).audio)
+                    await self.sink.write(converter.convert(chunk).audio)
+                ended = True
                 await self.sink.finish()
             except asyncio.CancelledError:
                 raise
@@ -190,8 +191,8 @@ class Speaker:
                 _LOGGER.warning("Sound output failed: %r", err)
                 with contextlib.suppress(Exception):
                     await self.sink.finish()  # reap a half-started player process
-                while (await chunks.get()) is not None:
-                    pass  # drain what the producer still sends
+                while not ended:
+                    ended = await chunks.get() is None  # drain what the producer still sends
             finally:
                 self.playing = False
             return ok

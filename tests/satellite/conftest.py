@@ -41,3 +41,44 @@ def mww_engine() -> WakeEngine:
     return make_engine(
         WakeSettings(engine="microwakeword", names=("hey_jarvis", "okay_nabu", "alexa"))
     )
+
+
+class QueueMic:
+    """A microphone the test feeds (``feed``) and ends (``end``); read paces nothing."""
+
+    restartable = False
+
+    def __init__(self) -> None:
+        import asyncio
+
+        self.queue: asyncio.Queue[bytes | None] = asyncio.Queue()
+
+    async def open(self) -> None:
+        return None
+
+    async def read(self) -> bytes | None:
+        import asyncio
+
+        await asyncio.sleep(0)  # let the connection tasks run between chunks
+        return await self.queue.get()
+
+    async def close(self) -> None:
+        return None
+
+    def feed(self, pcm: bytes) -> None:
+        for i in range(0, len(pcm), 1024):
+            self.queue.put_nowait(pcm[i : i + 1024])
+
+    def end(self) -> None:
+        self.queue.put_nowait(None)
+
+
+async def wait_for(condition, timeout: float = 10.0) -> None:  # noqa: ANN001
+    """Poll ``condition()`` until true; fail after ``timeout`` seconds."""
+    import asyncio
+
+    for _ in range(int(timeout / 0.01)):
+        if condition():
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError(f"condition not met in {timeout} s")

@@ -1,0 +1,206 @@
+"""Home Assistant satellite mode, driven by a test client playing HA's part (DESIGN §3)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from pathlib import Path
+
+import pytest
+from wyoming.asr import Transcript
+from wyoming.audio import AudioChunk, AudioStart, AudioStop
+from wyoming.client import AsyncTcpClient
+from wyoming.error import Error
+from wyoming.event import Event
+from wyoming.info import Describe, Info
+from wyoming.ping import Ping
+from wyoming.satellite import PauseSatellite, RunSatellite
+from wyoming.timer import TimerFinished, TimerStarted
+from wyoming.tts import Synthesize
+from wyoming.vad import VoiceStarted
+
+from satellite.app import HaApp, Seams
+from satellite.settings import HaSettings, MicSettings, SatelliteSettings, SndSettings, WakeSettings
+from satellite.wake import WakeEngine
+
+from .conftest import QueueMic, read_pcm, wait_for
+
+
+class RecordingSink:
+    def __init__(self) -> None:
+        self.playbacks: list[bytes] = []
+        self._current = bytearray()
+
+    async def start(self) -> None:
+        self._current = bytearray()
+
+    async def write(self, pcm: bytes) -> None:
+        self._current += pcm
+
+    async def finish(self) -> None:
+        self.playbacks.append(bytes(self._current))
+
+
+class FakeHa:
+    """HA's assist_satellite: connect, run-satellite, describe, ping, stream the answer."""
+
+    def __init__(self, port: int) -> None:
+        self.client = AsyncTcpClient("127.0.0.1", port)
+        self.events: list[Event] = []
+        self._reader: asyncio.Task | None = None
+
+    async def connect(self) -> None:
+        await self.client.connect()
+        await self.client.write_event(RunSatellite().event())
+        await self.client.write_event(Describe().event())
+        self._reader = asyncio.create_task(self._read())
+
+    async def _read(self) -> None:
+        while (event := await self.client.read_event()) is not None:
+            self.events.append(event)
+        self.events.append(Event(type="<closed>"))
+
+    async def send(self, event: Event) -> None:
+        await self.client.write_event(event)
+
+    def types(self) -> list[str]:
+        return [e.type for e in self.events]
+
+    def first(self, event_type: str) -> Event:
+        return next(e for e in self.events if e.type == event_type)
+
+    async def answer(self, seconds: float = 0.3) -> None:
+        """The pipeline's events after audio-stop, then 22050 Hz TTS audio."""
+        await self.send(VoiceStarted(timestamp=0).event())
+        await self.send(Transcript(text="turn on the kitchen light").event())
+        await self.send(Synthesize(text="Turned on the light").event())
+        await self.send(AudioStart(rate=22050, width=2, channels=1).event())
+        pcm = b"\x20\x00" * int(22050 * seconds)
+        for i in range(0, len(pcm), 1024):
+            await self.send(AudioChunk(22050, 2, 1, pcm[i : i + 1024]).event())
+        await self.send(AudioStop().event())
+
+    async def close(self) -> None:
+        await self.client.disconnect()
+        if self._reader is not None:
+            self._reader.cancel()
+            await asyncio.gather(self._reader, return_exceptions=True)
+
+
+@pytest.fixture
+async def ha_satellite(tmp_path: Path, oww_engine: WakeEngine):
+    mic = QueueMic()
+    sink = RecordingSink()
+    settings = SatelliteSettings(
+        name="hall satellite", area="Hall", mic=MicSettings(file=Path("unused.wav")),
+        snd=SndSettings(), wake=WakeSettings(names=("hey_jarvis",)),
+        response_timeout_seconds=2.0,
+    )
+    app = HaApp(
+        settings, HaSettings(uri="tcp://127.0.0.1:0", zeroconf=False),
+        Seams(mic_factory=lambda: mic, sink=sink, engine=oww_engine),
+    )
+    port = await app.start()
+    task = asyncio.create_task(app.run())
+    yield app, port, mic, sink
+    mic.end()
+    await asyncio.wait_for(task, timeout=10)
+    await app.stop()
+
+
+async def test_home_assistant_drives_the_satellite(
+    ha_satellite, fixtures: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="satellite")
+    app, port, mic, sink = ha_satellite
+    wake_pcm = read_pcm(fixtures / "wake_command.wav")
+
+    # HA's set-up probe: describe only, on its own connection; it must not take ownership.
+    probe = await AsyncTcpClient("127.0.0.1", port).__aenter__()
+    await probe.write_event(Describe().event())
+    info = Info.from_event(await asyncio.wait_for(probe.read_event(), 1))
+    await probe.disconnect()
+    assert info.satellite is not None and info.satellite.installed
+    assert (info.satellite.name, info.satellite.area) == ("hall satellite", "Hall")
+    assert info.satellite.has_vad and info.satellite.active_wake_words == [
+        "hey_jarvis", "ok_nabu", "alexa"
+    ]
+    assert info.asr == [] and info.tts == [] and info.handle == []
+    assert app.satellite.owner is None
+
+    ha = FakeHa(port)
+    await ha.connect()
+    await ha.send(Ping(text="ha").event())
+    await wait_for(lambda: "pong" in ha.types() and "info" in ha.types(), timeout=1)
+    assert ha.first("pong").data.get("text") == "ha"
+
+    # A turn: detection, run-pipeline, audio, audio-stop at the local end of speech.
+    mic.feed(wake_pcm)
+    await wait_for(lambda: "audio-stop" in ha.types())
+    turn = [t for t in ha.types() if t not in ("pong", "info")]
+    assert turn[:3] == ["detection", "run-pipeline", "audio-start"]
+    assert ha.first("detection").data["name"] == "hey_jarvis"
+    run = ha.first("run-pipeline").data
+    assert (run["start_stage"], run["end_stage"]) == ("asr", "tts")
+    assert set(turn[3:-1]) == {"audio-chunk"} and turn[-1] == "audio-stop"
+    assert AudioStart.from_event(ha.first("audio-start")).rate == 16000
+
+    # The 22050 Hz answer is played, then "played" is sent.
+    await ha.answer(seconds=0.3)
+    await wait_for(lambda: "played" in ha.types())
+    assert any(len(p) == 2 * int(22050 * 0.3) for p in sink.playbacks)
+    assert app.satellite.transcripts == ["turn on the kitchen light"]
+
+    # Paused: the wake word is heard but nothing goes to HA.
+    await ha.send(PauseSatellite().event())
+    await wait_for(lambda: "paused the satellite" in caplog.text)
+    before = ha.types().count("detection")
+    mic.feed(wake_pcm)
+    await wait_for(lambda: "Home Assistant has paused the satellite" in caplog.text)
+    assert ha.types().count("detection") == before
+
+    # Running again; an HA error ends the turn and the satellite listens again.
+    await ha.send(RunSatellite().event())
+    await asyncio.sleep(0.05)
+    mic.feed(wake_pcm)
+    await wait_for(lambda: ha.types().count("audio-stop") == 2)
+    await ha.send(Error(text="No text recognized", code="stt-no-text-recognized").event())
+    await wait_for(lambda: app.satellite.errors != [])
+    assert not app.satellite.busy
+    assert "stt-no-text-recognized" in caplog.text
+
+    # Timers: logged; a finished timer plays its sound.
+    plays = len(sink.playbacks)
+    await ha.send(TimerStarted(id="t1", total_seconds=60, name="tea").event())
+    await ha.send(TimerFinished(id="t1").event())
+    await wait_for(lambda: app.satellite.timers_finished == 1 and len(sink.playbacks) > plays)
+    assert "Timer t1 started" in caplog.text
+
+    # HA reconnects (a new owning connection): the old one is closed, the new one owns it.
+    ha2 = FakeHa(port)
+    await ha2.connect()
+    await wait_for(lambda: "<closed>" in ha.types())
+    assert app.satellite.owner is not None and "replaces" in caplog.text
+    mic.feed(wake_pcm)
+    await wait_for(lambda: "audio-stop" in ha2.types())
+    assert "detection" in ha2.types()
+    await ha2.answer(seconds=0.1)
+    await wait_for(lambda: "played" in ha2.types())
+    await ha.close()
+    await ha2.close()
+
+
+async def test_no_answer_times_out_and_wake_works_again(ha_satellite, fixtures: Path) -> None:
+    app, port, mic, _sink = ha_satellite
+    wake_pcm = read_pcm(fixtures / "wake_command.wav")
+    ha = FakeHa(port)
+    await ha.connect()
+    await wait_for(lambda: app.satellite.owner is not None and app.satellite.owner.running)
+    mic.feed(wake_pcm)
+    await wait_for(lambda: "audio-stop" in ha.types())
+    assert app.satellite.busy
+    # HA never answers; after response_timeout_seconds (2 s here) the satellite listens again.
+    await wait_for(lambda: not app.satellite.busy, timeout=5)
+    mic.feed(wake_pcm)
+    await wait_for(lambda: ha.types().count("detection") == 2)
+    await ha.close()
