@@ -76,10 +76,11 @@ def _pick_parallelism(device: str, cpu_threads: int) -> tuple[int, int]:
 
     Two workers always, so one client's decode (or a speculative decode that speech made
     stale) never queues another client behind it. On CPU each worker gets every core (capped
-    at 4, where tiny/base stop scaling) even though that oversubscribes: on this 2-core box,
-    4 clients at once measured p95 1.1-1.7 s for 2 workers x 2 threads, 1.4-1.8 s for
-    1 x 2 and 2.1-3.0 s for 2 x 1, and a lone request is as fast as with 1 x 2 (0.32-0.39 s)
-    because a single decode still has both cores. Noisy shared machine; see the report.
+    at 4, where tiny/base stop scaling) even though that oversubscribes. Measured three times
+    on this shared 2-core box (4 clients at once, tiny.en int8, p95): 2 workers x 2 threads
+    1.7 / 1.1 / 3.1 s, 1 x 2 1.8 / 1.4 / 3.0 s, 2 x 1 3.0 / 2.1 / 2.9 s; a lone request was
+    as fast with 2 x 2 as with 1 x 2 (0.32-0.49 s) since it still has both cores. So 2 x 2
+    is best or tied, and it keeps the no-queueing property. The machine was noisy.
 
     On CUDA, faster-whisper's BatchedInferencePipeline batches the VAD chunks of *one* long
     recording, not separate requests, so it adds nothing for short commands; two workers
