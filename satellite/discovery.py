@@ -67,9 +67,13 @@ async def probe(uri: str, timeout: float = 1.0) -> Info | None:
 class ServerFinder:
     """Browses ``_wyoming._tcp.local.`` and returns the first pipeline server that answers."""
 
-    def __init__(self, interfaces: Sequence[str] | None, seconds: float = 3.0) -> None:
+    def __init__(
+        self, interfaces: Sequence[str] | None, seconds: float = 3.0, instance: str | None = None
+    ) -> None:
         self.interfaces = interfaces
         self.seconds = seconds
+        self.instance = instance
+        """Only accept this instance name (several servers on one network, or tests)."""
 
     async def __call__(self) -> str | None:
         azc = make_zeroconf(self.interfaces)
@@ -78,7 +82,8 @@ class ServerFinder:
         def on_change(
             zeroconf: Zeroconf, service_type: str, name: str, state_change: ServiceStateChange
         ) -> None:
-            if state_change is ServiceStateChange.Added:
+            wanted = self.instance is None or name == f"{self.instance}.{SERVICE_TYPE}"
+            if state_change is ServiceStateChange.Added and wanted:
                 found.put_nowait(name)
 
         browser = AsyncServiceBrowser(azc.zeroconf, SERVICE_TYPE, handlers=[on_change])

@@ -137,7 +137,8 @@ async def test_a_wav_turn_end_to_end(
     turn_pcm = b"".join(e.payload or b"" for e in chunks)
     meta = sat_manifest["wake_command.wav"]
     command = read_pcm(fixtures / "wake_command.wav")
-    assert command[int(meta["command_start_s"] * 16000) * 2 : int(meta["speech_end_s"] * 16000) * 2] in turn_pcm
+    start, end = (int(meta[k] * 16000) * 2 for k in ("command_start_s", "speech_end_s"))
+    assert command[start:end] in turn_pcm
     assert pings_seen(server)
 
     assert run.client.transcripts == ["turn on the kitchen light"]

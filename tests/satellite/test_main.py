@@ -1,0 +1,87 @@
+"""Command line → settings, and the satellite's import footprint."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from satellite.__main__ import build_parser, settings_from_args
+from satellite.settings import SOUNDS_DIR
+
+
+def parse(*argv: str):
+    parser = build_parser()
+    return settings_from_args(parser, parser.parse_args(list(argv)))
+
+
+def test_flags_become_settings() -> None:
+    settings = parse(
+        "--name", "kitchen", "--area", "Kitchen", "--mic-command", "arecord -t raw",
+        "--snd-file", "out.wav", "--wake-word", "hey_jarvis", "--wake-word", "alexa",
+        "--wake-engine", "microwakeword", "--wake-threshold", "0.7", "--wake-trigger-level", "2",
+        "--wake-refractory-seconds", "3", "--vad-silence-ms", "800", "--awake-wav", "none",
+    )
+    assert (settings.name, settings.area) == ("kitchen", "Kitchen")
+    assert settings.mic.command == "arecord -t raw" and settings.mic.device is None
+    assert settings.snd.file == Path("out.wav")
+    assert settings.wake.names == ("hey_jarvis", "alexa")
+    assert settings.wake.engine == "microwakeword"
+    assert (settings.wake.threshold, settings.wake.trigger_level) == (0.7, 2)
+    assert settings.wake.refractory_seconds == 3.0
+    assert settings.vad.silence_ms == 800
+    assert settings.snd.awake_wav is None
+    assert settings.snd.done_wav == SOUNDS_DIR / "done.wav"
+
+
+def test_defaults() -> None:
+    settings = parse()
+    assert settings.mic.device == "default"
+    assert settings.wake.names == ("ok_nabu",)
+    assert settings.vad.silence_ms == 500
+    assert all(p is not None and p.is_file() for p in (
+        settings.snd.awake_wav, settings.snd.done_wav, settings.snd.timer_finished_wav
+    ))
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["--mic-command", "x", "--mic-file", "y.wav"],
+        ["--snd-command", "x", "--snd-device", "default"],
+        ["--server-uri", "tcp://a:1", "--ha-uri", "tcp://0.0.0.0:10700"],
+    ],
+)
+def test_conflicting_flags_are_refused(argv: list[str]) -> None:
+    with pytest.raises(SystemExit):
+        parse(*argv)
+
+
+def test_an_unknown_wake_word_is_one_clear_line(fixtures: Path) -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "satellite", "--wake-word", "hey_nobody",
+         "--mic-file", str(fixtures / "wake_only.wav"), "--server-uri", "tcp://127.0.0.1:9"],
+        capture_output=True, text=True, timeout=60,
+    )
+    assert proc.returncode == 2
+    assert "unknown wake word 'hey_nobody'" in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_the_satellite_stays_light() -> None:
+    """No faster-whisper, piper or server code is imported (onnxruntime is openwakeword's own)."""
+    code = (
+        "import sys\n"
+        "import satellite.__main__, satellite.app, satellite.wake, satellite.vad\n"
+        "from satellite.settings import WakeSettings\n"
+        "satellite.wake.make_engine(WakeSettings(names=('hey_jarvis',)))\n"
+        "heavy = [m for m in sys.modules if m.split('.')[0] in"
+        " ('faster_whisper', 'piper', 'wyoming_rtx', 'ctranslate2')]\n"
+        "print(heavy)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
+    ).stdout
+    assert out.strip() == "[]"
