@@ -1,11 +1,13 @@
 """TTS engine benchmark, in-process: time to first audio and total time per request.
 
 It measures the engine alone (no socket), for a short reply and a three-sentence answer, with 1
-and with 4 clients at once, with and without first-clause splitting. Use it to see what sentence
-streaming, clause splitting and the parallel pool buy; the side-by-side against wyoming-piper over
-the Wyoming protocol is `bench/tts_bench.py`.
+and with 4 clients at once, with and without first-clause splitting (and, with
+`--compare-threads`, ONNX Runtime's default of one intra-op thread per core against the
+engine's cores-per-parallel-request cap). Configurations are interleaved round by round, so a
+busy shared machine slows all of them alike. The side-by-side against wyoming-piper over the
+Wyoming protocol is `bench/tts_bench.py`.
 
-    .venv/bin/python -m bench.tts_engine [--rounds 5] [--parallel 2] [--intra-threads 0]
+    .venv/bin/python -m bench.tts_engine [--rounds 5] [--parallel 2] [--compare-threads]
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import math
 import os
 import statistics
 import time
+from collections import defaultdict
 from dataclasses import dataclass
 
 from wyoming_rtx.settings import TtsSettings
@@ -28,6 +31,7 @@ TEXTS = {
         "All the lights downstairs are off. The front door is locked."
     ),
 }
+CLIENTS = (1, 4)
 
 
 @dataclass(frozen=True)
@@ -36,6 +40,14 @@ class Timing:
 
     first: float
     total: float
+
+
+@dataclass(frozen=True)
+class Config:
+    """One engine variant: its thread label and whether the first clause is split."""
+
+    threads: str
+    split: bool
 
 
 async def one_request(engine: TtsEngine, text: str, split: bool, start: float) -> Timing:
@@ -48,17 +60,12 @@ async def one_request(engine: TtsEngine, text: str, split: bool, start: float) -
     return Timing(first=first if first is not None else total, total=total)
 
 
-async def measure(
-    engine: TtsEngine, text: str, clients: int, split: bool, rounds: int
-) -> list[Timing]:
-    """`rounds` rounds of `clients` simultaneous requests."""
-    timings: list[Timing] = []
-    for _ in range(rounds):
-        start = time.perf_counter()
-        timings += await asyncio.gather(
-            *(one_request(engine, text, split, start) for _ in range(clients))
-        )
-    return timings
+async def one_round(engine: TtsEngine, text: str, clients: int, split: bool) -> list[Timing]:
+    """`clients` simultaneous requests for the same text."""
+    start = time.perf_counter()
+    return list(
+        await asyncio.gather(*(one_request(engine, text, split, start) for _ in range(clients)))
+    )
 
 
 def p95(values: list[float]) -> float:
@@ -71,38 +78,48 @@ def ms(seconds: float) -> str:
     return f"{seconds * 1000:.0f}"
 
 
-async def main(rounds: int, parallel: int, intra_threads: int | None) -> None:
-    """Load the bundled voice, then print one table row per text/clients/splitting."""
-    engine = TtsEngine(TtsSettings(parallel=parallel), intra_op_threads=intra_threads)
-    if intra_threads is None:
-        intra_threads = max(1, len(os.sched_getaffinity(0)) // parallel)
-    started = time.perf_counter()
-    await engine.load()
+async def main(rounds: int, parallel: int, compare_threads: bool) -> None:
+    """Load the bundled voice per thread setting, then print one row per configuration."""
+    settings = TtsSettings(parallel=parallel)
+    cap = max(1, len(os.sched_getaffinity(0)) // parallel)
+    engines = {f"{cap} (engine)": TtsEngine(settings)}
+    if compare_threads:
+        engines["per core (ORT)"] = TtsEngine(settings, intra_op_threads=0)
+    for engine in engines.values():
+        await engine.load()
+    configs = [Config(threads, split) for threads in engines for split in (False, True)]
     print(
-        f"voice {engine.default_voice.name}, load+warm-up {time.perf_counter() - started:.2f} s, "
-        f"pool {parallel} threads, ONNX intra-op threads {intra_threads or 'ORT default'}, "
-        f"{rounds} rounds per row, load average {os.getloadavg()[0]:.1f}"
+        f"voice {engines[next(iter(engines))].default_voice.name}, pool {parallel}, "
+        f"{rounds} rounds per row, {len(os.sched_getaffinity(0))} cores, "
+        f"load average at start {os.getloadavg()[0]:.1f}"
     )
     header = (
-        f"| {'text':<15} | clients | clause split | first audio median / p95 ms "
-        f"| total median / p95 ms |"
+        f"| {'text':<15} | clients | {'ONNX threads':<14} | clause split "
+        f"| first audio median / p95 ms | total median / p95 ms |"
     )
     print(header)
-    print("|" + "|".join("-" * (len(part)) for part in header.split("|")[1:-1]) + "|")
+    print("|" + "|".join("-" * len(part) for part in header.split("|")[1:-1]) + "|")
     try:
         for label, text in TEXTS.items():
-            for clients in (1, 4):
-                for split in (False, True):
-                    timings = await measure(engine, text, clients, split, rounds)
-                    firsts = [t.first for t in timings]
-                    totals = [t.total for t in timings]
+            for clients in CLIENTS:
+                timings: dict[Config, list[Timing]] = defaultdict(list)
+                for _ in range(rounds):
+                    for config in configs:
+                        engine = engines[config.threads]
+                        timings[config] += await one_round(engine, text, clients, config.split)
+                for config in configs:
+                    firsts = [t.first for t in timings[config]]
+                    totals = [t.total for t in timings[config]]
                     print(
-                        f"| {label:<15} | {clients:>7} | {'yes' if split else 'no':<12} "
+                        f"| {label:<15} | {clients:>7} | {config.threads:<14} "
+                        f"| {'yes' if config.split else 'no':<12} "
                         f"| {ms(statistics.median(firsts)):>12} / {ms(p95(firsts)):<13} "
                         f"| {ms(statistics.median(totals)):>8} / {ms(p95(totals)):<10} |"
                     )
+        print(f"load average at end {os.getloadavg()[0]:.1f}")
     finally:
-        await engine.close()
+        for engine in engines.values():
+            await engine.close()
 
 
 if __name__ == "__main__":
@@ -110,7 +127,9 @@ if __name__ == "__main__":
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--parallel", type=int, default=2, help="TtsSettings.parallel")
     parser.add_argument(
-        "--intra-threads", type=int, default=None, help="0 = ONNX Runtime default (per core)"
+        "--compare-threads",
+        action="store_true",
+        help="also run an engine with ONNX Runtime's default intra-op threads (one per core)",
     )
     args = parser.parse_args()
-    asyncio.run(main(args.rounds, args.parallel, args.intra_threads))
+    asyncio.run(main(args.rounds, args.parallel, args.compare_threads))
