@@ -4,6 +4,7 @@ no busy CPU, no extra threads, no open descriptors or sockets."""
 from __future__ import annotations
 
 import asyncio
+import os
 
 from reliability.support import LONG_TEXT, SHORT_TEXT, cpu_over, open_peers, wait_idle
 from wyoming.audio import AudioChunk, AudioStart
@@ -90,7 +91,10 @@ async def test_twenty_vanishing_clients_leak_nothing(server, proc, data_dir) -> 
     await wait_idle(proc, timeout=10)
 
     assert open_peers(proc) == set(), "connections of vanished clients are still open"
-    assert proc.num_threads() <= threads + 2, (threads, proc.num_threads())
+    # asyncio's default executor (the ASR stream's off-loop VAD scans) starts up to
+    # min(32, cpus + 4) reused workers lazily: bounded, not a leak.
+    executor_workers = min(32, (os.cpu_count() or 1) + 4)
+    assert proc.num_threads() <= threads + executor_workers, (threads, proc.num_threads())
     assert proc.num_fds() <= fds + 2, (fds, proc.num_fds())
     speech = await synthesize(server.port, SHORT_TEXT)
     assert speech.pcm
