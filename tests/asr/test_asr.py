@@ -181,9 +181,10 @@ async def test_close_drops_queued_speculation(
     streams = [asr.stream() for _ in range(3)]
     for stream in streams:
         stream.feed(light_pcm)  # fed at once: the VAD scan (off the loop) starts speculation
-    async with asyncio.timeout(10):
-        while not all(stream.pending for stream in streams):
-            await asyncio.sleep(0.01)
+    for _ in range(1000):  # bounded wait (10 s) for every scan to start its decode
+        if all(stream.pending for stream in streams):
+            break
+        await asyncio.sleep(0.01)
     await asyncio.sleep(0.05)
     closing = asyncio.create_task(asr.close())
     results = await asyncio.gather(*(s.finish() for s in streams), return_exceptions=True)
