@@ -47,6 +47,12 @@ class InferenceRecorder:
         """Finished inferences."""
         return len(self.intervals)
 
+    def wait_for_count(self, count: int, timeout: float = 10.0) -> None:
+        """Block until `count` inferences have finished (or the timeout passes)."""
+        deadline = time.monotonic() + timeout
+        while self.count < count and time.monotonic() < deadline:
+            time.sleep(0.01)
+
     def wait_idle(self, timeout: float = 10.0) -> None:
         """Block until no inference is running (one may still finish after a cancel)."""
         deadline = time.monotonic() + timeout

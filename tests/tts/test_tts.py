@@ -80,6 +80,8 @@ async def test_first_audio_comes_before_the_rest_is_synthesized(
     # The first sentence was inferred, the third was not even started: only the second
     # renders while the first is being sent (on a busy machine it may already be done).
     assert recorder.count in (1, 2)
+    await asyncio.to_thread(recorder.wait_for_count, 2)
+    await asyncio.sleep(0.3)  # time for a third inference, which must not start
     await asyncio.to_thread(recorder.wait_idle)
     assert recorder.count == 2
     rest = [item async for item in speech]
@@ -129,6 +131,7 @@ async def test_closing_early_stops_further_inference(
     speech = tts_engine.synthesize(text)
     await anext(speech)
     await speech.aclose()  # the client went away
+    await asyncio.sleep(0.3)  # a sentence already picked up by a worker may still run
     await asyncio.to_thread(recorder.wait_idle)
     after_close = recorder.count
     assert after_close <= 2  # the first, and at most the one already running
@@ -152,6 +155,7 @@ async def test_cancelling_the_consumer_stops_work(
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
+    await asyncio.sleep(0.3)  # a sentence already picked up by a worker may still run
     await asyncio.to_thread(recorder.wait_idle)
     after_cancel = recorder.count
     await asyncio.sleep(0.5)
