@@ -380,8 +380,10 @@ class AsrStream:
         return result.text
 
     def cancel(self) -> None:
-        """Client gone: drop the buffer and any speculative decode (its result is discarded)."""
+        """Client gone: drop the buffer, the VAD scan and any speculative decode."""
         self._close()
+        if self._scanner is not None:
+            self._scanner.cancel()
         self._drop_speculation("cancelled")
         self._buffer = bytearray()
 
@@ -401,6 +403,9 @@ class AsrStream:
             self._scanning = True
             try:
                 probabilities = await asyncio.to_thread(_speech_probabilities, vad, audio)
+            except asyncio.CancelledError:
+                self._vad = None  # its thread may still be running: never back to the pool
+                raise
             finally:
                 self._scanning = False
             if self._closed:

@@ -193,3 +193,17 @@ async def test_close_drops_queued_speculation(
     assert results.count("text") == 2
     assert sum(isinstance(result, RtxError) for result in results) == 1
     assert not other_tasks()
+
+
+async def test_cancel_during_vad_scan_keeps_the_busy_vad_out_of_the_pool(
+    light_pcm: bytes,
+) -> None:
+    asr = AsrEngine(AsrSettings())  # never loaded: only the VAD scan runs here
+    stream = asr.stream()
+    stream.feed(light_pcm[: 32 * 1024])  # a 1 s scan batch, in a worker thread
+    await asyncio.sleep(0)  # the scan task has started and awaits its thread
+    stream.cancel()
+    await asyncio.sleep(0)
+    assert not other_tasks()
+    assert asr.acquire_vad() is not None and not asr._vads  # the busy one was not pooled
+    await asr.close()
