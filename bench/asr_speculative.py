@@ -39,6 +39,7 @@ class Sample:
 
     latency_s: float
     hit: bool | None
+    runs: int
     text: str
 
 
@@ -75,7 +76,9 @@ async def one_stream(engine: AsrEngine, pcm: bytes) -> Sample:
         await asyncio.sleep(max(0.0, due - time.perf_counter()))
     stopped = time.perf_counter()
     text = await stream.finish()
-    return Sample(time.perf_counter() - stopped, stream.speculative_hit, text)
+    return Sample(
+        time.perf_counter() - stopped, stream.speculative_hit, stream.speculative_runs, text
+    )
 
 
 def p95(values: list[float]) -> float:
@@ -125,8 +128,8 @@ async def main() -> None:
         f"tiny.en int8 CPU, {TRAILING_SILENCE_S} s trailing silence, speculation after "
         f"{silence:.2f} s of silence, {args.reps} reps; ms from finish() to text"
     )
-    print("| speculative | streams | n | median ms | p95 ms | max ms | hits | texts |")
-    print("|---|---|---|---|---|---|---|---|")
+    print("| speculative | streams | n | median ms | p95 ms | max ms | hits | spec. runs | texts |")
+    print("|---|---|---|---|---|---|---|---|---|")
     modes = {"both": (True, False), "on": (True,), "off": (False,)}[args.speculative]
     for streams in args.streams:
         for speculative in modes:
@@ -137,7 +140,7 @@ async def main() -> None:
             print(
                 f"| {'on' if speculative else 'off'} | {streams} | {len(ms)} | "
                 f"{statistics.median(ms):.0f} | {p95(ms):.0f} | {max(ms):.0f} | "
-                f"{hits}/{len(samples)} | {' / '.join(texts)} |",
+                f"{hits}/{len(samples)} | {sum(s.runs for s in samples)} | {' / '.join(texts)} |",
                 flush=True,
             )
 
