@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -53,6 +54,9 @@ class AsrPlan:
     burst_repeats: int
     levels: tuple[int, ...]
     rounds: int
+    min_requests: int = 8
+    """Per level at least this many requests (more rounds at low concurrency), so a 1-client
+    median is not taken over two samples."""
 
 
 @dataclass(frozen=True)
@@ -187,6 +191,7 @@ async def run_asr(targets: Sequence[Target], plan: AsrPlan, out: list[Figure]) -
     out += await corpus_pass(targets, samples, mode="burst", repeats=plan.burst_repeats)
     for mode in MODES:
         for level in plan.levels:
+            rounds = max(plan.rounds, math.ceil(plan.min_requests / level))
             out += await concurrency_sweep(
-                targets, commands, mode=mode, levels=(level,), rounds=plan.rounds
+                targets, commands, mode=mode, levels=(level,), rounds=rounds
             )

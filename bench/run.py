@@ -49,14 +49,14 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 RESULTS_DIR = REPO_ROOT / "bench" / "results"
 PLANS = {
     "quick": (AsrPlan(realtime_files=3, realtime_repeats=1, burst_repeats=1,
-                      levels=(1, 4), rounds=1),
+                      levels=(1, 4), rounds=1, min_requests=2),
               TtsPlan(repeats=2, rounds=1)),
     "full": (AsrPlan(realtime_files=None, realtime_repeats=2, burst_repeats=2,
                      levels=(1, 2, 4, 8), rounds=2),
              TtsPlan(repeats=4, rounds=2)),
 }  # fmt: skip
 TIME_LIMITS_S = {"quick": 600.0, "full": 1800.0}
-"""Hard bounds; on this shared 2-core machine quick takes ~4-7 min and full ~15-20 min."""
+"""Hard bounds; on this shared 2-core machine quick takes ~3-7 min and full ~10-15 min."""
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -219,15 +219,13 @@ async def measure(
                                          cpu_threads=args.cpu_threads), out_dir)  # fmt: skip
     piper = RunningServer(piper_spec(models, use_cuda=args.tts_cuda), out_dir)
     fake: FakeOllama | None = None
-    if "--ollama-url" in ours_help(args.ours_python):
-        fake = FakeOllama()
-        fake.start()
-    ours: RunningServer | None = RunningServer(
-        ours_spec(args, models, fake.url if fake else None), out_dir
-    )
+    ours: RunningServer | None = None
     started: list[RunningServer] = []
     try:
-        assert ours is not None
+        if "--ollama-url" in ours_help(args.ours_python):
+            fake = FakeOllama()
+            fake.start()
+        ours = RunningServer(ours_spec(args, models, fake.url if fake else None), out_dir)
         started.append(ours)
         try:
             await ours.start()
@@ -275,17 +273,23 @@ def main(argv: list[str] | None = None) -> int:
     began = time.perf_counter()
     limit = args.time_limit or TIME_LIMITS_S[mode]
     figures: list[Figure] = []
-    timed_out = False
+    status = 0
     try:
         asyncio.run(asyncio.wait_for(measure(args, out_dir, figures, notes), timeout=limit))
     except TimeoutError:
-        timed_out = True
+        status = 2
         notes.append(f"time limit of {limit:.0f} s reached: the figures are incomplete")
         _LOGGER.error("Time limit of %.0f s reached; every server was stopped", limit)
+    except Exception as err:  # a peer failed to start: still write what there is
+        status = 1
+        notes.append(f"run aborted: {err!r}"[:2000])
+        _LOGGER.exception("Run aborted; every server was stopped")
     models = bundled_models()
     meta = {
         "started": started_at.isoformat(timespec="seconds"),
-        "command": "python bench/run.py " + shlex.join(sys.argv[1:] if argv is None else argv),
+        "command": " ".join(
+            ["python bench/run.py", shlex.join(sys.argv[1:] if argv is None else argv)]
+        ).strip(),
         "quick": args.quick,
         "device": args.device,
         "asr_model": str(args.asr_model or models.asr_model),
@@ -307,8 +311,8 @@ def main(argv: list[str] | None = None) -> int:
     markdown = write_results(out_dir, meta, figures, notes)
     print(markdown)
     print(f"\nWritten to {out_dir}")
-    if timed_out:
-        return 2
+    if status:
+        return status
     return 0 if not any("could not be measured" in n for n in notes) else 1
 
 
