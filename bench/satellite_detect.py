@@ -63,11 +63,16 @@ class _Transport:
 async def _listen(wav: Path, engine: WakeEngine, settings: SatelliteSettings) -> SatelliteLoop:
     settings = SatelliteSettings(
         mic=MicSettings(file=wav, tail_silence_seconds=1.0),
-        snd=SndSettings(awake_wav=None, done_wav=None), wake=settings.wake, vad=settings.vad,
+        snd=SndSettings(awake_wav=None, done_wav=None),
+        wake=settings.wake,
+        vad=settings.vad,
     )
     loop = SatelliteLoop(
-        settings, MicSupervisor(settings.mic), WakeDetector(engine, settings.wake),
-        Speaker(settings.snd, NullSink()), _Transport(),
+        settings,
+        MicSupervisor(settings.mic),
+        WakeDetector(engine, settings.wake),
+        Speaker(settings.snd, NullSink()),
+        _Transport(),
     )
     await loop.run()
     return loop
@@ -131,8 +136,9 @@ def bench(engine_name: str, manifest: dict) -> dict[str, str]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--engine", choices=["openwakeword", "microwakeword", "both"],
-                        default="both")
+    parser.add_argument(
+        "--engine", choices=["openwakeword", "microwakeword", "both"], default="both"
+    )
     args = parser.parse_args()
     manifest = json.loads((FIXTURES / "manifest.json").read_text())
     engines = ["openwakeword", "microwakeword"] if args.engine == "both" else [args.engine]
