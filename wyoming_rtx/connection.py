@@ -9,6 +9,7 @@ connection owns; leaving the connection cancels them all.
 
 from __future__ import annotations
 
+import abc
 import asyncio
 import logging
 from collections.abc import Coroutine
@@ -27,7 +28,7 @@ class ConnectionClosed(Exception):
     """Raised by write_event once the peer is gone or was dropped for not reading."""
 
 
-class Connection:
+class Connection(abc.ABC):
     """Base class: subclasses implement `handle_event` and may override `on_close`."""
 
     def __init__(
@@ -49,12 +50,13 @@ class Connection:
         self.max_pending = 8
         """Requests that may run or wait at once on this connection before reading pauses."""
 
+    @abc.abstractmethod
     async def handle_event(self, event: Event) -> bool:
         """Handle one event; return False to end the connection."""
-        raise NotImplementedError
 
-    async def on_close(self) -> None:
+    async def on_close(self) -> None:  # an optional hook: nothing to release by default
         """Release per-connection resources (called once, after tasks are cancelled)."""
+        return None
 
     async def run(self) -> None:
         """Read events until the peer leaves, misbehaves, or a handler ends the session."""
