@@ -133,6 +133,9 @@ def ours_spec(args: argparse.Namespace, models: ModelPaths, ollama_url: str | No
             "--compute-type", args.compute_type,
             "--beam-size", str(args.beam_size),
             "--language", "en",
+            # The TTS figures repeat each text: a cache would win by remembering, not by
+            # rendering, and the peers have none. Measure rendering.
+            "--tts-cache-mb", "0",
             *llm,
             *threads,
             *args.ours_arg,

@@ -30,7 +30,7 @@ def ms(values: list[float]) -> str:
 
 
 async def main() -> None:
-    server = await start_server()
+    server = await start_server("--tts-cache-mb", "0")  # first-audio figures: render each time
     rows: list[tuple[str, str]] = []
     try:
         idle = [(await describe(server.port))[1] for _ in range(20)]

@@ -80,7 +80,7 @@ def ms(seconds: float) -> str:
 
 async def main(rounds: int, parallel: int, compare_threads: bool) -> None:
     """Load the bundled voice per thread setting, then print one row per configuration."""
-    settings = TtsSettings(parallel=parallel)
+    settings = TtsSettings(parallel=parallel, cache_mb=0)  # measure rendering, not recall
     cap = max(1, len(os.sched_getaffinity(0)) // parallel)
     engines = {f"{cap} (engine)": TtsEngine(settings)}
     if compare_threads:

@@ -67,6 +67,9 @@ def build_parser() -> argparse.ArgumentParser:
     tts.add_argument("--noise-w-scale", type=float)
     tts.add_argument("--max-text-chars", type=int, default=20_000)
     tts.add_argument("--tts-parallel", type=int, default=2, help="syntheses run at once")
+    tts.add_argument(
+        "--tts-cache-mb", type=int, default=32, help="cache of rendered sentences; 0 = off"
+    )
 
     handle = p.add_argument_group("handling")
     handle.add_argument("--home-file", type=Path, help="home YAML (default: bundled demo home)")
@@ -90,6 +93,8 @@ def settings_from_args(
         parser.error("--beam-size must be 0 (auto) or more")
     if args.max_audio_seconds <= 0:
         parser.error("--max-audio-seconds must be positive")
+    if args.tts_cache_mb < 0:
+        parser.error("--tts-cache-mb must be 0 or more")
     if args.tts_parallel < 1:
         parser.error("--tts-parallel must be at least 1")
     ha_token = args.ha_token or os.environ.get("HA_TOKEN")
@@ -136,6 +141,7 @@ def settings_from_args(
         noise_w_scale=args.noise_w_scale,
         max_text_chars=args.max_text_chars,
         parallel=args.tts_parallel,
+        cache_mb=args.tts_cache_mb,
     )
     handle = HandleSettings(
         language=(args.language or "en").replace("_", "-").split("-")[0].lower(),

@@ -62,6 +62,8 @@ class TtsSettings:
     """Cap on text per synthesis request; longer text is refused with an error event."""
     parallel: int = 2
     """How many syntheses may run at once (ONNX sessions are thread-safe; espeak is guarded)."""
+    cache_mb: int = 32
+    """Rendered short sentences kept for reuse (about 12 minutes of 22 kHz audio); 0 = off."""
     use_cuda: bool = False
 
 

@@ -28,6 +28,7 @@ from piper.config import PiperConfig
 from .errors import RtxError
 from .sentences import SentenceSplitter
 from .settings import TtsSettings
+from .speech_cache import SpeechCache
 from .voices import VoiceDescription, discover_voices
 
 _LOGGER = logging.getLogger(__name__)
@@ -82,6 +83,7 @@ class TtsEngine:
         self._intra_op_threads = intra_op_threads
         self._loaded: dict[str, PiperVoice] = {}
         self._loading: dict[str, asyncio.Task[PiperVoice]] = {}
+        self.cache = SpeechCache(settings.cache_mb * 1024 * 1024)
 
     async def load(self) -> None:
         """Load and warm the default voice; idempotent, concurrent callers share one load."""
@@ -145,15 +147,24 @@ class TtsEngine:
         started = time.perf_counter()
 
         def submit(segment: str) -> asyncio.Future[bytes]:
+            cached = self.cache.get((description.name, syn_config_key, segment))
+            if cached is not None:
+                done: asyncio.Future[bytes] = loop.create_future()
+                done.set_result(cached)
+                return done
             return loop.run_in_executor(
                 self._executor, _render, piper_voice, segment, syn_config, stop
             )
 
+        syn_config_key = repr(syn_config)
         current = submit(segments[0])
         pending: asyncio.Future[bytes] | None = current
         try:
             for index, segment in enumerate(segments):
+                # Awaited without error means rendered whole: `stop` is only set below,
+                # once this generator is closed.
                 pcm = await current
+                self.cache.put((description.name, syn_config_key, segment), segment, pcm)
                 pending = None
                 if index + 1 < len(segments):
                     # Start the next sentence now, so it renders while this one is sent.

@@ -20,8 +20,9 @@ import psutil
 
 T = TypeVar("T")
 MB = 1024 * 1024
-LONG_TEXT = ("The quick brown fox jumps over the lazy dog. " * 445)[:20_000]
-"""Exactly the default --max-text-chars: minutes of speech, seconds of CPU per sentence pair."""
+LONG_TEXT = " ".join(f"Fox number {n} jumps over the lazy dog." for n in range(1, 1000))[:20_000]
+"""Exactly the default --max-text-chars: minutes of speech, seconds of CPU per sentence pair.
+Every sentence differs, so the server's cache of rendered sentences cannot answer it."""
 SHORT_TEXT = "Turn on the kitchen light."
 
 

@@ -15,8 +15,9 @@ from scipy.signal import resample_poly
 
 from wyoming_rtx.settings import TtsSettings
 
-DETERMINISTIC = TtsSettings(noise_scale=0.0, noise_w_scale=0.0, parallel=2)
-"""noise 0 makes piper's output a pure function of the text, so outputs can be compared."""
+DETERMINISTIC = TtsSettings(noise_scale=0.0, noise_w_scale=0.0, parallel=2, cache_mb=0)
+"""noise 0 makes piper's output a pure function of the text, so outputs can be compared;
+no sentence cache, so every test renders (the cache has its own tests)."""
 
 
 class InferenceRecorder:
