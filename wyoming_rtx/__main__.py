@@ -57,6 +57,12 @@ def build_parser() -> argparse.ArgumentParser:
     asr.add_argument("--allow-download", action="store_true", help="opt in to hub downloads")
     asr.add_argument("--download-dir", type=Path)
     asr.add_argument("--no-speculative", action="store_true", help="no decode during silence")
+    asr.add_argument(
+        "--asr-window-seconds",
+        type=float,
+        default=0.0,
+        help="encoder window for short audio: 0 = auto (15 on CPU, 30 on CUDA), 30 = full",
+    )
 
     tts = p.add_argument_group("text-to-speech")
     tts.add_argument("--voice", default="", help="voice name or .onnx path (default: bundled)")
@@ -91,6 +97,8 @@ def settings_from_args(
     """Map flags to settings once, rejecting bad combinations with a usage error."""
     if args.beam_size < 0:
         parser.error("--beam-size must be 0 (auto) or more")
+    if args.asr_window_seconds and not 5 <= args.asr_window_seconds <= 30:
+        parser.error("--asr-window-seconds must be 0 (auto) or between 5 and 30")
     if args.max_audio_seconds <= 0:
         parser.error("--max-audio-seconds must be positive")
     if args.tts_cache_mb < 0:
@@ -131,6 +139,7 @@ def settings_from_args(
         allow_download=args.allow_download,
         download_dir=args.download_dir,
         speculative=not args.no_speculative,
+        window_seconds=args.asr_window_seconds,
     )
     tts = TtsSettings(
         voice=args.voice,

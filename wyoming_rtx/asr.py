@@ -23,6 +23,7 @@ from wyoming.info import Attribution
 from .errors import RtxError
 from .models import normalise_language, resolve_asr_model
 from .settings import AsrSettings
+from .short_window import decode_short
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -41,6 +42,8 @@ SPECULATIVE_SILENCE_SECONDS = 0.2
 internal pause above ~100 ms; 0.2 s leaves a 2-core CPU ~0.5 s of HA's 0.7 s window to
 finish a tiny.en decode of a short command (see bench/asr_speculative.py)."""
 _VAD_POOL_SIZE = 16
+CPU_WINDOW_SECONDS = 15.0
+"""Shortest encoder window that decoded every English test clip like the full 30 s one."""
 
 # Silero (ggml) starts a team of native threads in every thread that calls it, and keeps
 # them; a small fixed pool therefore bounds the process's threads where asyncio's default
@@ -137,6 +140,9 @@ class AsrEngine:
         self.beam_size = settings.beam_size if settings.beam_size > 0 else (5 if cuda else 1)
         self.num_workers, self.cpu_threads = _pick_parallelism(self.device, settings.cpu_threads)
         self.speculative_silence = SPECULATIVE_SILENCE_SECONDS
+        self.window_seconds = settings.window_seconds or (30.0 if cuda else CPU_WINDOW_SECONDS)
+        self.window_fallbacks = 0
+        """Short-window decodes redone with the full window (a loop, or long audio)."""
         self._executor = ThreadPoolExecutor(max_workers=self.num_workers, thread_name_prefix="asr")
         self._model: WhisperModel | None = None
         self._loading: asyncio.Future[WhisperModel] | None = None
@@ -280,7 +286,20 @@ class AsrEngine:
         One temperature only: the fallback ladder re-decodes up to five more times when a
         result looks poor, which is mostly on noise, and would blow a short command's budget.
         No timestamps and no conditioning on earlier windows: commands are one window.
+        Short audio gets a shorter encoder window when configured (short_window.py).
         """
+        if self.window_seconds < 30.0:
+            text = decode_short(
+                model,
+                audio,
+                language,
+                window_seconds=self.window_seconds,
+                beam_size=self.beam_size,
+                initial_prompt=self.settings.initial_prompt,
+            )
+            if text is not None:
+                return text
+            self.window_fallbacks += 1
         segments, _info = model.transcribe(
             audio,
             language=language,

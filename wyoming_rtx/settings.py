@@ -43,6 +43,9 @@ class AsrSettings:
     """Where downloaded models go when allow_download is set."""
     speculative: bool = True
     """Decode during the trailing silence so the transcript is ready at audio-stop."""
+    window_seconds: float = 0.0
+    """Encoder window for short audio: 0 = auto (15 s on CPU, whisper's full 30 s on CUDA);
+    30 = always the full window (see short_window.py for why shorter is faster)."""
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,79 @@
+"""The short encoder window: same words as the full window, and a loop falls back to it."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from wyoming_rtx.asr import AsrEngine
+from wyoming_rtx.settings import AsrSettings
+from wyoming_rtx.short_window import window_frames
+
+from .conftest import read_wav_16k_mono
+
+CORPUS = Path(__file__).resolve().parents[2] / "bench" / "corpus"
+COMMANDS = [
+    entry
+    for entry in json.loads((CORPUS / "corpus.json").read_text())["entries"]
+    if entry["kind"] == "command"
+]
+
+
+def _words(text: str) -> str:
+    return " ".join(re.sub(r"[^a-z0-9 ]", " ", text.lower()).split())
+
+
+def test_window_covers_the_audio_plus_headroom_and_full_length_uses_the_standard_path() -> None:
+    assert window_frames(16000 * 2, 15.0) == 1500
+    assert window_frames(16000 * 14, 15.0) == 1600  # 14 s + 2 s headroom
+    assert window_frames(16000 * 28, 15.0) is None
+    assert window_frames(16000 * 2, 30.0) is None
+    assert all(window_frames(16000 * n, 7.3) % 2 == 0 for n in range(1, 20))  # type: ignore[operator]
+
+
+def test_cpu_defaults_to_the_short_window() -> None:
+    assert AsrEngine(AsrSettings(device="cpu")).window_seconds == 15.0
+    assert AsrEngine(AsrSettings(device="cpu", window_seconds=30)).window_seconds == 30.0
+
+
+async def test_default_window_hears_every_command_like_the_full_window(engine: AsrEngine) -> None:
+    """Both windows on the bundled model over the piper command corpus: identical words,
+    and no fallback was needed (a fallback would hide a short-window problem)."""
+    assert engine.window_seconds == 15.0
+    full = AsrEngine(AsrSettings(window_seconds=30))
+    try:
+        for entry in COMMANDS:
+            pcm = read_wav_16k_mono(CORPUS / entry["file"])
+            short_text = (await engine.decode(pcm, "en")).text
+            full_text = (await full.decode(pcm, "en")).text
+            assert _words(short_text) == _words(full_text), entry["file"]
+        assert engine.window_fallbacks == 0
+    finally:
+        await full.close()
+
+
+@pytest.mark.timeout(240)
+async def test_a_looping_short_window_is_redone_in_full() -> None:
+    """A 5 s window makes tiny.en repeat itself to the token cap on most of these commands;
+    the engine must notice and still return the right words."""
+    engine = AsrEngine(AsrSettings(window_seconds=5))
+    try:
+        for entry in COMMANDS[:6]:
+            pcm = read_wav_16k_mono(CORPUS / entry["file"])
+            text = (await engine.decode(pcm, "en")).text
+            assert _words(text) == _words(entry["text"]).replace("fifty percent", "50"), text
+        assert engine.window_fallbacks >= 1, "no loop at 5 s: the fallback went untested"
+    finally:
+        await engine.close()
+
+
+def test_repeated_word_runs_are_loops_but_ordinary_commands_are_not() -> None:
+    from wyoming_rtx.short_window import _repeats_itself
+
+    assert _repeats_itself("Lock the front door. Lock the front door.")
+    assert _repeats_itself("set the lights to the lights to fifty")
+    assert not _repeats_itself("Turn off the lights in the kitchen and the hallway.")
+    assert not _repeats_itself("that that is is")  # runs shorter than three words

@@ -1,0 +1,111 @@
+"""Decode a short command with a shorter encoder window than whisper's fixed 30 s.
+
+faster-whisper pads every input to 30 s of log-mel frames, so on a CPU the encoder spends
+most of a 2 s command's decode on 28 s of padding: tiny.en int8 on 2 cores took ~600 ms per
+command with the full window and ~230 ms with a 15 s one (same run, bench/asr_window.py).
+CTranslate2 accepts shorter encoder inputs; whisper.cpp's `audio_ctx` is the same idea.
+
+The model was trained on 30 s windows, and too short a window makes the decoder loop
+("Lock the front door. Lock the front door. ...") until the length cap: at 8-10 s that
+happened on 2 of 15 English clips, at 15 s on none. So the window has a floor, and a decode
+that runs into its token cap, or repeats a run of words, is thrown away and redone the
+standard way. Only the decoding primitives of faster-whisper are used (features, encoder, prompt,
+tokenizer, suppressed tokens); its long-form machinery is not needed for one short window.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+from faster_whisper import WhisperModel
+from faster_whisper.tokenizer import Tokenizer
+from faster_whisper.transcribe import get_suppressed_tokens
+
+_LOGGER = logging.getLogger(__name__)
+
+SAMPLE_RATE = 16000
+HEADROOM_SECONDS = 2.0
+"""Silence the window always keeps after the audio, so the last word is not at its edge."""
+TOKENS_PER_SECOND = 10
+"""Generous: fast English speech is ~4 tokens/s; a loop hits this cap, real speech does not."""
+TOKEN_ALLOWANCE = 24
+NO_SPEECH_THRESHOLD = 0.6
+LOG_PROB_THRESHOLD = -1.0
+"""faster-whisper's defaults for dropping a window as silence (both must hold)."""
+
+
+def window_frames(samples: int, window_seconds: float) -> int | None:
+    """Mel frames to encode for `samples` of audio; None when the standard path is needed."""
+    seconds = max(window_seconds, samples / SAMPLE_RATE + HEADROOM_SECONDS)
+    if seconds >= 30.0:
+        return None
+    frames = int(seconds * 100)
+    return frames + frames % 2  # the encoder's stride-2 convolution wants an even count
+
+
+def decode_short(
+    model: WhisperModel,
+    audio: np.ndarray,
+    language: str | None,
+    *,
+    window_seconds: float,
+    beam_size: int,
+    initial_prompt: str | None,
+) -> str | None:
+    """Greedy/beam decode of one short window; None when the caller must use the full one.
+
+    None means: the audio is too long for a short window, or the decoder ran into its
+    token cap (a repetition loop). "" is a real result: the window holds no speech.
+    """
+    frames = window_frames(audio.size, window_seconds)
+    if frames is None or (model.model.is_multilingual and not language):
+        return None  # too long, or a language to detect: the standard path does both
+    padded = np.zeros(frames * model.feature_extractor.hop_length, dtype=np.float32)
+    padded[: audio.size] = audio
+    features = model.feature_extractor(padded)[:, :frames]
+    encoded = model.encode(features)
+
+    tokenizer = Tokenizer(
+        model.hf_tokenizer,
+        model.model.is_multilingual,
+        task="transcribe",
+        language=language or "en",
+    )
+    previous = tokenizer.encode(" " + initial_prompt.strip()) if initial_prompt else []
+    prompt = model.get_prompt(tokenizer, previous, without_timestamps=True)
+    cap = TOKEN_ALLOWANCE + int(TOKENS_PER_SECOND * audio.size / SAMPLE_RATE)
+    # CTranslate2 stops Whisper at about half of `max_length`, prompt included; twice the
+    # budget guarantees a loop can reach `cap` tokens, whichever way a version counts.
+    max_length = min(model.max_length, 2 * (len(prompt) + cap) + 2)
+    result = model.model.generate(
+        encoded,
+        [prompt],
+        beam_size=beam_size,
+        max_length=max_length,
+        return_scores=True,
+        return_no_speech_prob=True,
+        suppress_blank=True,
+        suppress_tokens=get_suppressed_tokens(tokenizer, (-1,)),
+    )[0]
+    tokens = result.sequences_ids[0]
+    if len(tokens) >= cap or _repeats_itself(tokenizer.decode(tokens)):
+        _LOGGER.debug("Short-window decode looped (%d tokens): redoing it in full", len(tokens))
+        return None
+    text_tokens = [token for token in tokens if token < tokenizer.eot]
+    # CTranslate2 scores are length-normalised; faster-whisper averages over tokens + 1.
+    avg_log_prob = result.scores[0] * len(tokens) / (len(tokens) + 1)
+    if result.no_speech_prob > NO_SPEECH_THRESHOLD and avg_log_prob < LOG_PROB_THRESHOLD:
+        return ""
+    return tokenizer.decode(text_tokens).strip()
+
+
+def _repeats_itself(text: str, shortest: int = 3) -> bool:
+    """True when a run of `shortest`+ words is immediately repeated: a decoder loop that
+    ended before the cap. Real commands do not say "the bedroom lamp the bedroom lamp"."""
+    words = text.lower().split()
+    for size in range(shortest, len(words) // 2 + 1):
+        for start in range(len(words) - 2 * size + 1):
+            if words[start : start + size] == words[start + size : start + 2 * size]:
+                return True
+    return False
