@@ -84,9 +84,7 @@ async def _read_frame_rest(
     try:
         line = first + await reader.readuntil(b"\n")
     except asyncio.LimitOverrunError:
-        raise ProtocolError(
-            f"header line longer than {limits.max_header_bytes} bytes"
-        ) from None
+        raise ProtocolError(f"header line longer than {limits.max_header_bytes} bytes") from None
     if len(line) > limits.max_header_bytes:
         raise ProtocolError(f"header line longer than {limits.max_header_bytes} bytes")
     header, data_length, payload_length = parse_header(line, limits)
@@ -125,8 +123,6 @@ async def read_event(reader: asyncio.StreamReader, limits: FrameLimits) -> Event
             _read_frame_rest(reader, first, limits), timeout=limits.header_timeout
         )
     except TimeoutError:
-        raise ProtocolError(
-            f"frame not completed within {limits.header_timeout:g} s"
-        ) from None
+        raise ProtocolError(f"frame not completed within {limits.header_timeout:g} s") from None
     except asyncio.IncompleteReadError:
         return None  # peer closed mid-frame: nothing to answer

@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from .handle import HandleService
     from .tts import TtsEngine
 
+
 def _attribution(value: Any, default: Attribution) -> Attribution:
     """Engines describe attribution as an Attribution or a (name, url) pair."""
     if isinstance(value, Attribution):
