@@ -151,6 +151,7 @@ class SatelliteLoop:
         self._preroll.append(pcm)
         if self.transport.busy or self.speaker.playing:
             self._muted = True  # no self-trigger from the answer or our own sounds
+            self.wake.skip(pcm)
             return
         if self._muted:
             self._muted = False
@@ -185,6 +186,7 @@ class SatelliteLoop:
 
     async def _turn_audio(self, pcm: bytes) -> None:
         assert self._turn is not None and self._detector is not None
+        self.wake.skip(pcm)
         await self._turn.audio(pcm)
         detector = self._detector
         for is_speech in self.vad.process(pcm):

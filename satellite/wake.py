@@ -284,6 +284,15 @@ class WakeDetector:
                     return WakeDetection(wake_id, frame_end)
         return None
 
+    def skip(self, pcm: bytes) -> None:
+        """Audio the detector does not hear (a turn in progress, muted during an answer).
+
+        It still passes on the stream clock: otherwise the refractory period after a
+        detection would wait for two seconds of *heard* audio, i.e. run on into the next
+        listening period and swallow a follow-up wake phrase said right after the answer.
+        """
+        self.audio_seconds += len(pcm) / 32000
+
     def _fired(self, at: float) -> None:
         self._quiet_until = at + self.settings.refractory_seconds
         self.reset()
