@@ -367,6 +367,11 @@ async def test_satellite_reconnects_after_a_server_restart(
     assert run.client.connections == 2
     kinds_seen = [e.kind for e in run.loop.events]
     assert kinds_seen.count("wake") == 2 and "turn_refused" not in kinds_seen, run.loop.events
+    # The same audio wakes it at the same point both times (the refractory period after the
+    # first detection must not run on into the second turn and clip its first word).
+    fed = len(wake_pcm) / 32000
+    offsets = [e.audio_seconds % fed for e in run.loop.events if e.kind == "wake"]
+    assert offsets[1] == pytest.approx(offsets[0], abs=0.1), offsets
     heard = [normalize(t) for t in run.client.transcripts if t]
     assert heard == [normalize(command)] * 2, run.client.transcripts
     assert [handled for handled, _ in run.client.answers] == [True, True], run.client.answers
