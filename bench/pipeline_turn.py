@@ -60,7 +60,7 @@ LOCAL_UTTERANCES = (
     (CORPUS / "kitchen_lights_on.wav", "Turn on the kitchen lights."),
     (CORPUS / "bedroom_lamp_off.wav", "Turn off the bedroom lamp."),
     (CORPUS / "lock_front_door.wav", "Lock the front door."),
-    (CORPUS / "thermostat_twenty_one.wav", "Set the thermostat to 21 degrees."),
+    (CORPUS / "downstairs_off.wav", "Turn off all the lights downstairs."),
     (CORPUS / "bedroom_temperature.wav", "What is the temperature in the bedroom?"),
     (CORPUS / "open_garage.wav", "Open the garage door."),
     (REPO / "tests" / "data" / "living_room_light_en.wav", "Turn on the living room light."),

@@ -103,13 +103,20 @@ class FakeSatellite:
         with contextlib.suppress(Exception):
             await self.client.disconnect()
 
-    async def send_turn(self, pcm: bytes, trailing_silence: float = 0.3) -> float:
-        """Stream a turn in a burst, as a satellite after its VAD; returns audio-stop time."""
+    async def send_turn(
+        self, pcm: bytes, trailing_silence: float = 0.3, voice_stopped: bool = False
+    ) -> float:
+        """Stream a turn in a burst, as a satellite after its VAD; returns audio-stop time.
+
+        voice_stopped: mark the end of speech with `voice-stopped` before the trailing
+        silence, as our own satellite does (DESIGN §4), then still close with audio-stop."""
         run = RunPipeline(start_stage=PipelineStage.ASR, end_stage=PipelineStage.TTS)
         await self.client.write_event(run.event())
         await self.client.write_event(AudioStart(rate=16000, width=2, channels=1).event())
         audio = pcm + bytes(int(16000 * trailing_silence) * 2)
         for offset in range(0, len(audio), 3200):
+            if voice_stopped and offset >= len(pcm) and offset - 3200 < len(pcm):
+                await self.client.write_event(Event(type="voice-stopped"))
             chunk = AudioChunk(rate=16000, width=2, channels=1, audio=audio[offset : offset + 3200])
             await self.client.write_event(chunk.event())
         await self.client.write_event(AudioStop().event())
@@ -126,9 +133,12 @@ class FakeSatellite:
             if event.type == "audio-stop":
                 return result
 
-    async def turn(self, pcm: bytes, trailing_silence: float = 0.3) -> TurnResult:
+    async def turn(
+        self, pcm: bytes, trailing_silence: float = 0.3, voice_stopped: bool = False
+    ) -> TurnResult:
         """One whole turn, then `played`."""
-        result = TurnResult(stopped_at=await self.send_turn(pcm, trailing_silence))
+        stopped_at = await self.send_turn(pcm, trailing_silence, voice_stopped)
+        result = TurnResult(stopped_at=stopped_at)
         await self.read_answer(result)
         await self.client.write_event(Event(type="played"))
         return result

@@ -23,7 +23,7 @@ from wyoming.info import Attribution
 from .errors import RtxError
 from .models import normalise_language, resolve_asr_model
 from .settings import AsrSettings
-from .short_window import decode_short
+from .short_window import FULL_WINDOW_SECONDS, decode_short
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -42,8 +42,6 @@ SPECULATIVE_SILENCE_SECONDS = 0.2
 internal pause above ~100 ms; 0.2 s leaves a 2-core CPU ~0.5 s of HA's 0.7 s window to
 finish a tiny.en decode of a short command (see bench/asr_speculative.py)."""
 _VAD_POOL_SIZE = 16
-CPU_WINDOW_SECONDS = 15.0
-"""Shortest encoder window that decoded every English test clip like the full 30 s one."""
 
 # Silero (ggml) starts a team of native threads in every thread that calls it, and keeps
 # them; a small fixed pool therefore bounds the process's threads where asyncio's default
@@ -153,7 +151,7 @@ class AsrEngine:
         )
         self.beam_size = settings.beam_size if settings.beam_size > 0 else (5 if cuda else 1)
         self.num_workers, self.cpu_threads = _pick_parallelism(device, settings.cpu_threads)
-        self.window_seconds = settings.window_seconds or (30.0 if cuda else CPU_WINDOW_SECONDS)
+        self.window_seconds = settings.window_seconds or FULL_WINDOW_SECONDS
 
     @property
     def loaded(self) -> bool:
@@ -314,7 +312,7 @@ class AsrEngine:
         No timestamps and no conditioning on earlier windows: commands are one window.
         Short audio gets a shorter encoder window when configured (short_window.py).
         """
-        if self.window_seconds < 30.0:
+        if self.window_seconds < FULL_WINDOW_SECONDS:
             text = decode_short(
                 model,
                 audio,

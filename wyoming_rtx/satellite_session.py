@@ -95,7 +95,7 @@ class SatelliteSession:
         self._converter: PcmConverter | None = None
 
     def wants(self, event: Event) -> bool:
-        """Turn events, satellite info, and audio while a turn is listening."""
+        """Turn events, satellite info, and the turn's audio stream up to its audio-stop."""
         if event.type in _TURN_EVENTS or event.type == "info":
             return True
         return event.type in _AUDIO_EVENTS and self._receiving_audio
@@ -111,7 +111,13 @@ class SatelliteSession:
             self._converter = PcmConverter(start.rate, start.width, start.channels)
         elif AudioChunk.is_type(kind):
             self._on_audio(AudioChunk.from_event(event))
-        elif kind == "voice-stopped" or AudioStop.is_type(kind):
+        elif kind == "voice-stopped":
+            self._end_of_speech()
+        elif AudioStop.is_type(kind):
+            # The stream ends here, even when voice-stopped already ended the speech: the
+            # satellite's audio-stop (and any chunk in between) belongs to this turn, and
+            # must not reach the plain speech-to-text service as a stray request.
+            self._receiving_audio = False
             self._end_of_speech()
         elif kind == "played" and self._turn is not None:
             self._turn.played()
@@ -160,7 +166,6 @@ class SatelliteSession:
         self._turn.feed(self._converter.convert(chunk.audio))
 
     def _end_of_speech(self) -> None:
-        self._receiving_audio = False
         if self._turn is not None:
             self._turn.end_of_speech()
 

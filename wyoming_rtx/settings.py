@@ -44,8 +44,8 @@ class AsrSettings:
     speculative: bool = True
     """Decode during the trailing silence so the transcript is ready at audio-stop."""
     window_seconds: float = 0.0
-    """Encoder window for short audio: 0 = auto (15 s on CPU, whisper's full 30 s on CUDA);
-    30 = always the full window (see short_window.py for why shorter is faster)."""
+    """Encoder window for short audio: 0 = whisper's full 30 s; 15 decodes a command about
+    twice as fast on a CPU but mishears a little more (see short_window.py)."""
 
 
 @dataclass(frozen=True)

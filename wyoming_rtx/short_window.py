@@ -1,16 +1,20 @@
-"""Decode a short command with a shorter encoder window than whisper's fixed 30 s.
+"""Opt-in: decode a short command with a shorter encoder window than whisper's fixed 30 s.
 
 faster-whisper pads every input to 30 s of log-mel frames, so on a CPU the encoder spends
-most of a 2 s command's decode on 28 s of padding: tiny.en int8 on 2 cores took ~600 ms per
-command with the full window and ~230 ms with a 15 s one (same run, bench/asr_window.py).
-CTranslate2 accepts shorter encoder inputs; whisper.cpp's `audio_ctx` is the same idea.
+most of a 2 s command's decode on 28 s of padding: tiny.en int8 on 2 cores took ~330 ms per
+command with the full window and ~160 ms with a 15 s one (bench/asr_window.py), and the
+peak memory of a decode fell from ~+52 MB to under +15 MB. CTranslate2 accepts shorter
+encoder inputs; whisper.cpp's `audio_ctx` is the same idea.
 
-The model was trained on 30 s windows, and too short a window makes the decoder loop
-("Lock the front door. Lock the front door. ...") until the length cap: at 8-10 s that
-happened on 2 of 15 English clips, at 15 s on none. So the window has a floor, and a decode
-that runs into its token cap, or repeats a run of words, is thrown away and redone the
-standard way. Only the decoding primitives of faster-whisper are used (features, encoder, prompt,
-tokenizer, suppressed tokens); its long-form machinery is not needed for one short window.
+It is not the default because the model was trained on 30 s windows and hears a little
+worse with less: on 54 noisy piper commands, tiny.en misheard 9 at 15 s and 5 at 30 s
+(mostly the first word: "Pern on the kitchen light"). Too short a window also makes the
+decoder loop ("Lock the front door. Lock the front door. ...") until the length cap: at
+8-10 s on 2 of 15 English clips. So the window has a floor, and a decode that runs into its
+token cap, or repeats a run of words, is thrown away and redone the standard way.
+
+Only faster-whisper's decoding primitives are used (features, encoder, prompt, tokenizer,
+suppressed tokens); its long-form machinery is not needed for one short window.
 """
 
 from __future__ import annotations
@@ -25,6 +29,8 @@ from faster_whisper.transcribe import get_suppressed_tokens
 _LOGGER = logging.getLogger(__name__)
 
 SAMPLE_RATE = 16000
+FULL_WINDOW_SECONDS = 30.0
+"""Whisper's own window: faster-whisper's standard path."""
 HEADROOM_SECONDS = 2.0
 """Silence the window always keeps after the audio, so the last word is not at its edge."""
 TOKENS_PER_SECOND = 10
@@ -38,7 +44,7 @@ LOG_PROB_THRESHOLD = -1.0
 def window_frames(samples: int, window_seconds: float) -> int | None:
     """Mel frames to encode for `samples` of audio; None when the standard path is needed."""
     seconds = max(window_seconds, samples / SAMPLE_RATE + HEADROOM_SECONDS)
-    if seconds >= 30.0:
+    if seconds >= FULL_WINDOW_SECONDS:
         return None
     frames = int(seconds * 100)
     return frames + frames % 2  # the encoder's stride-2 convolution wants an even count

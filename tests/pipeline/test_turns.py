@@ -9,6 +9,7 @@ import pytest
 from fakes.ollama_server import FakeOllama
 from pipeline_helpers import FakeSatellite, heard, make_app, speech
 from wyoming.audio import AudioStart
+from wyoming.event import Event
 from wyoming_helpers import normalize
 
 from wyoming_rtx.settings import HandleSettings
@@ -36,6 +37,23 @@ async def test_kitchen_light_turn_changes_state_and_answers(app) -> None:
     assert trace.outcome == "done" and trace.source == "local"
     for stage in ("audio_start", "end_of_speech", "transcript", "answer_text", "first_audio"):
         assert stage in trace.marks
+
+
+async def test_voice_stopped_then_audio_stop_is_one_turn_with_one_transcript(app) -> None:
+    """Our satellite marks the end of speech with voice-stopped, then sends the trailing
+    chunks and audio-stop: all of it belongs to the turn. None of it may reach the plain
+    speech-to-text service (which would answer an extra, empty transcript)."""
+    pcm = await speech(app, "Turn off the kitchen light.")
+    async with FakeSatellite(app.listener.port, "kitchen-satellite", "Kitchen") as sat:
+        result = await sat.turn(pcm, trailing_silence=0.5, voice_stopped=True)
+        await sat.client.write_event(Event(type="ping", data={}))
+        pong = await asyncio.wait_for(sat.client.read_event(), 10)
+    types = [event.type for event in result.events]
+    assert types.count("transcript") == 1, types
+    assert "transcript-start" not in types and "error" not in types, types
+    assert normalize(result.of("transcript")[0].data["text"]) == "turn off the kitchen light"
+    assert pong is not None and pong.type == "pong", "nothing else may be queued after it"
+    assert _state(app, "light.kitchen_light") == "off"
 
 
 async def test_two_satellites_in_different_areas_at_once(app) -> None:

@@ -136,35 +136,6 @@ class Tap:
             writer.close()  # one side gone: end the other pump too
 
 
-STRAY_STT_BUG = (
-    "server bug: after the satellite's voice-stopped, its audio-stop (DESIGN §4 sends both) "
-    "falls through to the plain STT service (SatelliteSession.wants() stops taking audio "
-    "events at voice-stopped), which answers an extra empty transcript-start/transcript/"
-    "transcript-stop; the satellite records an empty transcript"
-)
-
-
-def without_stray_stt(events: list[Event]) -> tuple[list[Event], int]:
-    """Drop the empty STT exchanges of STRAY_STT_BUG; returns (rest, how many were dropped).
-
-    Only exactly that shape is dropped (an empty transcript inside transcript-start/-stop), so
-    anything else the server sends still reaches the assertions.
-    """
-    rest: list[Event] = []
-    stray = 0
-    i = 0
-    while i < len(events):
-        shape = [e.type for e in events[i : i + 3]]
-        empty = len(shape) == 3 and not events[i + 1].data.get("text")
-        if empty and shape == ["transcript-start", "transcript", "transcript-stop"]:
-            stray += 1
-            i += 3
-            continue
-        rest.append(events[i])
-        i += 1
-    return rest, stray
-
-
 def kinds(events: list[Event]) -> list[str]:
     """Event types without the keep-alives, which interleave anywhere."""
     return [e.type for e in events if e.type not in ("ping", "pong")]
@@ -254,7 +225,9 @@ async def test_wake_word_turn_through_the_real_server(
     assert set(sent[3:-3]) == {"audio-chunk"}, sent
 
     # Wire, server -> satellite: transcript, handled, then the answer audio.
-    to_satellite, stray = without_stray_stt(tap.to_satellite)
+    # Nothing else: in particular no empty transcript from the plain speech-to-text
+    # service for the audio-stop that follows voice-stopped (that audio-stop is the turn's).
+    to_satellite = tap.to_satellite
     got = kinds(to_satellite)
     assert got.count("transcript") == 1 and got.count("handled") == 1, got
     assert "not-handled" not in got and "error" not in got, got
@@ -263,7 +236,7 @@ async def test_wake_word_turn_through_the_real_server(
     transcript = Transcript.from_event(next(e for e in to_satellite if e.type == "transcript"))
     handled = Handled.from_event(next(e for e in to_satellite if e.type == "handled"))
     assert normalize(transcript.text) == normalize(command), transcript.text
-    assert run.client.transcripts == [""] * stray + [transcript.text]
+    assert run.client.transcripts == [transcript.text]
     assert run.client.answers == [(True, handled.text)]
     answer = handled.text or ""
 
@@ -284,9 +257,6 @@ async def test_wake_word_turn_through_the_real_server(
     # And the satellite played it: its sound output holds awake sound + answer + done sound.
     sounds = sum(wav_seconds(p) for p in (settings.snd.awake_wav, settings.snd.done_wav) if p)
     assert wav_seconds(played_wav) == pytest.approx(answer_seconds + sounds, abs=0.05)
-
-    if stray:  # everything else held; remove once the server swallows that audio-stop
-        pytest.xfail(STRAY_STT_BUG)
 
 
 class PlaybackLog:
@@ -372,7 +342,7 @@ async def test_satellite_reconnects_after_a_server_restart(
     fed = len(wake_pcm) / 32000
     offsets = [e.audio_seconds % fed for e in run.loop.events if e.kind == "wake"]
     assert offsets[1] == pytest.approx(offsets[0], abs=0.1), offsets
-    heard = [normalize(t) for t in run.client.transcripts if t]
+    heard = [normalize(t) for t in run.client.transcripts]
     assert heard == [normalize(command)] * 2, run.client.transcripts
     assert [handled for handled, _ in run.client.answers] == [True, True], run.client.answers
     for trace in traces:
@@ -381,5 +351,3 @@ async def test_satellite_reconnects_after_a_server_restart(
     # Both answers reached the speaker: two playbacks longer than any feedback sound.
     feedback = max(wav_seconds(p) for p in (snd.awake_wav, snd.done_wav) if p)
     assert sum(seconds > feedback + 0.3 for seconds in sink.playbacks) == 2, sink.playbacks
-    if len(run.client.transcripts) != 2:  # empty extras only, see STRAY_STT_BUG
-        pytest.xfail(STRAY_STT_BUG)
