@@ -60,19 +60,29 @@ def build_parser() -> argparse.ArgumentParser:
     snd.add_argument("--timer-finished-wav", help="sound when a timer finishes ('none')")
     snd.add_argument("--no-sounds", action="store_true", help="no awake/done/timer sounds")
     wake = parser.add_argument_group("wake word")
-    wake.add_argument("--wake-engine", choices=["openwakeword", "microwakeword"],
-                      default="openwakeword")
-    wake.add_argument("--wake-word", action="append", dest="wake_words",
-                      help="bundled name (ok_nabu, hey_jarvis, alexa, hey_mycroft, hey_rhasspy) "
-                      "or model path; repeatable (default: ok_nabu)")
+    wake.add_argument(
+        "--wake-engine", choices=["openwakeword", "microwakeword"], default="openwakeword"
+    )
+    wake.add_argument(
+        "--wake-word",
+        action="append",
+        dest="wake_words",
+        help="bundled name (ok_nabu, hey_jarvis, alexa, hey_mycroft, hey_rhasspy) "
+        "or model path; repeatable (default: ok_nabu)",
+    )
     wake.add_argument("--wake-threshold", type=float, help="0-1 (default: engine's own)")
-    wake.add_argument("--wake-trigger-level", type=int, default=1,
-                      help="consecutive frames over the threshold")
+    wake.add_argument(
+        "--wake-trigger-level", type=int, default=1, help="consecutive frames over the threshold"
+    )
     wake.add_argument("--wake-refractory-seconds", type=float, default=2.0)
     vad = parser.add_argument_group("end of speech")
     vad.add_argument("--vad-threshold", type=float, default=0.5)
-    vad.add_argument("--vad-silence-ms", type=int, default=500,
-                     help="silence after speech that ends the turn (default 500)")
+    vad.add_argument(
+        "--vad-silence-ms",
+        type=int,
+        default=500,
+        help="silence after speech that ends the turn (default 500)",
+    )
     vad.add_argument("--vad-no-speech-seconds", type=float, default=5.0)
     vad.add_argument("--vad-max-seconds", type=float, default=15.0)
     vad.add_argument("--vad-preroll-ms", type=int, default=200)
@@ -98,15 +108,21 @@ def settings_from_args(
         name=args.name,
         area=args.area,
         mic=MicSettings(
-            command=args.mic_command, device=mic_device,
+            command=args.mic_command,
+            device=mic_device,
             file=Path(args.mic_file) if args.mic_file else None,
-            rate=args.mic_rate, width=args.mic_width, channels=args.mic_channels,
+            rate=args.mic_rate,
+            width=args.mic_width,
+            channels=args.mic_channels,
             realtime=args.mic_realtime,
         ),
         snd=SndSettings(
-            command=args.snd_command, device=args.snd_device,
+            command=args.snd_command,
+            device=args.snd_device,
             file=Path(args.snd_file) if args.snd_file else None,
-            rate=args.snd_rate, width=args.snd_width, channels=args.snd_channels,
+            rate=args.snd_rate,
+            width=args.snd_width,
+            channels=args.snd_channels,
             awake_wav=_sound(args.awake_wav, SOUNDS_DIR / "awake.wav", args.no_sounds),
             done_wav=_sound(args.done_wav, SOUNDS_DIR / "done.wav", args.no_sounds),
             timer_finished_wav=_sound(
@@ -114,13 +130,17 @@ def settings_from_args(
             ),
         ),
         wake=WakeSettings(
-            engine=args.wake_engine, names=tuple(args.wake_words or ["ok_nabu"]),
-            threshold=args.wake_threshold, trigger_level=args.wake_trigger_level,
+            engine=args.wake_engine,
+            names=tuple(args.wake_words or ["ok_nabu"]),
+            threshold=args.wake_threshold,
+            trigger_level=args.wake_trigger_level,
             refractory_seconds=args.wake_refractory_seconds,
         ),
         vad=VadSettings(
-            threshold=args.vad_threshold, silence_ms=args.vad_silence_ms,
-            no_speech_seconds=args.vad_no_speech_seconds, max_seconds=args.vad_max_seconds,
+            threshold=args.vad_threshold,
+            silence_ms=args.vad_silence_ms,
+            no_speech_seconds=args.vad_no_speech_seconds,
+            max_seconds=args.vad_max_seconds,
             preroll_ms=args.vad_preroll_ms,
         ),
         response_timeout_seconds=args.response_timeout_seconds,
@@ -132,8 +152,10 @@ async def _run(args: argparse.Namespace, settings: SatelliteSettings) -> None:
         app = HaApp(
             settings,
             HaSettings(
-                uri=args.ha_uri, zeroconf=not args.no_zeroconf,
-                zeroconf_name=args.zeroconf_name, zeroconf_host=args.zeroconf_host,
+                uri=args.ha_uri,
+                zeroconf=not args.no_zeroconf,
+                zeroconf_name=args.zeroconf_name,
+                zeroconf_host=args.zeroconf_host,
             ),
         )
         await app.start()

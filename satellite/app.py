@@ -46,13 +46,14 @@ class Seams:
 
 
 def make_info(settings: SatelliteSettings, engine: WakeEngine) -> Info:
-    return build_info(
-        settings, [m.id for m in engine.models], [m.phrase for m in engine.models]
-    )
+    return build_info(settings, [m.id for m in engine.models], [m.phrase for m in engine.models])
 
 
 def make_loop(
-    settings: SatelliteSettings, transport: Transport, speaker: Speaker, engine: WakeEngine,
+    settings: SatelliteSettings,
+    transport: Transport,
+    speaker: Speaker,
+    engine: WakeEngine,
     seams: Seams,
 ) -> SatelliteLoop:
     mic = MicSupervisor(settings.mic, seams.mic_factory)
@@ -67,7 +68,9 @@ class DirectRun:
 
 
 async def run_direct(
-    settings: SatelliteSettings, direct: DirectSettings, seams: Seams | None = None,
+    settings: SatelliteSettings,
+    direct: DirectSettings,
+    seams: Seams | None = None,
     connect_wait_seconds: float = 10.0,
 ) -> DirectRun:
     """Run direct mode until the microphone ends (never, for a live mic)."""
@@ -111,7 +114,9 @@ class HaApp:
         port = await self.satellite.start()
         if self.ha.zeroconf:
             self.announcer = Announcer(
-                self.ha.zeroconf_name or self.settings.name, port, self.ha.zeroconf_host,
+                self.ha.zeroconf_name or self.settings.name,
+                port,
+                self.ha.zeroconf_host,
                 self.ha.zeroconf_interfaces,
             )
             await self.announcer.start()

@@ -196,8 +196,12 @@ class SoundDeviceMic:
         if device == "default":
             device = None
         stream = sounddevice.RawInputStream(
-            samplerate=MIC_RATE, channels=MIC_CHANNELS, dtype="int16",
-            blocksize=CHUNK_SAMPLES, device=device, callback=callback,
+            samplerate=MIC_RATE,
+            channels=MIC_CHANNELS,
+            dtype="int16",
+            blocksize=CHUNK_SAMPLES,
+            device=device,
+            callback=callback,
         )
         stream.start()
         self._stream = stream

@@ -42,7 +42,9 @@ class CommandSink:
 
     async def start(self) -> None:
         self._proc = await asyncio.create_subprocess_shell(
-            self.command, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.DEVNULL,
+            self.command,
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.DEVNULL,
             stderr=asyncio.subprocess.DEVNULL,
         )
 
@@ -223,7 +225,9 @@ class AnswerPlayer:
     """
 
     def __init__(
-        self, speaker: Speaker, on_played: Callable[[], Awaitable[None]],
+        self,
+        speaker: Speaker,
+        on_played: Callable[[], Awaitable[None]],
         tasks: set[asyncio.Task],
     ) -> None:
         self.speaker = speaker

@@ -70,19 +70,33 @@ def build_info(settings: SatelliteSettings, wake_names: list[str], phrases: list
     """
     return Info(
         satellite=Satellite(
-            name=settings.name, attribution=_ATTRIBUTION, installed=True,
-            description="wyoming-rtx room satellite", version=__version__,
-            area=settings.area, has_vad=True, active_wake_words=list(wake_names),
-            max_active_wake_words=len(wake_names), supports_trigger=False,
+            name=settings.name,
+            attribution=_ATTRIBUTION,
+            installed=True,
+            description="wyoming-rtx room satellite",
+            version=__version__,
+            area=settings.area,
+            has_vad=True,
+            active_wake_words=list(wake_names),
+            max_active_wake_words=len(wake_names),
+            supports_trigger=False,
         ),
         wake=[
             WakeProgram(
-                name=settings.wake.engine, attribution=_ATTRIBUTION, installed=True,
-                description=f"{settings.wake.engine} (local)", version=__version__,
+                name=settings.wake.engine,
+                attribution=_ATTRIBUTION,
+                installed=True,
+                description=f"{settings.wake.engine} (local)",
+                version=__version__,
                 models=[
                     WakeModel(
-                        name=name, attribution=_ATTRIBUTION, installed=True, description=phrase,
-                        version=None, languages=["en"], phrase=phrase,
+                        name=name,
+                        attribution=_ATTRIBUTION,
+                        installed=True,
+                        description=phrase,
+                        version=None,
+                        languages=["en"],
+                        phrase=phrase,
                     )
                     for name, phrase in zip(wake_names, phrases, strict=True)
                 ],
@@ -95,8 +109,13 @@ class SatelliteLoop:
     """Runs the microphone through wake word and turn detection until the mic ends."""
 
     def __init__(
-        self, settings: SatelliteSettings, mic: MicSupervisor, wake: WakeDetector,
-        speaker: Speaker, transport: Transport, vad: SpeechDetector | None = None,
+        self,
+        settings: SatelliteSettings,
+        mic: MicSupervisor,
+        wake: WakeDetector,
+        speaker: Speaker,
+        transport: Transport,
+        vad: SpeechDetector | None = None,
     ) -> None:
         self.settings = settings
         self.mic = mic
@@ -171,8 +190,10 @@ class SatelliteLoop:
         vad = self.settings.vad
         self._detector = TurnDetector(
             TurnTimings(
-                silence_seconds=vad.silence_ms / 1000, min_speech_seconds=vad.min_speech_ms / 1000,
-                no_speech_seconds=vad.no_speech_seconds, max_seconds=vad.max_seconds,
+                silence_seconds=vad.silence_ms / 1000,
+                min_speech_seconds=vad.min_speech_ms / 1000,
+                no_speech_seconds=vad.no_speech_seconds,
+                max_seconds=vad.max_seconds,
             )
         )
         self.vad.reset()

@@ -74,7 +74,11 @@ class DirectClient:
     ``begin_turn`` on each wake word."""
 
     def __init__(
-        self, settings: SatelliteSettings, direct: DirectSettings, speaker: Speaker, info: Info,
+        self,
+        settings: SatelliteSettings,
+        direct: DirectSettings,
+        speaker: Speaker,
+        info: Info,
         find_server: FindServer | None = None,
     ) -> None:
         self.settings = settings
@@ -113,7 +117,8 @@ class DirectClient:
         self._awaiting_until = float("inf")  # until audio-stop is sent, then a deadline
         await turn._write(
             RunPipeline(
-                start_stage=PipelineStage.ASR, end_stage=PipelineStage.TTS,
+                start_stage=PipelineStage.ASR,
+                end_stage=PipelineStage.TTS,
                 wake_word_name=detection.name,
             ).event()
         )

@@ -119,15 +119,20 @@ class Announcer:
     """Announces this satellite to Home Assistant; keeps zeroconf alive while running."""
 
     def __init__(
-        self, name: str, port: int, host: str | None = None,
+        self,
+        name: str,
+        port: int,
+        host: str | None = None,
         interfaces: Sequence[str] | None = None,
     ) -> None:
         self.host = host or lan_address()
         self.interfaces = interfaces
         instance = name.replace(".", "_")
         self.info = AsyncServiceInfo(
-            SERVICE_TYPE, f"{instance}.{SERVICE_TYPE}",
-            addresses=[socket.inet_aton(self.host)], port=port,
+            SERVICE_TYPE,
+            f"{instance}.{SERVICE_TYPE}",
+            addresses=[socket.inet_aton(self.host)],
+            port=port,
             server=f"{socket.gethostname().split('.')[0] or 'satellite'}.local.",
         )
         self._azc: AsyncZeroconf | None = None

@@ -115,7 +115,9 @@ class HaConnection:
             updated = TimerUpdated.from_event(event)
             _LOGGER.info(
                 "Timer %s updated: %s s, active=%s",
-                updated.id, updated.total_seconds, updated.is_active,
+                updated.id,
+                updated.total_seconds,
+                updated.is_active,
             )
         elif TimerCancelled.is_type(event.type):
             _LOGGER.info("Timer %s cancelled", TimerCancelled.from_event(event).id)
@@ -213,7 +215,8 @@ class HaSatellite:
         if old is not None:
             _LOGGER.warning(
                 "Home Assistant connection from %s replaces the one from %s",
-                connection.peer, old.peer,
+                connection.peer,
+                old.peer,
             )
             old.close()
             self._turn_done()
@@ -266,7 +269,8 @@ class HaSatellite:
         )
         await turn._write(
             RunPipeline(
-                start_stage=PipelineStage.ASR, end_stage=PipelineStage.TTS,
+                start_stage=PipelineStage.ASR,
+                end_stage=PipelineStage.TTS,
                 wake_word_name=detection.name,
             ).event()
         )

@@ -87,9 +87,7 @@ class TurnDetector:
             self._speech_run = 0.0
             self._silence_run += seconds
 
-        if self.state is TurnState.SPEAKING and (
-            self._silence_run >= self.timings.silence_seconds
-        ):
+        if self.state is TurnState.SPEAKING and (self._silence_run >= self.timings.silence_seconds):
             return self._end(EndReason.SILENCE)
         if self.state is TurnState.WAITING and self.elapsed >= self.timings.no_speech_seconds:
             return self._end(EndReason.NO_SPEECH)

@@ -248,7 +248,8 @@ class WakeDetector:
         self.settings = settings
         self.audio_seconds = 0.0
         self._thresholds = {
-            m.id: settings.threshold if settings.threshold is not None
+            m.id: settings.threshold
+            if settings.threshold is not None
             else engine.default_threshold(m.id)
             for m in engine.models
         }

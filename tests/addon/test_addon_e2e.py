@@ -53,14 +53,23 @@ async def test_addon_runs_the_real_server(
     env = {**os.environ, "SUPERVISOR_TOKEN": "e2e-t0ken"}
     env.pop("HA_TOKEN", None)
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "addon",
-        "--options", str(options),
-        "--config-dir", str(tmp_path),
-        "--supervisor-url", supervisor.url,
-        "--hostname", "e2e-wyoming-rtx",
-        "--port", str(free_port),
-        cwd=ROOT, env=env,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+        sys.executable,
+        "-m",
+        "addon",
+        "--options",
+        str(options),
+        "--config-dir",
+        str(tmp_path),
+        "--supervisor-url",
+        supervisor.url,
+        "--hostname",
+        "e2e-wyoming-rtx",
+        "--port",
+        str(free_port),
+        cwd=ROOT,
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
     )
     assert process.stdout is not None
     lines: list[str] = []

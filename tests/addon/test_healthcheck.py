@@ -45,8 +45,13 @@ async def _hang_up(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -
 
 @pytest.mark.parametrize(
     ("responder", "healthy"),
-    [(answer_info, True), (_other_then_info, True), (_silent, False), (_late, False),
-     (_hang_up, False)],
+    [
+        (answer_info, True),
+        (_other_then_info, True),
+        (_silent, False),
+        (_late, False),
+        (_hang_up, False),
+    ],
 )
 async def test_answers_describe(wyoming_peer: Peer, responder: Responder, healthy: bool) -> None:
     port = await wyoming_peer(responder)
@@ -59,8 +64,12 @@ async def test_nothing_listening(free_port: int) -> None:
 
 async def _exit_code(*args: str) -> int:
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "addon.healthcheck", *args,
-        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
+        sys.executable,
+        "-m",
+        "addon.healthcheck",
+        *args,
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.DEVNULL,
     )
     return await asyncio.wait_for(process.wait(), 30)
 

@@ -103,8 +103,9 @@ def test_file_in_config_folder_becomes_a_path(tmp_path: Path) -> None:
     (tmp_path / "models" / "whisper-small").mkdir(parents=True)
     (tmp_path / "voices").mkdir()
     (tmp_path / "voices" / "mine.onnx").write_bytes(b"")
-    args = _args({**DEFAULTS, "asr_model": "models/whisper-small", "voice": "voices/mine.onnx"},
-                 tmp_path)
+    args = _args(
+        {**DEFAULTS, "asr_model": "models/whisper-small", "voice": "voices/mine.onnx"}, tmp_path
+    )
     assert _contains_run(args, ["--asr-model", str(tmp_path / "models" / "whisper-small")])
     assert _contains_run(args, ["--voice", str(tmp_path / "voices" / "mine.onnx")])
     assert _contains_run(args, ["--voices-dir", str(tmp_path / "voices")])

@@ -66,13 +66,20 @@ async def test_starts_announces_and_stops_cleanly(
     await killer
     assert code == 0
     record = json.loads((tmp_path / "record.json").read_text())
-    assert record["argv"][:4] == ["--uri", f"tcp://0.0.0.0:{free_port}", "--no-zeroconf",
-                                  "--language"]
+    assert record["argv"][:4] == [
+        "--uri",
+        f"tcp://0.0.0.0:{free_port}",
+        "--no-zeroconf",
+        "--language",
+    ]
     assert "--ha-url" in record["argv"] and "sup3r" not in record["argv"]
     assert record["has_ha_token"] is True
     [request] = supervisor.requests
     assert (request.method, request.path, request.authorization) == (
-        "POST", "/discovery", "Bearer sup3r")
+        "POST",
+        "/discovery",
+        "Bearer sup3r",
+    )
     assert request.body == {
         "service": "wyoming",
         "config": {"uri": f"tcp://local-wyoming-rtx:{free_port}"},
@@ -134,8 +141,15 @@ async def test_no_token_no_discovery(
 
 @pytest.mark.parametrize(
     ("returncode", "stopping", "expected"),
-    [(0, True, 0), (-signal.SIGTERM, True, 0), (-signal.SIGKILL, True, 137),
-     (1, True, 1), (2, False, 2), (-signal.SIGTERM, False, 143), (0, False, 0)],
+    [
+        (0, True, 0),
+        (-signal.SIGTERM, True, 0),
+        (-signal.SIGKILL, True, 137),
+        (1, True, 1),
+        (2, False, 2),
+        (-signal.SIGTERM, False, 143),
+        (0, False, 0),
+    ],
 )
 def test_exit_code(returncode: int, stopping: bool, expected: int) -> None:
     assert exit_code(returncode, stopping) == expected

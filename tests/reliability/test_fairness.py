@@ -180,4 +180,3 @@ async def test_fifty_concurrent_requests_all_complete(server, data_dir) -> None:
     kinds = await probe.around(asyncio.gather(*(one(n) for n in range(50))))
     assert len(kinds) == 50
     probe.check(min_probes=3)
-

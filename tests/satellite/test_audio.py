@@ -24,9 +24,7 @@ async def test_a_dying_mic_command_is_restarted_with_backoff(
     caplog.set_level(logging.DEBUG, logger="satellite")
     raw = tmp_path / "burst.raw"
     raw.write_bytes(b"\x01\x00" * 4096)  # 8 chunks, then the command exits
-    settings = MicSettings(
-        command=f"cat {raw}", restart_seconds=0.05, restart_max_seconds=0.1
-    )
+    settings = MicSettings(command=f"cat {raw}", restart_seconds=0.05, restart_max_seconds=0.1)
     supervisor = MicSupervisor(settings)
     received = 0
     loop = asyncio.get_running_loop()
@@ -99,7 +97,7 @@ async def test_answers_are_converted_to_the_output_format(tmp_path: Path) -> Non
 
 async def test_stdin_mic_reads_raw_pcm(fixtures: Path) -> None:
     """``--mic-file -``: raw 16 kHz s16le from stdin, in a subprocess like a real pipe."""
-    pcm = read_pcm(fixtures / "wake_command.wav")[: 32000]
+    pcm = read_pcm(fixtures / "wake_command.wav")[:32000]
     code = (
         "import asyncio\n"
         "from pathlib import Path\n"

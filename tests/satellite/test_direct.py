@@ -89,7 +89,8 @@ class FakeServer:
 
 def _settings(tmp_path: Path, mic_file: Path | None = None) -> SatelliteSettings:
     return SatelliteSettings(
-        name="kitchen satellite", area="Kitchen",
+        name="kitchen satellite",
+        area="Kitchen",
         mic=MicSettings(file=mic_file, tail_silence_seconds=1.0),
         snd=SndSettings(file=tmp_path / "played.wav"),
         wake=WakeSettings(names=("hey_jarvis",)),
@@ -111,7 +112,8 @@ async def test_a_wav_turn_end_to_end(
     try:
         run: DirectRun = await asyncio.wait_for(
             run_direct(
-                settings, DirectSettings(server_uri=f"tcp://127.0.0.1:{port}"),
+                settings,
+                DirectSettings(server_uri=f"tcp://127.0.0.1:{port}"),
                 Seams(engine=oww_engine),
             ),
             timeout=30,
@@ -166,7 +168,9 @@ async def test_reconnects_keeps_listening_and_mutes_while_answering(
     wake_pcm = read_pcm(fixtures / "wake_command.wav")
     settings = _settings(tmp_path)
     direct = DirectSettings(
-        server_uri=f"tcp://127.0.0.1:{port}", reconnect_seconds=0.05, reconnect_max_seconds=0.2,
+        server_uri=f"tcp://127.0.0.1:{port}",
+        reconnect_seconds=0.05,
+        reconnect_max_seconds=0.2,
         ping_seconds=0.2,
     )
     task = asyncio.create_task(

@@ -92,12 +92,16 @@ async def ha_satellite(tmp_path: Path, oww_engine: WakeEngine):
     mic = QueueMic()
     sink = RecordingSink()
     settings = SatelliteSettings(
-        name="hall satellite", area="Hall", mic=MicSettings(file=Path("unused.wav")),
-        snd=SndSettings(), wake=WakeSettings(names=("hey_jarvis",)),
+        name="hall satellite",
+        area="Hall",
+        mic=MicSettings(file=Path("unused.wav")),
+        snd=SndSettings(),
+        wake=WakeSettings(names=("hey_jarvis",)),
         response_timeout_seconds=2.0,
     )
     app = HaApp(
-        settings, HaSettings(uri="tcp://127.0.0.1:0", zeroconf=False),
+        settings,
+        HaSettings(uri="tcp://127.0.0.1:0", zeroconf=False),
         Seams(mic_factory=lambda: mic, sink=sink, engine=oww_engine),
     )
     port = await app.start()
@@ -123,7 +127,9 @@ async def test_home_assistant_drives_the_satellite(
     assert info.satellite is not None and info.satellite.installed
     assert (info.satellite.name, info.satellite.area) == ("hall satellite", "Hall")
     assert info.satellite.has_vad and info.satellite.active_wake_words == [
-        "hey_jarvis", "ok_nabu", "alexa"
+        "hey_jarvis",
+        "ok_nabu",
+        "alexa",
     ]
     assert info.asr == [] and info.tts == [] and info.handle == []
     assert app.satellite.owner is None

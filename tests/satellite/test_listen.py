@@ -52,8 +52,11 @@ async def listen(wav: Path, engine: WakeEngine, engine_name: str, **wake: object
     )
     transport = RecordingTransport()
     loop = SatelliteLoop(
-        settings, MicSupervisor(settings.mic), WakeDetector(engine, settings.wake),
-        Speaker(settings.snd, NullSink()), transport,
+        settings,
+        MicSupervisor(settings.mic),
+        WakeDetector(engine, settings.wake),
+        Speaker(settings.snd, NullSink()),
+        transport,
     )
     await loop.run()
     return loop, transport
@@ -61,7 +64,10 @@ async def listen(wav: Path, engine: WakeEngine, engine_name: str, **wake: object
 
 @pytest.mark.parametrize("engine_name", ["openwakeword", "microwakeword"])
 async def test_wake_phrase_is_detected_once_near_its_end_and_the_turn_ends_on_silence(
-    engine_name: str, fixtures: Path, sat_manifest: dict, oww_engine: WakeEngine,
+    engine_name: str,
+    fixtures: Path,
+    sat_manifest: dict,
+    oww_engine: WakeEngine,
     mww_engine: WakeEngine,
 ) -> None:
     engine = oww_engine if engine_name == "openwakeword" else mww_engine
@@ -93,7 +99,10 @@ async def test_wake_phrase_is_detected_once_near_its_end_and_the_turn_ends_on_si
 
 @pytest.mark.parametrize("engine_name", ["openwakeword", "microwakeword"])
 async def test_a_minute_of_other_speech_never_wakes(
-    engine_name: str, fixtures: Path, sat_manifest: dict, oww_engine: WakeEngine,
+    engine_name: str,
+    fixtures: Path,
+    sat_manifest: dict,
+    oww_engine: WakeEngine,
     mww_engine: WakeEngine,
 ) -> None:
     engine = oww_engine if engine_name == "openwakeword" else mww_engine
@@ -119,8 +128,11 @@ async def test_no_speech_after_the_wake_word_times_out(
     settings = replace(settings, vad=replace(settings.vad, no_speech_seconds=3.0))
     transport = RecordingTransport()
     loop = SatelliteLoop(
-        settings, MicSupervisor(settings.mic), WakeDetector(oww_engine, settings.wake),
-        Speaker(settings.snd, NullSink()), transport,
+        settings,
+        MicSupervisor(settings.mic),
+        WakeDetector(oww_engine, settings.wake),
+        Speaker(settings.snd, NullSink()),
+        transport,
     )
     await loop.run()
     assert transport.turns[0].reason is EndReason.NO_SPEECH

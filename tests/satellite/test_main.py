@@ -19,10 +19,30 @@ def parse(*argv: str):
 
 def test_flags_become_settings() -> None:
     settings = parse(
-        "--name", "kitchen", "--area", "Kitchen", "--mic-command", "arecord -t raw",
-        "--snd-file", "out.wav", "--wake-word", "hey_jarvis", "--wake-word", "alexa",
-        "--wake-engine", "microwakeword", "--wake-threshold", "0.7", "--wake-trigger-level", "2",
-        "--wake-refractory-seconds", "3", "--vad-silence-ms", "800", "--awake-wav", "none",
+        "--name",
+        "kitchen",
+        "--area",
+        "Kitchen",
+        "--mic-command",
+        "arecord -t raw",
+        "--snd-file",
+        "out.wav",
+        "--wake-word",
+        "hey_jarvis",
+        "--wake-word",
+        "alexa",
+        "--wake-engine",
+        "microwakeword",
+        "--wake-threshold",
+        "0.7",
+        "--wake-trigger-level",
+        "2",
+        "--wake-refractory-seconds",
+        "3",
+        "--vad-silence-ms",
+        "800",
+        "--awake-wav",
+        "none",
     )
     assert (settings.name, settings.area) == ("kitchen", "Kitchen")
     assert settings.mic.command == "arecord -t raw" and settings.mic.device is None
@@ -41,9 +61,10 @@ def test_defaults() -> None:
     assert settings.mic.device == "default"
     assert settings.wake.names == ("ok_nabu",)
     assert settings.vad.silence_ms == 500
-    assert all(p is not None and p.is_file() for p in (
-        settings.snd.awake_wav, settings.snd.done_wav, settings.snd.timer_finished_wav
-    ))
+    assert all(
+        p is not None and p.is_file()
+        for p in (settings.snd.awake_wav, settings.snd.done_wav, settings.snd.timer_finished_wav)
+    )
 
 
 @pytest.mark.parametrize(
@@ -61,9 +82,20 @@ def test_conflicting_flags_are_refused(argv: list[str]) -> None:
 
 def test_an_unknown_wake_word_is_one_clear_line(fixtures: Path) -> None:
     proc = subprocess.run(
-        [sys.executable, "-m", "satellite", "--wake-word", "hey_nobody",
-         "--mic-file", str(fixtures / "wake_only.wav"), "--server-uri", "tcp://127.0.0.1:9"],
-        capture_output=True, text=True, timeout=60,
+        [
+            sys.executable,
+            "-m",
+            "satellite",
+            "--wake-word",
+            "hey_nobody",
+            "--mic-file",
+            str(fixtures / "wake_only.wav"),
+            "--server-uri",
+            "tcp://127.0.0.1:9",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert proc.returncode == 2
     assert "unknown wake word 'hey_nobody'" in proc.stderr
