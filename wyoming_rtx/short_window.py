@@ -1,4 +1,4 @@
-"""Opt-in: decode a short command with a shorter encoder window than whisper's fixed 30 s.
+"""Decode a short command with a shorter encoder window than whisper's fixed 30 s.
 
 faster-whisper pads every input to 30 s of log-mel frames, so on a CPU the encoder spends
 most of a 2 s command's decode on 28 s of padding: tiny.en int8 on 2 cores took a median
@@ -7,14 +7,18 @@ direct-satellite turn's first answer audio fell from 777 to 602 ms (bench/pipeli
 and the peak memory of a decode from about +52 MB to under +15 MB. CTranslate2 accepts shorter
 encoder inputs; whisper.cpp's `audio_ctx` is the same idea.
 
-It is not the default because the model was trained on 30 s windows and hears a little
-worse with less: on 108 noisy piper commands (18 texts x 6 renderings, 0.3 s lead-in),
+It is not the default window because the model was trained on 30 s windows and hears a
+little worse with less: on 108 noisy piper commands (18 texts x 6 renderings, 0.3 s lead-in),
 tiny.en misheard 10 at 15 s and 7 at 30 s, often the first word ("Pern off the kitchen
 light"); on the 17 clean English clips the word error rate was 2.7 % against 2.0 %.
 Too short a window also makes the decoder loop ("Lock the front door. Lock the front
 door. ...") until the length cap: at 8-10 s on 2 of 15 English clips. So the window has a
 floor, and a decode that runs into its token cap, or repeats a run of words, is thrown
 away and redone the standard way.
+
+Direct-satellite turns on a CPU use it anyway, safely (AsrEngine.decode_command): the fast
+text is kept only when it reads as a local command, otherwise the full window decides. On
+those same 108 commands that kept 100 fast decodes and changed no intent.
 
 Only faster-whisper's decoding primitives are used (features, encoder, prompt, tokenizer,
 suppressed tokens); its long-form machinery is not needed for one short window.

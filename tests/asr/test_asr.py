@@ -172,7 +172,7 @@ async def test_close_drops_queued_speculation(
     asr = AsrEngine(AsrSettings())
     assert asr.num_workers == 2  # this machine: the test below relies on a third one queueing
 
-    def slow_run(model: object, audio: object, language: str | None) -> str:
+    def slow_run(model: object, audio: object, language: str | None, window: float) -> str:
         time.sleep(0.3)
         return "text"
 

@@ -80,3 +80,37 @@ def test_repeated_word_runs_are_loops_but_ordinary_commands_are_not() -> None:
     assert _repeats_itself("set the lights to the lights to fifty")
     assert not _repeats_itself("Turn off the lights in the kitchen and the hallway.")
     assert not _repeats_itself("that that is is")  # runs shorter than three words
+
+
+def test_command_window_is_on_for_cpu_and_off_for_cuda_by_default() -> None:
+    assert AsrEngine(AsrSettings(device="cpu")).command_window_seconds == 15.0
+    off = AsrEngine(AsrSettings(device="cpu", command_window_seconds=30))
+    assert off.command_window_seconds == 30.0
+
+
+async def test_fast_command_text_is_kept_only_when_accepted(engine: AsrEngine) -> None:
+    """`accept` sees the fast (15 s window) text: kept when accepted, else the full window
+    decides; without `accept` (the plain STT service) only the full window runs."""
+    pcm = read_wav_16k_mono(CORPUS / "kitchen_lights_on.wav")
+    seen: list[str] = []
+
+    def accept_all(text: str) -> bool:
+        seen.append(text)
+        return True
+
+    kept, redone = engine.command_window_kept, engine.command_window_redone
+    fast = await engine.decode_command(pcm, "en", accept_all)
+    assert _words(fast.text) == "turn on the kitchen lights" and len(seen) == 1
+    assert (engine.command_window_kept, engine.command_window_redone) == (kept + 1, redone)
+
+    def refuse(text: str) -> bool:
+        seen.append(text)
+        return False
+
+    full = await engine.decode_command(pcm, "en", refuse)
+    assert len(seen) == 2 and _words(full.text) == "turn on the kitchen lights"
+    assert engine.command_window_redone == redone + 1
+    assert full.decode_seconds > fast.decode_seconds * 1.5, "the full window ran as well"
+
+    plain = await engine.decode_command(pcm, "en", None)
+    assert len(seen) == 2 and _words(plain.text) == "turn on the kitchen lights"

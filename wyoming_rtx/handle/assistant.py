@@ -76,6 +76,18 @@ class Assistant:
     def _area(self, request: HandleRequest) -> str | None:
         return request.area or self.home.area_for(request.satellite_id)
 
+    def handles_locally(self, text: str, area: str | None, satellite_id: str | None) -> bool:
+        """True when `text` is a command this server would execute itself, without the LLM.
+
+        The ASR uses it to decide whether a fast, short-window transcript can be trusted: a
+        misheard command rarely still matches one of the home's intents."""
+        text = text.strip()
+        if not text or not self.matcher.loaded:
+            return False
+        area = area or self.home.area_for(satellite_id)
+        match = self.matcher.match(text, self.home.snapshot, area)
+        return match is not None and self.executor.supports(match.intent)
+
     def recognize(self, request: HandleRequest) -> IntentMatch | None:
         """Local recognition only (used by the `intent` reply mode: HA executes)."""
         return self.matcher.match(request.text, self.home.snapshot, self._area(request))
