@@ -4,7 +4,8 @@ Local answers come from a handful of templates ("Turned on the lights", "Locking
 rendering one still costs piper 100-150 ms on a 2-core CPU: most of the time left between
 the transcript and the first sound. Home Assistant caches its own TTS output for the same
 reason. Entries are whole sentences keyed by voice, synthesis settings and exact text; only
-short sentences are kept (long ones rarely repeat), and the total is capped in bytes with
+short requests are kept (an answer, or one streamed sentence: long texts rarely repeat, and
+their sentences would push real answers out), and the total is capped in bytes with
 least-recently-used eviction, so memory stays bounded however varied the answers are.
 """
 
@@ -14,7 +15,7 @@ from collections import OrderedDict
 from collections.abc import Hashable
 
 MAX_CACHED_CHARS = 160
-"""Sentences longer than this are rendered every time."""
+"""Requests (and sentences) longer than this are rendered every time."""
 
 
 class SpeechCache:

@@ -28,7 +28,7 @@ from piper.config import PiperConfig
 from .errors import RtxError
 from .sentences import SentenceSplitter
 from .settings import TtsSettings
-from .speech_cache import SpeechCache
+from .speech_cache import MAX_CACHED_CHARS, SpeechCache
 from .voices import VoiceDescription, discover_voices
 
 _LOGGER = logging.getLogger(__name__)
@@ -147,7 +147,7 @@ class TtsEngine:
         started = time.perf_counter()
 
         def submit(segment: str) -> asyncio.Future[bytes]:
-            cached = self.cache.get((description.name, syn_config_key, segment))
+            cached = self.cache.get((description.name, syn_config_key, segment)) if short else None
             if cached is not None:
                 done: asyncio.Future[bytes] = loop.create_future()
                 done.set_result(cached)
@@ -157,6 +157,9 @@ class TtsEngine:
             )
 
         syn_config_key = repr(syn_config)
+        # Only short requests (an answer, a streamed sentence) are worth remembering: the
+        # sentences of a long text are one-offs that would only push real answers out.
+        short = len(text) <= MAX_CACHED_CHARS
         current = submit(segments[0])
         pending: asyncio.Future[bytes] | None = current
         try:
@@ -164,7 +167,8 @@ class TtsEngine:
                 # Awaited without error means rendered whole: `stop` is only set below,
                 # once this generator is closed.
                 pcm = await current
-                self.cache.put((description.name, syn_config_key, segment), segment, pcm)
+                if short:
+                    self.cache.put((description.name, syn_config_key, segment), segment, pcm)
                 pending = None
                 if index + 1 < len(segments):
                     # Start the next sentence now, so it renders while this one is sent.

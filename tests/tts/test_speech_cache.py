@@ -55,3 +55,17 @@ async def test_engine_serves_a_repeated_sentence_from_the_cache() -> None:
         assert engine.cache.hits == 1 and other[0] != first[0]
     finally:
         await engine.close()
+
+
+async def test_sentences_of_a_long_text_are_not_cached() -> None:
+    """A long text's sentences are one-offs: caching them would evict the real answers."""
+    engine = TtsEngine(TtsSettings(noise_scale=0.0, noise_w_scale=0.0, cache_mb=1))
+    try:
+        long_text = " ".join(f"Sentence {n} of a long story." for n in range(8))
+        assert len(long_text) > MAX_CACHED_CHARS
+        [piece async for piece in engine.synthesize(long_text)]
+        assert engine.cache.size_bytes == 0
+        [piece async for piece in engine.synthesize("Sentence 1 of a long story.")]
+        assert engine.cache.hits == 0 and engine.cache.size_bytes > 0
+    finally:
+        await engine.close()
