@@ -42,15 +42,12 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(REPO), str(REPO / "tests")]
 
 from server_proc import launch, stop  # noqa: E402
-from wyoming.audio import AudioChunk, AudioStart, AudioStop  # noqa: E402
+from wyoming.audio import AudioChunk, AudioStop  # noqa: E402
 from wyoming.client import AsyncTcpClient  # noqa: E402
-from wyoming.error import Error  # noqa: E402
-from wyoming.info import Attribution, Info, Satellite  # noqa: E402
-from wyoming.pipeline import PipelineStage, RunPipeline  # noqa: E402
-from wyoming.snd import Played  # noqa: E402
 from wyoming_helpers import free_port  # noqa: E402
 
 from bench.fake_ollama import FakeOllama  # noqa: E402
+from bench.turn import open_turn, read_answer  # noqa: E402
 from satellite.turn import TurnDetector, TurnState, TurnTimings  # noqa: E402
 from satellite.vad import CHUNK_BYTES, CHUNK_SECONDS, SpeechDetector  # noqa: E402
 
@@ -137,16 +134,8 @@ async def satellite_turn(port: int, utterance: Utterance, silence_ms: int, seed:
     detector = TurnDetector(TurnTimings(silence_seconds=silence_ms / 1000))
     fmt = {"rate": RATE, "width": WIDTH, "channels": 1}
     stamps: dict[str, float] = {}
-    answer = transcript = ""
     async with asyncio.timeout(60), AsyncTcpClient("127.0.0.1", port) as client:
-        satellite = Satellite(name="bench-kitchen", area="Kitchen", installed=True,
-                              attribution=Attribution(name="bench", url=""), description="bench",
-                              version="1", has_vad=True)  # fmt: skip
-        await client.write_event(Info(satellite=satellite).event())
-        await client.write_event(
-            RunPipeline(start_stage=PipelineStage.ASR, end_stage=PipelineStage.TTS).event()
-        )
-        await client.write_event(AudioStart(**fmt).event())
+        await open_turn(client, fmt)
         start = time.perf_counter()
         stamps["speech_end"] = start + utterance.speech_end_s
         for index, offset in enumerate(range(0, len(audio), CHUNK_BYTES)):
@@ -164,26 +153,12 @@ async def satellite_turn(port: int, utterance: Utterance, silence_ms: int, seed:
             raise RuntimeError(f"{utterance.name}: the satellite VAD never ended the turn")
         await client.write_event(AudioStop().event())
         stamps["audio_stop"] = time.perf_counter()
-        while True:
-            event = await client.read_event()
-            if event is None:
-                raise ConnectionError("server closed the turn")
-            stamps.setdefault(event.type, time.perf_counter())
-            if Error.is_type(event.type):
-                raise RuntimeError(f"server error: {Error.from_event(event).text}")
-            if event.type in ("handled", "not-handled"):
-                stamps.setdefault("answer", stamps[event.type])
-                answer = str((event.data or {}).get("text", ""))
-            if event.type == "transcript":
-                transcript = str((event.data or {}).get("text", ""))
-            if event.type == "audio-stop" and "audio-chunk" in stamps:
-                await client.write_event(Played().event())
-                break
+        transcript, answer = await read_answer(client, stamps)
     end = stamps["speech_end"]
     return {
         "endpoint_s": stamps["audio_stop"] - end,
         "transcript_s": stamps["transcript"] - end,
-        "handled_s": stamps["answer"] - end,
+        "handled_s": stamps["handled"] - end,
         "first_audio_s": stamps["audio-chunk"] - end,
         "transcript": transcript,
         "answer": answer,

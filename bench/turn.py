@@ -53,19 +53,11 @@ async def satellite_turn(
 ) -> TurnResult:  # fmt: skip
     """One turn as a direct satellite: info, run-pipeline, paced audio, audio-stop, answer."""
     stamps: dict[str, float] = {}
-    answer = ""
     sent = audio.with_silence(trailing_silence_s)
     speech_chunks = len(audio.chunks())
     fmt = {"rate": sent.rate, "width": sent.width, "channels": sent.channels}
     async with asyncio.timeout(timeout), AsyncTcpClient(host, port) as client:
-        satellite = Satellite(name="bench-satellite", area="Kitchen", installed=True,
-                              attribution=Attribution(name="bench", url=""), description="bench",
-                              version="1", has_vad=True)  # fmt: skip
-        await client.write_event(Info(satellite=satellite).event())
-        await client.write_event(
-            RunPipeline(start_stage=PipelineStage.ASR, end_stage=PipelineStage.TTS).event()
-        )
-        await client.write_event(AudioStart(**fmt).event())
+        await open_turn(client, fmt)
         start = time.perf_counter()
         end_of_speech = start + speech_chunks * CHUNK_SECONDS
         for i, chunk in enumerate(sent.chunks()):
@@ -74,21 +66,45 @@ async def satellite_turn(
                 await asyncio.sleep(delay)
             await client.write_event(AudioChunk(audio=chunk, **fmt).event())
         await client.write_event(AudioStop().event())
-        while True:
-            event = await client.read_event()
-            if event is None:
-                raise ConnectionError("server closed the turn before audio-stop")
-            stamps.setdefault(event.type, time.perf_counter())
-            if Error.is_type(event.type):
-                raise RuntimeError(f"server error: {Error.from_event(event).text}")
-            if event.type in ("handled", "not-handled") and event.data:
-                answer = str(event.data.get("text", ""))
-            if event.type == "not-handled":
-                stamps.setdefault("handled", stamps[event.type])
-            if event.type == "audio-stop" and "audio-chunk" in stamps:
-                await client.write_event(Played().event())
-                break
+        _transcript, answer = await read_answer(client, stamps)
     return TurnResult({k: t - end_of_speech for k, t in stamps.items()}, answer)
+
+
+async def open_turn(client: AsyncTcpClient, fmt: dict[str, int]) -> None:
+    """How a direct satellite opens a turn (DESIGN §4): its info (area Kitchen), then
+    run-pipeline from speech to speech, then audio-start in `fmt` (rate, width, channels)."""
+    satellite = Satellite(name="bench-satellite", area="Kitchen", installed=True,
+                          attribution=Attribution(name="bench", url=""), description="bench",
+                          version="1", has_vad=True)  # fmt: skip
+    await client.write_event(Info(satellite=satellite).event())
+    await client.write_event(
+        RunPipeline(start_stage=PipelineStage.ASR, end_stage=PipelineStage.TTS).event()
+    )
+    await client.write_event(AudioStart(**fmt).event())
+
+
+async def read_answer(client: AsyncTcpClient, stamps: dict[str, float]) -> tuple[str, str]:
+    """Read the server's answer to the end of its audio, then send `played`.
+
+    Stamps the first arrival of each event type (perf_counter) into `stamps`; "handled" is
+    stamped for `not-handled` too. Returns (transcript, answer text); an `error` event or a
+    closed connection raises."""
+    transcript = answer = ""
+    while True:
+        event = await client.read_event()
+        if event is None:
+            raise ConnectionError("server closed the turn before audio-stop")
+        stamps.setdefault(event.type, time.perf_counter())
+        if Error.is_type(event.type):
+            raise RuntimeError(f"server error: {Error.from_event(event).text}")
+        if event.type == "transcript":
+            transcript = str((event.data or {}).get("text", ""))
+        if event.type in ("handled", "not-handled"):
+            stamps.setdefault("handled", stamps[event.type])
+            answer = str((event.data or {}).get("text", ""))
+        if event.type == "audio-stop" and "audio-chunk" in stamps:
+            await client.write_event(Played().event())
+            return transcript, answer
 
 
 def pipeline_missing() -> str | None:
