@@ -204,6 +204,9 @@ async def main(argv: list[str] | None = None) -> int:
     loop = asyncio.get_running_loop()
     serving = asyncio.create_task(app.serve(), name="serve")
     for sig in (signal.SIGTERM, signal.SIGINT):
+        # Not a stub: asyncio has no signal handlers on Windows (NotImplementedError) or
+        # outside the main thread (RuntimeError, e.g. when embedded); there Ctrl-C still
+        # reaches asyncio.run as KeyboardInterrupt and the `finally` below still stops the app.
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(sig, serving.cancel)
     code = 0
