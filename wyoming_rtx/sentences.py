@@ -54,8 +54,9 @@ class SentenceSplitter:
 
         first_clause: cut the first sentence at its first clause boundary (, ; : dash) when the
         clause has at least `min_clause_words` words, so the first audio comes sooner.
-        max_chars: a run of text this long with no boundary is cut anyway (at the last clause
-        boundary or space), so a rambling LLM answer cannot hold back all audio.
+        max_chars: no segment is longer: a run of text this long with no boundary, or a
+        sentence longer than this, is cut at its last clause boundary or space before it, so a
+        rambling LLM answer cannot hold back all audio and no synthesis run is unbounded.
         """
         self.first_clause = first_clause
         self.min_clause_words = min_clause_words
@@ -97,11 +98,13 @@ class SentenceSplitter:
         sentence_end = _find_sentence_end(buffer, final)
         if self.first_clause and not self._emitted:
             clause_end = self._find_clause_end(buffer, sentence_end)
-            if clause_end is not None:
+            if clause_end is not None and clause_end <= self.max_chars:
                 return clause_end
-        if sentence_end is not None:
+        if sentence_end is not None and sentence_end <= self.max_chars:
             return sentence_end
         if len(buffer) > self.max_chars:
+            # No boundary yet, or a sentence longer than the cap: either way the synthesizer
+            # must never get one run longer than max_chars (its memory grows with the run).
             return _forced_cut(buffer, self.max_chars)
         return None
 

@@ -143,3 +143,19 @@ def test_over_long_run_is_cut_at_a_clause_or_space() -> None:
     ]
     assert split("aaaa bbbb cccc dddd", max_chars=12) == ["aaaa bbbb", "cccc dddd"]
     assert split("x" * 25, max_chars=10) == ["x" * 10, "x" * 10, "x" * 5]
+
+
+def test_a_finished_sentence_longer_than_the_cap_is_cut_too() -> None:
+    """A full stop far away must not let one 5,000-character run reach the synthesizer."""
+    text = " ".join(["word"] * 1000) + ". Next one."
+    segments = split(text, max_chars=50)
+    assert max(len(segment) for segment in segments) <= 50
+    assert " ".join(segments) == text
+    assert segments[-1] == "Next one."
+
+
+def test_a_first_clause_longer_than_the_cap_is_cut_too() -> None:
+    text = " ".join(["word"] * 100) + ", and the rest."
+    segments = split(text, first_clause=True, max_chars=60)
+    assert max(len(segment) for segment in segments) <= 60
+    assert " ".join(segments) == text

@@ -162,6 +162,20 @@ async def test_cancelling_the_consumer_stops_work(
     assert recorder.count == after_cancel <= 3
 
 
+async def test_a_run_on_sentence_reaches_piper_in_bounded_pieces(tts_engine: TtsEngine) -> None:
+    """One full stop after 300+ characters must not become one huge ONNX run (its memory
+    grows with the run and ONNX Runtime keeps the peak)."""
+    run_on = " ".join(f"room {n} lamp and" for n in range(1, 30)) + " the hall light are on. Bye."
+    assert len(run_on) > 2 * tts_module.MAX_SEGMENT_CHARS
+
+    items = await collect(tts_engine, run_on, first_clause=False)
+
+    assert len(items) >= 3
+    assert all(len(item.text) <= tts_module.MAX_SEGMENT_CHARS for item in items)
+    assert " ".join(item.text for item in items) == run_on
+    assert all(len(item.pcm) > 22050 for item in items[:-1])  # each piece is real speech
+
+
 async def test_empty_text_yields_nothing(
     tts_engine: TtsEngine, recorder: InferenceRecorder
 ) -> None:
