@@ -44,6 +44,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--write-timeout", type=float, default=15.0, help="drop clients not reading this long"
     )
+    p.add_argument(
+        "--release-memory",
+        action="store_true",
+        help="give decoder working memory back after each request (lower idle RSS, slower)",
+    )
 
     asr = p.add_argument_group("speech-to-text")
     asr.add_argument("--asr-model", default="", help="local model folder or faster-whisper name")
@@ -135,6 +140,7 @@ def settings_from_args(
         http_trusted_proxies=tuple(args.http_trusted_proxy),
         header_timeout=args.header_timeout,
         write_timeout=args.write_timeout,
+        hold_memory=not args.release_memory,
     )
     asr = AsrSettings(
         model=args.asr_model,

@@ -18,6 +18,7 @@ from .discovery import Discovery, default_service_name
 from .framing import FrameLimits
 from .handle import Assistant, HandleService
 from .listener import Listener
+from .memory import hold_working_set
 from .pipeline import Pipeline
 from .satellite_session import SatelliteSessions
 from .server import RtxHandler, Services
@@ -99,6 +100,8 @@ class App:
         started = time.monotonic()
         await asyncio.gather(self.asr.load(), self.tts.load(), self.assistant.start())
         _LOGGER.info("Models loaded in %.1f s", time.monotonic() - started)
+        if self.settings.hold_memory:
+            hold_working_set()
         _LOGGER.info("Ready")
         self.ready.set()
 

@@ -122,3 +122,5 @@ class ServerSettings:
     """Drop connections silent this long (None = never: HA keeps satellites open)."""
     write_timeout: float = 15.0
     """A client that has not read its output for this long is dropped (output stays bounded)."""
+    hold_memory: bool = True
+    """Keep the decoders' working memory between requests (flat RSS, faster; memory.py)."""
