@@ -2,9 +2,17 @@
 
 Not a test: it prints a table for the closing note. Each case runs against one real
 server on 127.0.0.1; RSS is sampled every 20 ms from a thread, so short spikes count.
-Goal: growth under 20 MB per case (peak minus before). Run:
+Goal: growth under 20 MB per case (peak minus before).
 
-    .venv/bin/python bench/bad_input_memory.py
+"Before" is a warm server: it has first served ordinary traffic at the largest sizes the
+limits allow (a 30 s utterance, a 20,000-character text, two syntheses at once), so the
+decoders' working sets exist, and the table shows what a bad input costs *beyond* what
+ordinary use already needs. Those ordinary working sets are printed too (the warm-up line
+and the "(ref)" rows, run cold first). Run:
+
+    .venv/bin/python bench/bad_input_memory.py                    # the table
+    .venv/bin/python bench/bad_input_memory.py --release-memory   # the allocator policy off
+    .venv/bin/python bench/bad_input_memory.py "non-reading"      # one case, three times
 """
 
 from __future__ import annotations
@@ -86,6 +94,41 @@ async def _long_synthesis(port: int) -> str:
     return f"{chunks} chunks in 5 s"
 
 
+async def _run_on_synthesis(port: int) -> str:
+    """20,000 characters with one full stop near the end: one "sentence" of 19,990."""
+    words = " ".join(f"lamp {n % 97} and" for n in range(3000))[: 20_000 - 12] + ". All done."
+    return f"{await _read_synthesis(port, words)} chunks in 5 s"
+
+
+LONGEST_SENTENCES = " ".join(
+    f"In room number {n} the ceiling lamp, the reading lamp, the fan and the heater are "
+    f"all switched on, and the window blinds are halfway down for the afternoon sun."
+    for n in range(100, 200)
+)
+"""Ordinary text at the TTS segment limit: every sentence is 150-160 characters long."""
+
+
+async def _read_synthesis(port: int, text: str, seconds: float = 5) -> int:
+    async with AsyncTcpClient("127.0.0.1", port) as client:
+        await client.write_event(Synthesize(text=text).event())
+        chunks = 0
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            event = await asyncio.wait_for(client.read_event(), 30)
+            if event is None:
+                break
+            chunks += event.type == "audio-chunk"
+    return chunks
+
+
+async def _two_syntheses(port: int) -> str:
+    """Two ordinary syntheses at once (two rooms answering), sentences at the length limit."""
+    counts = await asyncio.gather(
+        _read_synthesis(port, LONGEST_SENTENCES, 8), _read_synthesis(port, LONGEST_SENTENCES, 8)
+    )
+    return " + ".join(f"{count} chunks in 8 s" for count in counts)
+
+
 async def _non_reader(port: int) -> str:
     """Pipeline 19,800-character synthesize requests for 8 s without reading a byte."""
     _reader, writer = await asyncio.open_connection("127.0.0.1", port)
@@ -104,8 +147,9 @@ async def _non_reader(port: int) -> str:
 
 
 CASES: list[tuple[str, Callable[[int], Awaitable[str]]]] = [
-    # Reference, not bad input: any decode's own working set (whisper pads to 30 s windows).
+    # References, not bad input: what ordinary requests cost once the server is warm.
     ("(ref) 2 s audio, ordinary", lambda p: _audio(p, 16000, 2, 1, 2)),
+    ("(ref) 30 s audio, the cap", lambda p: _audio(p, 16000, 2, 1, 30)),
     (
         "1 GB payload claim",
         lambda p: _raw(p, b'{"type":"audio-chunk","payload_length":1000000000}\n'),
@@ -119,39 +163,68 @@ CASES: list[tuple[str, Callable[[int], Awaitable[str]]]] = [
     ("rate 0", lambda p: _audio(p, 0, 2, 1, 1)),
     ("8-channel 48 kHz, 30 s", lambda p: _audio(p, 48000, 2, 8, 30)),
     ("20,000-char synthesis", _long_synthesis),
+    ("20,000-char run-on sentence", _run_on_synthesis),
+    ("(ref) two at once, 160-char", _two_syntheses),
     ("non-reading client", _non_reader),
 ]
 
+WARM_UP: list[tuple[str, Callable[[int], Awaitable[str]]]] = [
+    ("2 s audio", lambda p: _audio(p, 16000, 2, 1, 2)),
+    ("30 s audio", lambda p: _audio(p, 16000, 2, 1, 30)),
+    ("20,000-char synthesis", _long_synthesis),
+    ("two at once, 160-char", _two_syntheses),
+]
+
+
+async def _measure(
+    proc: psutil.Process, port: int, cases: list[tuple[str, Callable[[int], Awaitable[str]]]]
+) -> list[tuple[str, float, float, float, float, str]]:
+    rows = []
+    for name, case in cases:
+        with RssSampler(proc) as rss:
+            outcome = await case(port)
+            await asyncio.sleep(1)
+        after = proc.memory_info().rss
+        rows.append((name, rss.before / MB, rss.peak / MB, after / MB, rss.growth_mb, outcome))
+        await asyncio.sleep(1)
+    return rows
+
 
 async def main() -> None:
-    server = launch(Path(tempfile.mkdtemp(prefix="bad-input-")))
+    only = [a for a in sys.argv[1:] if not a.startswith("--")]
+    cases = [c for c in CASES if not only or any(o in c[0] for o in only)] * (3 if only else 1)
+    extra = [a for a in sys.argv[1:] if a.startswith("--")]
+    server = launch(Path(tempfile.mkdtemp(prefix="bad-input-")), *extra)
     proc = psutil.Process(server.proc.pid)
-    rows: list[tuple[str, float, float, float, float, str]] = []
     try:
-        # One ordinary request of each kind first, so pools and decoder buffers exist.
-        await _audio(server.port, 16000, 2, 1, 2)
-        await _long_synthesis(server.port)
         await asyncio.sleep(2)
-        for name, case in CASES:
-            with RssSampler(proc) as rss:
-                outcome = await case(server.port)
-                await asyncio.sleep(1)
-            after = proc.memory_info().rss
-            rows.append((name, rss.before / MB, rss.peak / MB, after / MB, rss.growth_mb, outcome))
-            await asyncio.sleep(1)
+        fresh = proc.memory_info().rss / MB
+        cold = [row for row in await _measure(proc, server.port, WARM_UP)]
+        warm = proc.memory_info().rss / MB
+        rows = await _measure(proc, server.port, cases)
         alive = server.proc.poll() is None
     finally:
         code = stop(server)
+    mode = "released after each request" if extra else "kept between requests (default)"
+    print(f"allocator: decoder working memory {mode}")
+    print(f"RSS after start-up {fresh:.1f} MB; after the ordinary warm-up {warm:.1f} MB")
+    print("cold, ordinary requests (the warm-up):")
+    for name, before, peak, after, growth, _outcome in cold:
+        print(
+            f"  {name:<24} before {before:6.1f}  peak {peak:6.1f}  after {after:6.1f}  "
+            f"growth {growth:5.1f} MB"
+        )
     print(
-        f"{'case':<26} {'before MB':>9} {'peak MB':>8} {'after MB':>9} {'growth MB':>9}  "
+        f"{'case':<28} {'before MB':>9} {'peak MB':>8} {'after MB':>9} {'growth MB':>9}  "
         f"{'goal':<4}  outcome"
     )
     for name, before, peak, after, growth, outcome in rows:
         verdict = "ok" if growth < GOAL_MB else "OVER"
         print(
-            f"{name:<26} {before:9.1f} {peak:8.1f} {after:9.1f} {growth:9.1f}  {verdict:<4}  "
+            f"{name:<28} {before:9.1f} {peak:8.1f} {after:9.1f} {growth:9.1f}  {verdict:<4}  "
             f"{outcome}"
         )
+    print(f"peak RSS over the whole run {max(r[2] for r in cold + rows):.1f} MB")
     print(f"server alive after all cases: {alive}; exit code {code}")
 
 
