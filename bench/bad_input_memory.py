@@ -11,7 +11,7 @@ ordinary use already needs. Those ordinary working sets are printed too (the war
 and the "(ref)" rows, run cold first). Run:
 
     .venv/bin/python bench/bad_input_memory.py                    # the table
-    .venv/bin/python bench/bad_input_memory.py --release-memory   # the allocator policy off
+    .venv/bin/python bench/bad_input_memory.py --hold-memory      # keep decoder memory
     .venv/bin/python bench/bad_input_memory.py "non-reading"      # one case, three times
 """
 
@@ -205,7 +205,7 @@ async def main() -> None:
         alive = server.proc.poll() is None
     finally:
         code = stop(server)
-    mode = "released after each request" if extra else "kept between requests (default)"
+    mode = "kept between requests (--hold-memory)" if extra else "released after each (default)"
     print(f"allocator: decoder working memory {mode}")
     print(f"RSS after start-up {fresh:.1f} MB; after the ordinary warm-up {warm:.1f} MB")
     print("cold, ordinary requests (the warm-up):")

@@ -95,9 +95,13 @@ async def load(port: int) -> tuple[dict[str, list[float]], list[str], float]:
     return times, problems, time.monotonic() - started
 
 
+SERVER_ARGS: list[str] = []
+"""Extra arguments for the server under test (--server-arg)."""
+
+
 async def run_load() -> None:
     """The 50-client figure on its own server."""
-    server = launch(Path(tempfile.mkdtemp(prefix="load-soak-")))
+    server = launch(Path(tempfile.mkdtemp(prefix="load-soak-")), *SERVER_ARGS)
     proc = psutil.Process(server.proc.pid)
     try:
         with RssSampler(proc) as rss:
@@ -277,7 +281,7 @@ def _fmt(value: float | None) -> str:
 
 async def run_soak(turns: int, block: int, reconnect_every: int) -> None:
     """The soak on its own server, then its table, the growth verdict and the log check."""
-    server = launch(Path(tempfile.mkdtemp(prefix="load-soak-")))
+    server = launch(Path(tempfile.mkdtemp(prefix="load-soak-")), *SERVER_ARGS)
     proc = psutil.Process(server.proc.pid)
     start_rss = proc.memory_info().rss / MB
     try:
@@ -349,7 +353,15 @@ def main() -> None:
     parser.add_argument(
         "--reconnect-every", type=int, default=10, help="every Nth turn on a fresh connection"
     )
+    parser.add_argument(
+        "--server-arg",
+        action="append",
+        default=[],
+        metavar="ARG",
+        help="extra server argument, repeatable (e.g. --server-arg=--hold-memory)",
+    )
     args = parser.parse_args()
+    SERVER_ARGS.extend(args.server_arg)
     started = time.monotonic()
     if not args.skip_load:
         asyncio.run(run_load())

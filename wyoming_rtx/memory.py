@@ -1,4 +1,4 @@
-"""Keep the C allocator's working set between requests instead of returning it each time.
+"""Opt-in (`--hold-memory`): keep the C allocator's working set between requests.
 
 Whisper's encoder needs one block of attention scores per decode: heads × 1500² floats,
 51.5 MiB for tiny on the 30 s window. glibc serves a block that large with a fresh
@@ -8,10 +8,14 @@ that churn is 10-15 % of a decode, and the jump makes memory look like it tracks
 requests, which it should not.
 
 Once the models are loaded, glibc is asked to serve large blocks from its heaps and not to
-trim them: the first decode reserves the working set, later decodes reuse it, resident
-memory stays flat and the peak is no higher than before. It is set only *after* loading,
-so the loaders' one-off buffers (CTranslate2 reads `model.bin` whole) are given back
-rather than kept. Elsewhere (musl, macOS, Windows) nothing is changed.
+trim them: the first decode reserves the working set and later decodes reuse it. On this
+2-core box a full-window transcription then takes 280 instead of 374 ms
+(bench/memory_policy_speed.py) and one more request adds no memory. It is not the default
+because every other large buffer then lives in the heaps too, and under 50 concurrent
+clients they fragmented: peak RSS +937 MB instead of +271 MB (bench/load_soak.py).
+It is set only *after* loading, so the loaders' one-off buffers (CTranslate2 reads
+`model.bin` whole) are given back rather than kept. Elsewhere (musl, macOS, Windows)
+nothing is changed.
 """
 
 from __future__ import annotations
@@ -48,9 +52,7 @@ def hold_working_set() -> bool:
     mallopt.restype = ctypes.c_int
     held = bool(mallopt(_M_TRIM_THRESHOLD, TRIM_THRESHOLD_BYTES)) and bool(mallopt(_M_MMAP_MAX, 0))
     if held:
-        _LOGGER.info(
-            "Decoder working memory is kept between requests (--release-memory returns it)"
-        )
+        _LOGGER.info("Decoder working memory is kept between requests (--hold-memory)")
     else:
         _LOGGER.debug("mallopt refused the working-set policy; allocator left as it is")
     return held

@@ -122,5 +122,5 @@ class ServerSettings:
     """Drop connections silent this long (None = never: HA keeps satellites open)."""
     write_timeout: float = 15.0
     """A client that has not read its output for this long is dropped (output stays bounded)."""
-    hold_memory: bool = True
-    """Keep the decoders' working memory between requests (flat RSS, faster; memory.py)."""
+    hold_memory: bool = False
+    """Keep the decoders' working memory between requests (faster STT, bigger load peaks)."""
