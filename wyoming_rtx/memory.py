@@ -9,7 +9,7 @@ requests, which it should not.
 
 Once the models are loaded, glibc is asked to serve large blocks from its heaps and not to
 trim them: the first decode reserves the working set and later decodes reuse it. On this
-2-core box a full-window transcription then takes 280 instead of 374 ms
+2-core box a full-window transcription then takes 283 instead of 341 ms
 (bench/memory_policy_speed.py) and one more request adds no memory. It is not the default
 because every other large buffer then lives in the heaps too, and under 50 concurrent
 clients they fragmented: peak RSS +937 MB instead of +271 MB (bench/load_soak.py).
