@@ -31,6 +31,8 @@ from typing import Any
 
 from aiohttp import WSMsgType, web
 
+from tests.fakes.site import RestartableSite
+
 HA_VERSION = "2026.2.3"
 
 
@@ -66,10 +68,11 @@ _SERVICE_STATES = {
 }
 
 
-class FakeHomeAssistant:
+class FakeHomeAssistant(RestartableSite):
     """An aiohttp app on a free 127.0.0.1 port holding a small home."""
 
     def __init__(self, token: str = "test-token") -> None:
+        super().__init__()
         self.token = token
         self.floors: dict[str, dict[str, Any]] = {}
         self.areas: dict[str, dict[str, Any]] = {}
@@ -78,11 +81,8 @@ class FakeHomeAssistant:
         self.calls: list[ServiceCall] = []
         self.ws_commands: list[dict[str, Any]] = []
         self.auth_attempts = 0
-        self.port = 0
         self._subscribers: list[tuple[web.WebSocketResponse, int, str | None]] = []
         self._sockets: set[web.WebSocketResponse] = set()
-        self._runner: web.AppRunner | None = None
-        self._site: web.TCPSite | None = None
 
     # --- the home -------------------------------------------------------------------------
 
@@ -228,54 +228,20 @@ class FakeHomeAssistant:
 
     # --- server lifecycle ----------------------------------------------------------------
 
-    @property
-    def url(self) -> str:
-        """Base URL, as given to `--ha-url`."""
-        return f"http://127.0.0.1:{self.port}"
-
-    async def start(self) -> None:
-        """Bind a free port (kept across go_down/come_up)."""
+    def make_app(self) -> web.Application:
         app = web.Application()
         app.router.add_get("/api/", self._api_root)
         app.router.add_get("/api/states", self._states)
         app.router.add_get("/api/states/{entity_id}", self._state)
         app.router.add_post("/api/services/{domain}/{service}", self._service)
         app.router.add_get("/api/websocket", self._websocket)
-        self._runner = web.AppRunner(app, handle_signals=False, shutdown_timeout=0.1)
-        await self._runner.setup()
-        await self.come_up()
-
-    async def come_up(self) -> None:
-        """Listen (again) on the same port."""
-        assert self._runner is not None
-        self._site = web.TCPSite(self._runner, "127.0.0.1", self.port)
-        await self._site.start()
-        if not self.port:
-            server = self._site._server  # noqa: SLF001 - aiohttp has no public accessor
-            assert server is not None and server.sockets
-            self.port = server.sockets[0].getsockname()[1]
+        return app
 
     async def go_down(self) -> None:
         """Stop listening and drop open WebSockets (HA restarting)."""
         for ws in list(self._sockets):
             await ws.close()
-        if self._site is not None:
-            await self._site.stop()
-            self._site = None
-
-    async def stop(self) -> None:
-        """Shut down."""
-        await self.go_down()
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
-
-    async def __aenter__(self) -> FakeHomeAssistant:
-        await self.start()
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.stop()
+        await super().go_down()
 
     # --- REST ------------------------------------------------------------------------------
 

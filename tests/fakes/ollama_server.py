@@ -32,6 +32,8 @@ from typing import Any
 
 from aiohttp import web
 
+from tests.fakes.site import RestartableSite
+
 MODEL = "llama3.2"
 
 
@@ -53,10 +55,11 @@ def echo_responder(body: dict[str, Any]) -> Reply:
     return Reply(f"You said: {users[-1]['content']}" if users else "Hello.")
 
 
-class FakeOllama:
+class FakeOllama(RestartableSite):
     """An aiohttp app on a free 127.0.0.1 port; behaviour is set through attributes."""
 
     def __init__(self, models: tuple[str, ...] = (MODEL,)) -> None:
+        super().__init__()
         self.models = models
         self.replies: deque[Reply] = deque()
         self.responder: Callable[[dict[str, Any]], Reply] = echo_responder
@@ -66,14 +69,6 @@ class FakeOllama:
         self.close_after_tokens: int | None = None
         self.bad_token_after: int | None = None
         self.requests: list[dict[str, Any]] = []
-        self.port = 0
-        self._runner: web.AppRunner | None = None
-        self._site: web.TCPSite | None = None
-
-    @property
-    def url(self) -> str:
-        """Base URL for `ollama.AsyncClient(host=...)`."""
-        return f"http://127.0.0.1:{self.port}"
 
     def queue_reply(
         self, content: str = "", tool_calls: list[tuple[str, dict[str, Any]]] | None = None
@@ -81,46 +76,13 @@ class FakeOllama:
         """Queue the next assistant message (used before `responder`)."""
         self.replies.append(Reply(content, list(tool_calls or ())))
 
-    async def start(self) -> None:
-        """Bind a free port (kept across go_down/come_up)."""
+    def make_app(self) -> web.Application:
         app = web.Application()
         app.router.add_post("/api/chat", self._chat)
         app.router.add_get("/api/tags", self._tags)
         app.router.add_post("/api/show", self._show)
         app.router.add_get("/api/version", self._version)
-        self._runner = web.AppRunner(app, handle_signals=False)
-        await self._runner.setup()
-        await self.come_up()
-
-    async def come_up(self) -> None:
-        """Listen again (on the same port once one was chosen)."""
-        assert self._runner is not None
-        self._site = web.TCPSite(self._runner, "127.0.0.1", self.port)
-        await self._site.start()
-        if not self.port:
-            server = self._site._server  # noqa: SLF001 - aiohttp has no public accessor
-            assert server is not None and server.sockets
-            self.port = server.sockets[0].getsockname()[1]
-
-    async def go_down(self) -> None:
-        """Stop listening: clients get connection refused."""
-        if self._site is not None:
-            await self._site.stop()
-            self._site = None
-
-    async def stop(self) -> None:
-        """Shut the server down."""
-        await self.go_down()
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
-
-    async def __aenter__(self) -> FakeOllama:
-        await self.start()
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.stop()
+        return app
 
     def _error(self, status: int, message: str) -> web.Response:
         return web.json_response({"error": message}, status=status)
