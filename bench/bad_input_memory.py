@@ -82,16 +82,7 @@ async def _audio(port: int, rate: int, width: int, channels: int, seconds: float
 
 async def _long_synthesis(port: int) -> str:
     """20,000 characters, read for 5 s (streams sentence by sentence), then hang up."""
-    async with AsyncTcpClient("127.0.0.1", port) as client:
-        await client.write_event(Synthesize(text=LONG_TEXT).event())
-        chunks = 0
-        deadline = time.monotonic() + 5
-        while time.monotonic() < deadline:
-            event = await asyncio.wait_for(client.read_event(), 30)
-            if event is None:
-                break
-            chunks += event.type == "audio-chunk"
-    return f"{chunks} chunks in 5 s"
+    return f"{await _read_synthesis(port, LONG_TEXT)} chunks in 5 s"
 
 
 async def _run_on_synthesis(port: int) -> str:
@@ -199,7 +190,7 @@ async def main() -> None:
     try:
         await asyncio.sleep(2)
         fresh = proc.memory_info().rss / MB
-        cold = [row for row in await _measure(proc, server.port, WARM_UP)]
+        cold = await _measure(proc, server.port, WARM_UP)
         warm = proc.memory_info().rss / MB
         rows = await _measure(proc, server.port, cases)
         alive = server.proc.poll() is None
