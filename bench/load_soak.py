@@ -51,6 +51,9 @@ TURN_TIMEOUT_S = 60.0
 GROWTH_GOAL_PCT = 5.0
 SETTLE_S = 0.5
 """Pause before each RSS reading, so the last turn's trace and buffers are finished."""
+IDLE_AFTER_ROUND_S = 4.0
+"""Quiet time after a load round before its memory is read: the server's idle reclaimer
+looks once a second and needs one quiet second to act."""
 
 
 def _pct(values: list[float], q: float) -> float:
@@ -99,32 +102,55 @@ SERVER_ARGS: list[str] = []
 """Extra arguments for the server under test (--server-arg)."""
 
 
-async def run_load() -> None:
-    """The 50-client figure on its own server."""
+async def run_load(rounds: int) -> None:
+    """The 50-client figure on its own server; later rounds show what a burst leaves behind.
+
+    After each round the server is left idle for `IDLE_AFTER_ROUND_S` and its resident
+    memory read: what a burst leaves resident once it is over, not only its peak.
+    """
     server = launch(Path(tempfile.mkdtemp(prefix="load-soak-")), *SERVER_ARGS)
     proc = psutil.Process(server.proc.pid)
+    start_rss = proc.memory_info().rss
+    rows: list[str] = []
+    all_problems: list[str] = []
     try:
-        with RssSampler(proc) as rss:
-            times, problems, wall = await load(server.port)
+        for number in range(1, rounds + 1):
+            with RssSampler(proc) as rss:
+                times, problems, wall = await load(server.port)
+            await asyncio.sleep(IDLE_AFTER_ROUND_S)
+            settled = proc.memory_info().rss
+            all_problems.extend(problems)
+            cells = " ".join(
+                f"{statistics.median(times[op]):8.2f}s {_pct(times[op], 0.95):7.2f}s"
+                if times[op]
+                else f"{'-':>9} {'-':>8}"
+                for op in ("describe", "synthesize", "transcribe")
+            )
+            rows.append(
+                f"{number:>5} {cells} {wall:6.1f} {rss.peak / MB:7.0f} {settled / MB:8.0f} "
+                f"{(settled - start_rss) / MB:+8.0f} {len(problems):>5}"
+            )
     finally:
         code = stop(server)
-    print(f"Load: {CLIENTS} concurrent clients, each describe + synthesis + transcription")
-    print(f"{'operation':<11} {'done':>5} {'p50 s':>7} {'p95 s':>7} {'max s':>7}")
-    for op, values in times.items():
-        if values:
-            print(
-                f"{op:<11} {len(values):>5} {statistics.median(values):7.2f} "
-                f"{_pct(values, 0.95):7.2f} {max(values):7.2f}"
-            )
-        else:
-            print(f"{op:<11} {0:>5}")
     print(
-        f"total wall {wall:.1f} s; RSS before {rss.before / MB:.0f} MB, "
-        f"peak {rss.peak / MB:.0f} MB (+{rss.growth_mb:.0f}); failures {len(problems)}; "
-        f"server exit code {code}"
+        f"Load: {CLIENTS} concurrent clients, each describe + synthesis + transcription; "
+        f"{rounds} round(s); RSS at Ready {start_rss / MB:.0f} MB"
+    )
+    print(
+        f"{'round':>5} {'describe p50/p95':>18} {'synthesize p50/p95':>18} "
+        f"{'transcribe p50/p95':>18} {'wall s':>6} {'peak MB':>7} {'idle MB':>8} "
+        f"{'vs Ready':>8} {'fails':>5}"
+    )
+    for row in rows:
+        print(row)
+    if rounds > 1:
+        print("rounds 2+: every client's short text is answered from the speech cache")
+    print(
+        f"idle MB: resident {IDLE_AFTER_ROUND_S:.0f} s after the round; "
+        f"failures {len(all_problems)}; server exit code {code}"
     )
     print(_log_check(server))
-    for problem in problems[:10]:
+    for problem in all_problems[:10]:
         print("  " + problem)
 
 
@@ -348,6 +374,9 @@ def main() -> None:
     parser.add_argument("--turns", type=int, default=1000, help="soak turns (0: no soak)")
     parser.add_argument("--skip-load", action="store_true", help="skip the 50-client load")
     parser.add_argument(
+        "--rounds", type=int, default=1, help="load rounds on one server (memory after each)"
+    )
+    parser.add_argument(
         "--block", type=int, default=100, help="turns per table row; the first is the warm-up"
     )
     parser.add_argument(
@@ -364,7 +393,7 @@ def main() -> None:
     SERVER_ARGS.extend(args.server_arg)
     started = time.monotonic()
     if not args.skip_load:
-        asyncio.run(run_load())
+        asyncio.run(run_load(max(1, args.rounds)))
     if args.turns > 0:
         asyncio.run(run_soak(args.turns, max(1, args.block), args.reconnect_every))
     print(f"\ntotal runtime {time.monotonic() - started:.0f} s")

@@ -49,6 +49,11 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="keep decoder working memory between requests (CPU STT ~25%% faster; see README)",
     )
+    p.add_argument(
+        "--no-memory-reclaim",
+        action="store_true",
+        help="do not give fragmented free heap memory back when idle after a burst",
+    )
 
     asr = p.add_argument_group("speech-to-text")
     asr.add_argument("--asr-model", default="", help="local model folder or faster-whisper name")
@@ -141,6 +146,7 @@ def settings_from_args(
         header_timeout=args.header_timeout,
         write_timeout=args.write_timeout,
         hold_memory=args.hold_memory,
+        reclaim_memory=not args.no_memory_reclaim,
     )
     asr = AsrSettings(
         model=args.asr_model,

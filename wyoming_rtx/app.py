@@ -18,7 +18,7 @@ from .discovery import Discovery, default_service_name
 from .framing import FrameLimits
 from .handle import Assistant, HandleService
 from .listener import Listener
-from .memory import hold_working_set
+from .memory import HeapReclaimer, hold_working_set
 from .pipeline import Pipeline
 from .satellite_session import SatelliteSessions
 from .server import RtxHandler, Services
@@ -68,6 +68,7 @@ class App:
         self.discovery: Discovery | None = None
         self.web: WebServer | None = None
         self._loading: asyncio.Task[None] | None = None
+        self.reclaimer = HeapReclaimer()
         self.ready = asyncio.Event()
 
     async def start(self) -> None:
@@ -102,6 +103,8 @@ class App:
         _LOGGER.info("Models loaded in %.1f s", time.monotonic() - started)
         if self.settings.hold_memory:
             hold_working_set()
+        if self.settings.reclaim_memory:
+            self.reclaimer.start()
         _LOGGER.info("Ready")
         self.ready.set()
 
@@ -119,6 +122,7 @@ class App:
         """Unannounce, close connections, stop the home/LLM clients, free the engines."""
         if self._loading is not None and not self._loading.done():
             self._loading.cancel()
+        await self.reclaimer.stop()
         if self.discovery is not None:
             await self.discovery.stop()
         if self.web is not None:

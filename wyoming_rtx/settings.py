@@ -124,3 +124,5 @@ class ServerSettings:
     """A client that has not read its output for this long is dropped (output stays bounded)."""
     hold_memory: bool = False
     """Keep the decoders' working memory between requests (faster STT, bigger load peaks)."""
+    reclaim_memory: bool = True
+    """When idle after a burst, hand the heaps' fragmented free pages back (memory.py)."""

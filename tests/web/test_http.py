@@ -121,6 +121,8 @@ async def test_metrics_after_turns(make_client, app: App) -> None:
     assert samples["wyoming_rtx_turn_errors_total"] == 1
     assert samples["wyoming_rtx_ready"] == 0
     assert samples["wyoming_rtx_satellites_connected"] == 0
+    # This test process's own resident memory: a real reading, not a placeholder.
+    assert 20 * 2**20 < samples["wyoming_rtx_resident_memory_bytes"] < 64 * 2**30
 
 
 async def test_status_json_shows_the_server_and_no_secret(make_client, app: App) -> None:

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 from aiohttp import web
 from yarl import URL
 
+from ..memory import resident_bytes
 from .browser import MAX_MESSAGE_BYTES, BrowserSatellite
 from .endpoint import EndpointSettings
 from .live import LiveHub
@@ -209,6 +210,10 @@ class WebServer:
                 float(len(pipeline.satellites)),
             ),
             "wyoming_rtx_status_pages_open": ("Status pages open now.", float(len(self.live))),
+            "wyoming_rtx_resident_memory_bytes": (
+                "Resident memory of the server process.",
+                float(resident_bytes()),
+            ),
         }
         body = self.metrics.render(gauges)
         return web.Response(body=body.encode(), headers={"Content-Type": CONTENT_TYPE})
