@@ -71,8 +71,10 @@ def _log_check(server: RunningServer) -> str:
     )
 
 
-async def load(port: int) -> tuple[dict[str, list[float]], list[str], float]:
-    """Each of 50 clients: describe, a short synthesis, a short transcription, in turn."""
+async def load(
+    port: int, clients: int = CLIENTS
+) -> tuple[dict[str, list[float]], list[str], float]:
+    """Each client at once: describe, a short synthesis, a short transcription, in turn."""
     pcm, rate, width, channels = read_wav(REPO / "tests/data/living_room_light_en.wav")
     times: dict[str, list[float]] = {"describe": [], "synthesize": [], "transcribe": []}
     problems: list[str] = []
@@ -94,7 +96,7 @@ async def load(port: int) -> tuple[dict[str, list[float]], list[str], float]:
             problems.append(f"client {n}: {err!r}")
 
     started = time.monotonic()
-    await asyncio.gather(*(client(n) for n in range(CLIENTS)))
+    await asyncio.gather(*(client(n) for n in range(clients)))
     return times, problems, time.monotonic() - started
 
 
@@ -102,7 +104,7 @@ SERVER_ARGS: list[str] = []
 """Extra arguments for the server under test (--server-arg)."""
 
 
-async def run_load(rounds: int) -> None:
+async def run_load(rounds: int, clients: int = CLIENTS) -> None:
     """The 50-client figure on its own server; later rounds show what a burst leaves behind.
 
     After each round the server is left idle for `IDLE_AFTER_ROUND_S` and its resident
@@ -116,7 +118,7 @@ async def run_load(rounds: int) -> None:
     try:
         for number in range(1, rounds + 1):
             with RssSampler(proc) as rss:
-                times, problems, wall = await load(server.port)
+                times, problems, wall = await load(server.port, clients)
             await asyncio.sleep(IDLE_AFTER_ROUND_S)
             settled = proc.memory_info().rss
             all_problems.extend(problems)
@@ -133,7 +135,7 @@ async def run_load(rounds: int) -> None:
     finally:
         code = stop(server)
     print(
-        f"Load: {CLIENTS} concurrent clients, each describe + synthesis + transcription; "
+        f"Load: {clients} concurrent clients, each describe + synthesis + transcription; "
         f"{rounds} round(s); RSS at Ready {start_rss / MB:.0f} MB"
     )
     print(
@@ -373,6 +375,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--turns", type=int, default=1000, help="soak turns (0: no soak)")
     parser.add_argument("--skip-load", action="store_true", help="skip the 50-client load")
+    parser.add_argument("--clients", type=int, default=CLIENTS, help="concurrent load clients")
     parser.add_argument(
         "--rounds", type=int, default=1, help="load rounds on one server (memory after each)"
     )
@@ -393,7 +396,7 @@ def main() -> None:
     SERVER_ARGS.extend(args.server_arg)
     started = time.monotonic()
     if not args.skip_load:
-        asyncio.run(run_load(max(1, args.rounds)))
+        asyncio.run(run_load(max(1, args.rounds), max(1, args.clients)))
     if args.turns > 0:
         asyncio.run(run_soak(args.turns, max(1, args.block), args.reconnect_every))
     print(f"\ntotal runtime {time.monotonic() - started:.0f} s")

@@ -103,7 +103,9 @@ class App:
         _LOGGER.info("Models loaded in %.1f s", time.monotonic() - started)
         if self.settings.hold_memory:
             hold_working_set()
-        if self.settings.reclaim_memory:
+        elif self.settings.reclaim_memory:
+            # Not with --hold-memory: a trim cannot tell fragmentation from the working set
+            # held on purpose, and would give that back too (measured: +70-83 MB per decode).
             self.reclaimer.start()
         _LOGGER.info("Ready")
         self.ready.set()

@@ -9,6 +9,8 @@ import sys
 from wyoming.event import Event, async_read_event, async_write_event
 from wyoming_helpers import REPO
 
+from wyoming_rtx.__main__ import build_parser, settings_from_args
+
 
 def _run(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
@@ -68,3 +70,12 @@ async def test_stdio_describe_then_clean_exit() -> None:
     proc.stdin.close()
     _out, err = await asyncio.wait_for(proc.communicate(), 120)
     assert proc.returncode == 0, err.decode()
+
+
+def test_memory_flags_map_to_settings() -> None:
+    parser = build_parser()
+    server, *_ = settings_from_args(parser.parse_args([]), parser)
+    assert (server.hold_memory, server.reclaim_memory) == (False, True)
+    args = parser.parse_args(["--hold-memory", "--no-memory-reclaim"])
+    server, *_ = settings_from_args(args, parser)
+    assert (server.hold_memory, server.reclaim_memory) == (True, False)
