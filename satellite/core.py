@@ -53,6 +53,38 @@ class Transport(Protocol):
         ...
 
 
+class AnswerWait:
+    """Whether a sent turn still waits for its answer, which keeps the wake word muted.
+
+    Open-ended while the turn's audio is still going out, then bounded once it is sent, so
+    a peer that never answers cannot leave the satellite deaf.
+    """
+
+    def __init__(self, peer: str) -> None:
+        self.peer = peer
+        self._until: float | None = None
+
+    def open(self) -> None:
+        self._until = float("inf")
+
+    def bound(self, seconds: float) -> None:
+        self._until = asyncio.get_running_loop().time() + seconds
+
+    def clear(self) -> None:
+        self._until = None
+
+    @property
+    def pending(self) -> bool:
+        """True while waiting; False, with a warning, the first time the bound has passed."""
+        if self._until is None:
+            return False
+        if asyncio.get_running_loop().time() >= self._until:
+            _LOGGER.warning("No answer from %s in time; listening again", self.peer)
+            self._until = None
+            return False
+        return True
+
+
 @dataclass(frozen=True)
 class SatelliteEvent:
     """What the loop decided and when, on audio time (for tests, benches and logs)."""

@@ -29,6 +29,7 @@ from wyoming.snd import Played
 from wyoming.vad import VoiceStopped
 
 from .audio_out import AnswerPlayer, Speaker
+from .core import AnswerWait
 from .settings import DirectSettings, SatelliteSettings
 from .turn import EndReason
 from .wake import WakeDetection
@@ -93,20 +94,14 @@ class DirectClient:
         self._client: AsyncClient | None = None
         self._tasks: set[asyncio.Task] = set()
         self._player: AnswerPlayer | None = None
-        self._awaiting_until: float | None = None
+        self._answer = AnswerWait("the server")
         self._last_event = 0.0
 
     @property
     def busy(self) -> bool:
         if self._player is not None and self._player.active:
             return True
-        if self._awaiting_until is None:
-            return False
-        if asyncio.get_running_loop().time() >= self._awaiting_until:
-            _LOGGER.warning("No answer from the server in time; listening again")
-            self._awaiting_until = None
-            return False
-        return True
+        return self._answer.pending
 
     async def begin_turn(self, detection: WakeDetection) -> DirectTurn | None:
         client = self._client
@@ -114,7 +109,7 @@ class DirectClient:
             _LOGGER.warning("Wake word heard but the server is not connected")
             return None
         turn = DirectTurn(self, client)
-        self._awaiting_until = float("inf")  # until audio-stop is sent, then a deadline
+        self._answer.open()  # until audio-stop is sent, then bounded
         await turn._write(
             RunPipeline(
                 start_stage=PipelineStage.ASR,
@@ -126,11 +121,10 @@ class DirectClient:
         return turn
 
     def _turn_sent(self) -> None:
-        loop = asyncio.get_running_loop()
-        self._awaiting_until = loop.time() + self.settings.response_timeout_seconds
+        self._answer.bound(self.settings.response_timeout_seconds)
 
     def _turn_done(self) -> None:
-        self._awaiting_until = None
+        self._answer.clear()
 
     async def run(self) -> None:
         """Connect, serve, reconnect with backoff; forever (cancel to stop)."""
@@ -215,7 +209,7 @@ class DirectClient:
         assert self._player is not None
         if self._player.handle_event(event):
             if AudioStart.is_type(event.type):
-                self._awaiting_until = None  # the player now holds the wake word muted
+                self._answer.clear()  # the player now holds the wake word muted
             return
         if Ping.is_type(event.type):
             await client.write_event(Pong(text=Ping.from_event(event).text).event())

@@ -34,6 +34,7 @@ from wyoming.tts import Synthesize
 from wyoming.wake import Detection
 
 from .audio_out import AnswerPlayer, Speaker
+from .core import AnswerWait
 from .settings import HaSettings, SatelliteSettings
 from .turn import EndReason
 from .wake import WakeDetection
@@ -95,7 +96,7 @@ class HaConnection:
             _LOGGER.info("Home Assistant paused the satellite")
         elif self.player.handle_event(event):
             if AudioStart.is_type(event.type):
-                self.satellite._awaiting_until = None  # the player now mutes the wake word
+                self.satellite.answer.clear()  # the player now mutes the wake word
         elif Error.is_type(event.type):
             error = Error.from_event(event)
             _LOGGER.warning("Home Assistant error %s: %s", error.code, error.text)
@@ -179,7 +180,7 @@ class HaSatellite:
         self._server: asyncio.Server | None = None
         self._tasks: set[asyncio.Task] = set()
         self._connections: set[HaConnection] = set()
-        self._awaiting_until: float | None = None
+        self.answer = AnswerWait("Home Assistant")
 
     async def start(self) -> int:
         """Listen on ``ha.uri`` (``tcp://host:port``; port 0 picks one); returns the port."""
@@ -235,24 +236,17 @@ class HaSatellite:
         task.add_done_callback(self._tasks.discard)
 
     def _turn_sent(self) -> None:
-        loop = asyncio.get_running_loop()
-        self._awaiting_until = loop.time() + self.settings.response_timeout_seconds
+        self.answer.bound(self.settings.response_timeout_seconds)
 
     def _turn_done(self) -> None:
-        self._awaiting_until = None
+        self.answer.clear()
 
     @property
     def busy(self) -> bool:
         owner = self.owner
         if owner is not None and owner.player.active:
             return True
-        if self._awaiting_until is None:
-            return False
-        if asyncio.get_running_loop().time() >= self._awaiting_until:
-            _LOGGER.warning("No answer from Home Assistant in time; listening again")
-            self._awaiting_until = None
-            return False
-        return True
+        return self.answer.pending
 
     async def begin_turn(self, detection: WakeDetection) -> HaTurn | None:
         owner = self.owner
@@ -263,7 +257,7 @@ class HaSatellite:
             _LOGGER.info("Wake word heard but Home Assistant has paused the satellite")
             return None
         turn = HaTurn(owner)
-        self._awaiting_until = float("inf")
+        self.answer.open()
         await turn._write(
             Detection(name=detection.name, timestamp=int(detection.audio_seconds * 1000)).event()
         )

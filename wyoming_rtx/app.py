@@ -18,7 +18,12 @@ from .discovery import Discovery, default_service_name
 from .framing import FrameLimits
 from .handle import Assistant, HandleService
 from .listener import Listener
-from .memory import HeapReclaimer, hold_working_set
+from .memory import (
+    HELD_RECLAIM_SLACK_BYTES,
+    RECLAIM_SLACK_BYTES,
+    HeapReclaimer,
+    hold_working_set,
+)
 from .pipeline import Pipeline
 from .satellite_session import SatelliteSessions
 from .server import RtxHandler, Services
@@ -68,7 +73,9 @@ class App:
         self.discovery: Discovery | None = None
         self.web: WebServer | None = None
         self._loading: asyncio.Task[None] | None = None
-        self.reclaimer = HeapReclaimer()
+        self.reclaimer = HeapReclaimer(
+            slack=HELD_RECLAIM_SLACK_BYTES if server.hold_memory else RECLAIM_SLACK_BYTES
+        )
         self.ready = asyncio.Event()
 
     async def start(self) -> None:
@@ -103,9 +110,7 @@ class App:
         _LOGGER.info("Models loaded in %.1f s", time.monotonic() - started)
         if self.settings.hold_memory:
             hold_working_set()
-        elif self.settings.reclaim_memory:
-            # Not with --hold-memory: a trim cannot tell fragmentation from the working set
-            # held on purpose, and would give that back too (measured: +70-83 MB per decode).
+        if self.settings.reclaim_memory:
             self.reclaimer.start()
         _LOGGER.info("Ready")
         self.ready.set()

@@ -1,7 +1,7 @@
 """How the server's C heap memory is kept and given back (glibc; elsewhere a no-op).
 
-By default, `HeapReclaimer` hands the heaps' fragmented free pages back to the system
-once the server is idle after a burst of requests.
+`HeapReclaimer` hands the heaps' fragmented free pages back to the system once the
+server is idle after a burst of requests.
 
 Opt-in (`--hold-memory`): keep the C allocator's working set between requests.
 
@@ -16,9 +16,14 @@ Once the models are loaded, glibc is asked to serve large blocks from its heaps 
 trim them: the first decode reserves the working set and later decodes reuse it. On this
 2-core box a full-window transcription then takes 283 instead of 341 ms
 (bench/memory_policy_speed.py) and one more request adds no memory. It is not the default
-because every other large buffer then lives in the heaps too, and under 50 concurrent
-clients they fragmented: peak RSS +656 to +937 MB instead of about +270 MB
-(bench/load_soak.py), and trimming during the burst did not bring the peak down.
+because every other large buffer then lives in the heaps too, and bursts fragment them:
+a first round of 50 concurrent clients peaked at +597 MB instead of +292 MB, and
+trimming during the burst did not bring the peak down. Without the reclaimer it was worse
+than a peak: four such rounds left the idle server +566, +1,022, +1,199, +1,449 MB above
+start-up
+(bench/load_soak.py --rounds 4 --server-arg=--hold-memory --server-arg=--no-memory-reclaim).
+So the reclaimer runs in this mode too, with a wider slack that spares what a decode keeps
+on purpose; a trim still gives that back, and the next decode reserves it once more.
 It is set only *after* loading, so the loaders' one-off buffers (CTranslate2 reads
 `model.bin` whole) are given back rather than kept. Elsewhere (musl, macOS, Windows)
 nothing is changed.
@@ -27,7 +32,6 @@ nothing is changed.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import ctypes
 import ctypes.util
 import logging
@@ -35,6 +39,8 @@ import os
 import sys
 import time
 from collections.abc import Callable
+
+from .tasks import cancel_and_wait
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -97,6 +103,9 @@ def resident_bytes() -> int:
 
 RECLAIM_SLACK_BYTES = 64 * 1024 * 1024
 """Growth over the settled level that is taken to be free-but-fragmented heap, not use."""
+HELD_RECLAIM_SLACK_BYTES = 256 * 1024 * 1024
+"""With --hold-memory: each decoder keeps up to ~100 MB on purpose, and a trim would give
+that back too, so only growth well past it counts as fragmentation."""
 RECLAIM_INTERVAL_SECONDS = 1.0
 IDLE_CPU_FRACTION = 0.1
 """Process CPU time per second below which the server counts as idle (one core = 1.0)."""
@@ -107,9 +116,9 @@ class HeapReclaimer:
 
     glibc returns free memory only from the top of each heap. Many requests at once leave
     their freed buffers as holes between live ones, and those pages stay resident for
-    good: four rounds of 50 concurrent clients left the idle server 373 MB above where it
-    started. `malloc_trim(0)` hands the whole free pages in those holes back: +72 MB
-    (bench/load_soak.py --rounds 4). It runs only when the process is idle (a trim during
+    good: four rounds of 50 concurrent clients left the idle server 421 MB above where it
+    started. `malloc_trim(0)` hands the whole free pages in those holes back: +104 MB
+    (bench/load_soak.py --rounds 4, with and without --no-memory-reclaim). It runs only when the process is idle (a trim during
     a burst would race the refill) and resident memory is `slack` bytes past its settled
     level, so a quiet home box, whose memory does not move, is never trimmed and keeps its
     decoders' working set warm. A trim takes 7-50 ms, off the event loop.
@@ -137,9 +146,7 @@ class HeapReclaimer:
 
     async def stop(self) -> None:
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            await cancel_and_wait(self._task)
             self._task = None
 
     async def _watch(self) -> None:

@@ -50,6 +50,11 @@ async def listen(wav: Path, engine: WakeEngine, engine_name: str, **wake: object
         snd=SndSettings(awake_wav=None, done_wav=None),
         wake=WakeSettings(engine=engine_name, names=("hey_jarvis",), **wake),  # type: ignore[arg-type]
     )
+    return await run_loop(settings, engine)
+
+
+async def run_loop(settings: SatelliteSettings, engine: WakeEngine):
+    """The real listening loop over the settings' WAV, with turns recorded, not sent."""
     transport = RecordingTransport()
     loop = SatelliteLoop(
         settings,
@@ -126,15 +131,7 @@ async def test_no_speech_after_the_wake_word_times_out(
         wake=WakeSettings(names=("hey_jarvis",)),
     )
     settings = replace(settings, vad=replace(settings.vad, no_speech_seconds=3.0))
-    transport = RecordingTransport()
-    loop = SatelliteLoop(
-        settings,
-        MicSupervisor(settings.mic),
-        WakeDetector(oww_engine, settings.wake),
-        Speaker(settings.snd, NullSink()),
-        transport,
-    )
-    await loop.run()
+    loop, transport = await run_loop(settings, oww_engine)
     assert transport.turns[0].reason is EndReason.NO_SPEECH
     wake = next(e for e in loop.events if e.kind == "wake")
     ended = next(e for e in loop.events if e.kind == "turn_ended")

@@ -10,6 +10,8 @@ from wyoming.event import Event, async_read_event, async_write_event
 from wyoming_helpers import REPO
 
 from wyoming_rtx.__main__ import build_parser, settings_from_args
+from wyoming_rtx.app import App
+from wyoming_rtx.memory import HELD_RECLAIM_SLACK_BYTES, RECLAIM_SLACK_BYTES
 
 
 def _run(*args: str) -> subprocess.CompletedProcess[str]:
@@ -79,3 +81,12 @@ def test_memory_flags_map_to_settings() -> None:
     args = parser.parse_args(["--hold-memory", "--no-memory-reclaim"])
     server, *_ = settings_from_args(args, parser)
     assert (server.hold_memory, server.reclaim_memory) == (True, False)
+
+
+def test_holding_memory_widens_the_reclaimer_slack() -> None:
+    # A trim would give back what --hold-memory keeps on purpose (~100 MB per decoder).
+    parser = build_parser()
+    default = App(*settings_from_args(parser.parse_args([]), parser))
+    held = App(*settings_from_args(parser.parse_args(["--hold-memory"]), parser))
+    assert default.reclaimer.slack == RECLAIM_SLACK_BYTES
+    assert held.reclaimer.slack == HELD_RECLAIM_SLACK_BYTES > 2 * RECLAIM_SLACK_BYTES

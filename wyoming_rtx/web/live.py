@@ -9,13 +9,13 @@ change without a turn.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Callable
 from typing import Any
 
 from aiohttp import WSMsgType, web
 
+from ..tasks import cancel_and_wait
 from ..trace import TraceLog, TurnTrace
 
 _LOGGER = logging.getLogger(__name__)
@@ -64,9 +64,7 @@ class LiveHub:
                     break
         finally:
             self._pages.discard(queue)
-            sender.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await sender
+            await cancel_and_wait(sender)
 
     async def _send(self, ws: web.WebSocketResponse, queue: asyncio.Queue[dict[str, Any]]) -> None:
         try:

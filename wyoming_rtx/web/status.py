@@ -9,7 +9,6 @@ token is never read, and URLs lose any user:password part.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import shutil
 import time
@@ -18,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 import aiohttp
 from yarl import URL
 
+from ..tasks import cancel_and_wait
 from ..version import __version__
 
 if TYPE_CHECKING:
@@ -103,9 +103,7 @@ class StatusCollector:
 
     async def stop(self) -> None:
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            await cancel_and_wait(self._task)
             self._task = None
         if self._session is not None:
             await self._session.close()
