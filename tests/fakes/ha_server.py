@@ -24,6 +24,7 @@ Usage::
 
 from __future__ import annotations
 
+import asyncio
 import datetime
 import uuid
 from dataclasses import dataclass, field
@@ -81,6 +82,8 @@ class FakeHomeAssistant(RestartableSite):
         self.calls: list[ServiceCall] = []
         self.ws_commands: list[dict[str, Any]] = []
         self.auth_attempts = 0
+        self.service_delay = 0.0
+        """Seconds a service call takes before HA answers (a slow Z-Wave device, a busy HA)."""
         self._subscribers: list[tuple[web.WebSocketResponse, int, str | None]] = []
         self._sockets: set[web.WebSocketResponse] = set()
 
@@ -271,6 +274,7 @@ class FakeHomeAssistant(RestartableSite):
             return web.Response(status=401, text="401: Unauthorized")
         domain, service = request.match_info["domain"], request.match_info["service"]
         data = await request.json() if request.can_read_body else {}
+        await asyncio.sleep(self.service_delay)
         self.calls.append(ServiceCall(domain, service, dict(data)))
         ids = data.get("entity_id", [])
         ids = [ids] if isinstance(ids, str) else list(ids)

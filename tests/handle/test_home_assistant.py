@@ -100,6 +100,29 @@ async def test_ha_down_at_start_then_recovers(
     assert HA_TOKEN not in caplog.text
 
 
+async def test_slow_home_assistant_gets_a_bounded_spoken_answer(
+    fake_ha: FakeHomeAssistant, en_matcher: IntentMatcher
+) -> None:
+    home = ha_home(fake_ha.url, request_timeout=1.0)
+    assistant = Assistant(
+        HandleSettings(ha_url=fake_ha.url, ha_token=HA_TOKEN), home=home, matcher=en_matcher
+    )
+    await assistant.start()
+    try:
+        fake_ha.service_delay = 30.0  # far past the request timeout
+        started = asyncio.get_running_loop().time()
+        _, answer = await ask(assistant, "turn on the kitchen light")
+        elapsed = asyncio.get_running_loop().time() - started
+        assert elapsed < 3.0, elapsed
+        assert not answer.handled and answer.text.startswith("Sorry"), answer
+        fake_ha.service_delay = 0.0  # HA catches up: the next command works
+        await _wait_for(lambda: home.available)
+        _, answer = await ask(assistant, "turn off the kitchen light")
+        assert answer.handled and fake_ha.state_of("light.kitchen_light") == "off"
+    finally:
+        await assistant.stop()
+
+
 async def test_invalid_token_is_reported_without_the_token(
     fake_ha: FakeHomeAssistant, en_matcher: IntentMatcher, caplog: pytest.LogCaptureFixture
 ) -> None:
