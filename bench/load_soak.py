@@ -390,7 +390,7 @@ def main() -> None:
         action="append",
         default=[],
         metavar="ARG",
-        help="extra server argument, repeatable (e.g. --server-arg=--hold-memory)",
+        help="extra server argument, repeatable (e.g. --server-arg=--release-memory)",
     )
     args = parser.parse_args()
     SERVER_ARGS.extend(args.server_arg)

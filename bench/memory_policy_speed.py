@@ -1,4 +1,4 @@
-"""Speech-to-text latency with the decoders' working memory released (default) or kept.
+"""Speech-to-text latency with the decoders' working memory kept (default) or released.
 
 Not a test: it prints a table for the closing note. One real server per mode on 127.0.0.1,
 `--no-speculative` so every request is decoded after `audio-stop` with whisper's full 30 s
@@ -29,7 +29,7 @@ from wyoming.client import AsyncTcpClient  # noqa: E402
 from wyoming_helpers import read_until  # noqa: E402
 
 TESTDATA = REPO.parent / "shared" / "testdata"
-MODES = {"kept (--hold-memory)": ("--hold-memory",), "released (default)": ()}
+MODES = {"kept (default)": (), "released (--release-memory)": ("--release-memory",)}
 
 
 def _clips() -> list[bytes]:
@@ -74,7 +74,7 @@ async def main() -> None:
             finally:
                 stop(server)
             times[mode] += measured[len(clips) :]
-    kept = statistics.median(times["kept (--hold-memory)"])
+    kept = statistics.median(times["kept (default)"])
     print(f"{len(clips)} clips x {args.repeats - 1} measured repeats x 2 rounds per mode")
     print(f"{'working memory':<28} {'n':>3} {'median ms':>9} {'p95 ms':>7} {'vs kept':>7}")
     for mode, values in times.items():

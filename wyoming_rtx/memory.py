@@ -1,30 +1,30 @@
 """How the server's C heap memory is kept and given back (glibc; elsewhere a no-op).
 
-`HeapReclaimer` hands the heaps' fragmented free pages back to the system once the
-server is idle after a burst of requests.
+Two parts, both on by default: the decoders' working set is held between requests
+(`hold_working_set`, off with `--release-memory`), and `HeapReclaimer` hands fragmented
+free pages back once the server is idle after a burst (off with `--no-memory-reclaim`).
 
-Opt-in (`--hold-memory`): keep the C allocator's working set between requests.
-
-Whisper's encoder needs one block of attention scores per decode: heads × 1500² floats,
-51.5 MiB for tiny on the 30 s window. glibc serves a block that large with a fresh
+Why hold. Whisper's encoder needs one block of attention scores per decode: heads × 1500²
+floats, 51.5 MiB for tiny on the 30 s window. glibc serves a block that large with a fresh
 `mmap` and unmaps it on `free`, so every decode page-faults and zeroes ~13,000 pages and
-the server's resident memory jumps by 52 MB and back on each request. On a 2-core box
-that churn is 10-15 % of a decode, and the jump makes memory look like it tracks the
-requests, which it should not.
+resident memory jumps by 52 MB and back on every request, bad input or not. On a 2-core
+box that churn is 10-15 % of a decode. Once the models are loaded, glibc is asked to serve
+large blocks from its heaps and not to trim them: the first decode reserves the working
+set and later decodes reuse it. A full-window transcription then takes 283 instead of
+341 ms (bench/memory_policy_speed.py), and one more request, of any size or format, adds
+no memory (bench/bad_input_memory.py).
 
-Once the models are loaded, glibc is asked to serve large blocks from its heaps and not to
-trim them: the first decode reserves the working set and later decodes reuse it. On this
-2-core box a full-window transcription then takes 283 instead of 341 ms
-(bench/memory_policy_speed.py) and one more request adds no memory. It is not the default
-because every other large buffer then lives in the heaps too, and bursts fragment them:
-a first round of 50 concurrent clients peaked at +597 MB instead of +292 MB, and
-trimming during the burst did not bring the peak down. Without the reclaimer it was worse
-than a peak: four such rounds left the idle server +566, +1,022, +1,199, +1,449 MB above
-start-up
-(bench/load_soak.py --rounds 4 --server-arg=--hold-memory --server-arg=--no-memory-reclaim).
-So the reclaimer runs in this mode too, with a wider slack that spares what a decode keeps
-on purpose; a trim still gives that back, and the next decode reserves it once more.
-It is set only *after* loading, so the loaders' one-off buffers (CTranslate2 reads
+The price is paid under bursts: every other large buffer then lives in the heaps too, and
+many requests at once fragment them. A first round of 50 concurrent clients peaked at
++597 MB instead of +292 MB released, and trimming during the burst did not bring the peak
+down; at 4 or 10 clients the peaks were alike. Without the reclaimer it was worse than a
+peak: four such rounds left the idle server +566, +1,022, +1,199, +1,449 MB above start-up
+(bench/load_soak.py --rounds 4 --server-arg=--no-memory-reclaim); with it, +275 at most.
+So the two go together, the reclaimer with a slack wide enough to spare what the decoders
+keep on purpose; a trim after a burst still gives that back, and the next decode reserves
+it once more.
+
+The policy is set only *after* loading, so the loaders' one-off buffers (CTranslate2 reads
 `model.bin` whole) are given back rather than kept. Elsewhere (musl, macOS, Windows)
 nothing is changed.
 """
@@ -47,9 +47,11 @@ _LOGGER = logging.getLogger(__name__)
 # <malloc.h> parameter numbers, stable across glibc releases.
 _M_TRIM_THRESHOLD = -1
 _M_MMAP_MAX = -4
-# Free memory at the top of a heap is kept up to this much (the largest working set the
-# bundled model needs, with room); beyond it glibc still returns it.
-TRIM_THRESHOLD_BYTES = 128 * 1024 * 1024
+# Free memory at the top of a heap is kept up to this much: room for the 51.5 MiB attention
+# block, no more; beyond it glibc still returns it. 128 MiB kept more of everything else
+# too: a run-on 20,000-character synthesis then left +40 MB instead of +3 MB, and bursts
+# of 50 clients peaked at up to 1.6 GB instead of 1.3 GB.
+TRIM_THRESHOLD_BYTES = 64 * 1024 * 1024
 
 
 def _glibc_function(symbol: str) -> Callable[..., int] | None:
@@ -75,7 +77,7 @@ def hold_working_set() -> bool:
     mallopt.restype = ctypes.c_int
     held = bool(mallopt(_M_TRIM_THRESHOLD, TRIM_THRESHOLD_BYTES)) and bool(mallopt(_M_MMAP_MAX, 0))
     if held:
-        _LOGGER.info("Decoder working memory is kept between requests (--hold-memory)")
+        _LOGGER.info("Decoder working memory is kept between requests (--release-memory: not)")
     else:
         _LOGGER.debug("mallopt refused the working-set policy; allocator left as it is")
     return held
@@ -102,10 +104,11 @@ def resident_bytes() -> int:
 
 
 RECLAIM_SLACK_BYTES = 64 * 1024 * 1024
-"""Growth over the settled level that is taken to be free-but-fragmented heap, not use."""
+"""With --release-memory: growth over the settled level that is taken to be
+free-but-fragmented heap, not use."""
 HELD_RECLAIM_SLACK_BYTES = 256 * 1024 * 1024
-"""With --hold-memory: each decoder keeps up to ~100 MB on purpose, and a trim would give
-that back too, so only growth well past it counts as fragmentation."""
+"""Holding (the default), each decoder keeps up to ~100 MB on purpose and a trim would
+give that back too, so only growth well past it counts as fragmentation."""
 RECLAIM_INTERVAL_SECONDS = 1.0
 IDLE_CPU_FRACTION = 0.1
 """Process CPU time per second below which the server counts as idle (one core = 1.0)."""
@@ -116,12 +119,11 @@ class HeapReclaimer:
 
     glibc returns free memory only from the top of each heap. Many requests at once leave
     their freed buffers as holes between live ones, and those pages stay resident for
-    good: four rounds of 50 concurrent clients left the idle server 421 MB above where it
-    started. `malloc_trim(0)` hands the whole free pages in those holes back: +104 MB
-    (bench/load_soak.py --rounds 4, with and without --no-memory-reclaim). It runs only when the process is idle (a trim during
-    a burst would race the refill) and resident memory is `slack` bytes past its settled
-    level, so a quiet home box, whose memory does not move, is never trimmed and keeps its
-    decoders' working set warm. A trim takes 7-50 ms, off the event loop.
+    good (figures in the module docstring). `malloc_trim(0)` hands the whole free pages in
+    those holes back. It runs only when the process is idle (a trim during a burst would
+    race the refill) and resident memory is `slack` bytes past its settled level, so a
+    quiet home box, whose memory does not move, is never trimmed and keeps its decoders'
+    working set warm. A trim takes 7-50 ms, off the event loop.
     """
 
     def __init__(

@@ -122,7 +122,8 @@ class ServerSettings:
     """Drop connections silent this long (None = never: HA keeps satellites open)."""
     write_timeout: float = 15.0
     """A client that has not read its output for this long is dropped (output stays bounded)."""
-    hold_memory: bool = False
-    """Keep the decoders' working memory between requests (faster STT, bigger load peaks)."""
+    hold_memory: bool = True
+    """Keep the decoders' working memory between requests (faster STT, flat memory per
+    request, bigger peaks under many concurrent clients); False with --release-memory."""
     reclaim_memory: bool = True
     """When idle after a burst, hand the heaps' fragmented free pages back (memory.py)."""

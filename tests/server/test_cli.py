@@ -77,16 +77,16 @@ async def test_stdio_describe_then_clean_exit() -> None:
 def test_memory_flags_map_to_settings() -> None:
     parser = build_parser()
     server, *_ = settings_from_args(parser.parse_args([]), parser)
-    assert (server.hold_memory, server.reclaim_memory) == (False, True)
-    args = parser.parse_args(["--hold-memory", "--no-memory-reclaim"])
+    assert (server.hold_memory, server.reclaim_memory) == (True, True)
+    args = parser.parse_args(["--release-memory", "--no-memory-reclaim"])
     server, *_ = settings_from_args(args, parser)
-    assert (server.hold_memory, server.reclaim_memory) == (True, False)
+    assert (server.hold_memory, server.reclaim_memory) == (False, False)
 
 
 def test_holding_memory_widens_the_reclaimer_slack() -> None:
-    # A trim would give back what --hold-memory keeps on purpose (~100 MB per decoder).
+    # A trim would give back what holding keeps on purpose (~100 MB per decoder).
     parser = build_parser()
-    default = App(*settings_from_args(parser.parse_args([]), parser))
-    held = App(*settings_from_args(parser.parse_args(["--hold-memory"]), parser))
-    assert default.reclaimer.slack == RECLAIM_SLACK_BYTES
+    held = App(*settings_from_args(parser.parse_args([]), parser))
+    released = App(*settings_from_args(parser.parse_args(["--release-memory"]), parser))
+    assert released.reclaimer.slack == RECLAIM_SLACK_BYTES
     assert held.reclaimer.slack == HELD_RECLAIM_SLACK_BYTES > 2 * RECLAIM_SLACK_BYTES
