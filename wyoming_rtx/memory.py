@@ -10,19 +10,19 @@ floats, 51.5 MiB for tiny on the 30 s window. glibc serves a block that large wi
 resident memory jumps by 52 MB and back on every request, bad input or not. On a 2-core
 box that churn is 10-15 % of a decode. Once the models are loaded, glibc is asked to serve
 large blocks from its heaps and not to trim them: the first decode reserves the working
-set and later decodes reuse it. A full-window transcription then takes 283 instead of
-341 ms (bench/memory_policy_speed.py), and one more request, of any size or format, adds
-no memory (bench/bad_input_memory.py).
+set and later decodes reuse it. A full-window transcription then takes 279 instead of
+352 ms (bench/memory_policy_speed.py), and no single request, bad input included, adds
+more than 7 MB, where released each 30 s decode, odd audio or not, left 54-69 MB more
+(bench/bad_input_memory.py).
 
 The price is paid under bursts: every other large buffer then lives in the heaps too, and
-many requests at once fragment them. A first round of 50 concurrent clients peaked at
-+597 MB instead of +292 MB released, and trimming during the burst did not bring the peak
-down; at 4 or 10 clients the peaks were alike. Without the reclaimer it was worse than a
-peak: four such rounds left the idle server +566, +1,022, +1,199, +1,449 MB above start-up
-(bench/load_soak.py --rounds 4 --server-arg=--no-memory-reclaim); with it, +275 at most.
-So the two go together, the reclaimer with a slack wide enough to spare what the decoders
-keep on purpose; a trim after a burst still gives that back, and the next decode reserves
-it once more.
+many requests at once fragment them. Four rounds of 50 concurrent clients peaked at up to
+1,466 MB instead of 852 MB released, and trimming during the burst did not bring the peak
+down. Without the reclaimer it was worse than a peak: the idle server was left +656,
++1,222, +1,537, +1,749 MB above start-up after each round (bench/load_soak.py --rounds 4
+--server-arg=--no-memory-reclaim); with it, +188 at most. So the two go together, the
+reclaimer with a slack wide enough to spare what the decoders keep on purpose; a trim after
+a burst still gives that back, and the next decode reserves it once more.
 
 The policy is set only *after* loading, so the loaders' one-off buffers (CTranslate2 reads
 `model.bin` whole) are given back rather than kept. Elsewhere (musl, macOS, Windows)
@@ -49,8 +49,7 @@ _M_TRIM_THRESHOLD = -1
 _M_MMAP_MAX = -4
 # Free memory at the top of a heap is kept up to this much: room for the 51.5 MiB attention
 # block, no more; beyond it glibc still returns it. 128 MiB kept more of everything else
-# too: a run-on 20,000-character synthesis then left +40 MB instead of +3 MB, and bursts
-# of 50 clients peaked at up to 1.6 GB instead of 1.3 GB.
+# too: a run-on 20,000-character synthesis then left +40 MB instead of +3 MB.
 TRIM_THRESHOLD_BYTES = 64 * 1024 * 1024
 
 
