@@ -107,6 +107,17 @@ class RunningServer:
         return "127.0.0.1"
 
     @property
+    def pid(self) -> int:
+        """The server's process id (it must have been started)."""
+        if self._proc is None:
+            raise RuntimeError(f"{self.spec.name} was not started")
+        return self._proc.pid
+
+    def alive(self) -> bool:
+        """Whether the server process is still running."""
+        return self._proc is not None and self._proc.poll() is None
+
+    @property
     def peak_rss_bytes(self) -> int:
         """Highest RSS seen so far (process tree)."""
         return self._sampler.peak_bytes if self._sampler else 0
