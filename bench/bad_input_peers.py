@@ -43,6 +43,7 @@ from wyoming.audio import AudioChunk, AudioStop  # noqa: E402
 from wyoming.event import Event, async_read_event, async_write_event  # noqa: E402
 from wyoming.tts import Synthesize  # noqa: E402
 
+from bench.bad_input_memory import pipeline_unread  # noqa: E402
 from bench.peers import (  # noqa: E402
     bundled_models,
     ensure_peer_venv,
@@ -175,20 +176,7 @@ async def _seconds_until_idle(proc: psutil.Process, limit: float = 60.0) -> floa
 
 
 async def _non_reader(port: int) -> Outcome:
-    """Pipeline long synthesize requests for 8 s without reading a byte of the answers."""
-    _reader, writer = await asyncio.open_connection("127.0.0.1", port)
-    sent = 0
-    deadline = time.monotonic() + 8
-    try:
-        while time.monotonic() < deadline and sent < 5000:
-            event = Synthesize(text=LONG_TEXT[:19_800]).event()
-            await asyncio.wait_for(async_write_event(event, writer), 2)
-            sent += 1
-    except (TimeoutError, ConnectionError):
-        pass
-    finally:
-        writer.transport.abort()
-    return Outcome(f"{sent} requests accepted")
+    return Outcome(f"{await pipeline_unread(port)} requests accepted")
 
 
 @dataclass(frozen=True)
