@@ -11,6 +11,8 @@ from wyoming.event import Event, async_write_event
 from wyoming.tts import Synthesize, SynthesizeChunk, SynthesizeStart
 from wyoming_helpers import read_wav, synthesize
 
+from wyoming_rtx.app import App
+
 
 async def _vanish_during_long_synthesis(port: int) -> None:
     """Ask for 20,000 characters, wait until audio flows (work is under way), then reset."""
@@ -122,3 +124,44 @@ async def test_unanswered_transcript_event_work_is_dropped_with_client(server, p
         writer.transport.abort()
     await wait_idle(proc, timeout=10)
     assert open_peers(proc) == set()
+
+
+async def test_vanishing_clients_leave_no_task_behind(data_dir) -> None:
+    """Asyncio tasks are invisible from outside the process, so this runs the real App in
+    the test's own loop and counts them: after 20 clients vanish mid-request (the same
+    five shapes, four batches), every connection is gone and the loop holds exactly the
+    tasks it held before (the server's own: listener, reclaimer, loaders' leftovers)."""
+    from pipeline_helpers import make_app
+
+    app = await make_app()
+    try:
+        port = app.listener.port
+        pcm, *_format = read_wav(data_dir / "living_room_light_en.wav")
+        await _vanish_five_at_once(port, pcm)  # warm: lazily created pools and tasks exist
+        await _until_no_connections(app)
+        before = _other_tasks()
+
+        for _batch in range(4):
+            await _vanish_five_at_once(port, pcm)
+        await _until_no_connections(app)
+        await asyncio.sleep(0.5)
+
+        after = _other_tasks()
+        assert len(after) <= len(before), sorted(after - before)
+        assert (await synthesize(port, SHORT_TEXT)).pcm
+    finally:
+        await app.stop()
+
+
+def _other_tasks() -> set[str]:
+    return {
+        f"{task.get_name()} {id(task)}"
+        for task in asyncio.all_tasks()
+        if task is not asyncio.current_task()
+    }
+
+
+async def _until_no_connections(app: App, timeout: float = 30.0) -> None:
+    async with asyncio.timeout(timeout):
+        while app.listener.connections:  # noqa: ASYNC110 - polls the server's own table
+            await asyncio.sleep(0.05)

@@ -93,7 +93,7 @@ async def test_malformed_event_data_gets_error_and_connection_survives(server) -
 @pytest.mark.parametrize(
     ("rate", "width", "channels"), [(0, 2, 1), (16000, 5, 1), (16000, 2, 0), (1e400, 2, 1)]
 )
-async def test_unusable_audio_format_gets_error(server, rate, width, channels) -> None:
+async def test_unusable_audio_format_gets_error(server, data_dir, rate, width, channels) -> None:
     async with AsyncTcpClient("127.0.0.1", server.port) as client:
         await client.write_event(
             Event(type="audio-start", data={"rate": rate, "width": width, "channels": channels})
@@ -102,10 +102,11 @@ async def test_unusable_audio_format_gets_error(server, rate, width, channels) -
         assert events[-1].data["code"] in ("audio-format", "bad-event")
         await client.write_event(Event(type="describe"))
         await read_until(client, "info", timeout=2)
+    await _still_serving(server.port, data_dir)
 
 
 async def test_unusual_formats_are_converted(server, data_dir) -> None:
-    """8 channels at 48 kHz and 24-bit samples: converted, not garbled."""
+    """8 channels at 48 kHz, 24-bit samples and 192 kHz: converted, not garbled."""
     import numpy as np
     from wyoming_helpers import to_16k_mono
 
@@ -118,6 +119,10 @@ async def test_unusual_formats_are_converted(server, data_dir) -> None:
 
     as24 = (up.astype(np.int32) << 8).astype("<i4").view(np.uint8).reshape(-1, 4)[:, :3]
     result = await transcribe(server.port, as24.tobytes(), 48000, 3, 1, chunk_seconds=0.1)
+    assert normalize(result.text) == "turn on the living room light"
+
+    at192 = np.repeat(mono48, 12).astype("<i2").tobytes()  # 192 kHz by sample repetition
+    result = await transcribe(server.port, at192, 192000, 2, 1, chunk_seconds=0.1)
     assert normalize(result.text) == "turn on the living room light"
 
 
