@@ -38,7 +38,13 @@ sys.path.insert(0, str(REPO / "tests"))
 
 import numpy as np  # noqa: E402
 import psutil  # noqa: E402
-from reliability.support import LONG_TEXT, DescribeProbe, RssSampler, cpu_over  # noqa: E402
+from reliability.support import (  # noqa: E402
+    LONG_TEXT,
+    DescribeProbe,
+    RssSampler,
+    describe_once,
+    wait_idle,
+)
 from wyoming.audio import AudioChunk, AudioStop  # noqa: E402
 from wyoming.event import Event, async_read_event, async_write_event  # noqa: E402
 from wyoming.tts import Synthesize  # noqa: E402
@@ -169,10 +175,11 @@ async def _synthesize(port: int, text: str, read_s: float, proc: psutil.Process)
 async def _seconds_until_idle(proc: psutil.Process, limit: float = 60.0) -> float:
     """Seconds until the process uses under `IDLE_CPU` of a core (over 0.25 s windows)."""
     started = time.monotonic()
-    while time.monotonic() - started < limit:
-        if await cpu_over(proc, 0.25) < IDLE_CPU:
-            return time.monotonic() - started
-    return limit
+    try:
+        await wait_idle(proc, threshold=IDLE_CPU, window=0.25, timeout=limit)
+    except AssertionError:  # still busy at the limit
+        return limit
+    return time.monotonic() - started
 
 
 async def _non_reader(port: int) -> Outcome:
@@ -236,7 +243,7 @@ async def _run_case(server: RunningServer, case: Case) -> Row:
         await asyncio.sleep(1)
     if server.alive():
         try:
-            after = f"yes ({await asyncio.to_thread(_describe_seconds, server.port):.2f} s)"
+            after = f"yes ({await asyncio.to_thread(describe_once, server.port, 5.0):.2f} s)"
         except (OSError, AssertionError, ValueError) as err:
             after = f"NO describe: {type(err).__name__}"
     else:
@@ -251,12 +258,6 @@ async def _run_case(server: RunningServer, case: Case) -> Row:
         probe.failures,
         after,
     )
-
-
-def _describe_seconds(port: int) -> float:
-    from reliability.support import describe_once
-
-    return describe_once(port, timeout=5.0)
 
 
 async def _start_warm(spec: ServerSpec, kinds: set[str], log_dir: Path) -> RunningServer:
@@ -330,6 +331,8 @@ async def main(argv: list[str] | None = None) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stderr)
     models = bundled_models()
     log_dir = Path(tempfile.mkdtemp(prefix="bad-input-peers-"))
+    # Not bench.run.ours_spec: that turns the speech cache off to compare rendering; here
+    # the server runs as users run it, on the peers' decoding settings.
     ours = ServerSpec(
         name="wyoming-rtx",
         argv=(

@@ -34,6 +34,7 @@ from __future__ import annotations
 import asyncio
 import ctypes
 import ctypes.util
+import functools
 import logging
 import os
 import sys
@@ -53,8 +54,12 @@ _M_MMAP_MAX = -4
 TRIM_THRESHOLD_BYTES = 64 * 1024 * 1024
 
 
+@functools.cache
 def _glibc_function(symbol: str) -> Callable[..., int] | None:
-    """The C library's `symbol`, or None off Linux/glibc (musl has neither function)."""
+    """The C library's `symbol`, or None off Linux/glibc (musl has neither function).
+
+    Looked up once: `find_library` runs `ldconfig` in a subprocess, and the reclaimer asks
+    for `malloc_trim` on every trim."""
     if not sys.platform.startswith("linux"):
         return None
     name = ctypes.util.find_library("c")
@@ -158,8 +163,8 @@ class HeapReclaimer:
         while True:
             await asyncio.sleep(self.interval)
             now = self.measure()
-            busy = (self.cpu_seconds() - cpu) / self.interval
-            cpu = self.cpu_seconds()
+            previous_cpu, cpu = cpu, self.cpu_seconds()
+            busy = (cpu - previous_cpu) / self.interval
             if busy > IDLE_CPU_FRACTION:
                 continue  # mid-burst: trimming now would only race the refill
             if now <= level + self.slack:

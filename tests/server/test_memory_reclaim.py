@@ -39,14 +39,18 @@ class FakeProcess:
         return self.trim_works
 
 
-def _reclaimer(fake: FakeProcess) -> HeapReclaimer:
-    return HeapReclaimer(
+async def _started(fake: FakeProcess) -> HeapReclaimer:
+    """A reclaimer on `fake`, running, that has settled on the fake's current memory."""
+    reclaimer = HeapReclaimer(
         slack=64 * MB,
         interval=0.01,
         measure=fake.measure,
         trim=fake.trim,
         cpu_seconds=fake.cpu_seconds,
     )
+    reclaimer.start()
+    await _ticks()
+    return reclaimer
 
 
 async def _ticks(n: int = 5) -> None:
@@ -55,9 +59,7 @@ async def _ticks(n: int = 5) -> None:
 
 async def test_trims_once_when_idle_memory_is_well_past_the_settled_level() -> None:
     fake = FakeProcess(400 * MB)
-    reclaimer = _reclaimer(fake)
-    reclaimer.start()
-    await _ticks()
+    reclaimer = await _started(fake)
     fake.rss, fake.after_trim = 700 * MB, 480 * MB  # a burst left 300 MB of holes
     await _ticks()
     await reclaimer.stop()
@@ -68,9 +70,7 @@ async def test_trims_once_when_idle_memory_is_well_past_the_settled_level() -> N
 async def test_growth_within_the_slack_is_left_alone() -> None:
     # The held decoder working set (~52 MB) must stay warm on a quiet box.
     fake = FakeProcess(400 * MB)
-    reclaimer = _reclaimer(fake)
-    reclaimer.start()
-    await _ticks()
+    reclaimer = await _started(fake)
     fake.rss = 455 * MB
     await _ticks()
     await reclaimer.stop()
@@ -79,9 +79,7 @@ async def test_growth_within_the_slack_is_left_alone() -> None:
 
 async def test_waits_while_busy_then_trims_when_idle() -> None:
     fake = FakeProcess(400 * MB)
-    reclaimer = _reclaimer(fake)
-    reclaimer.start()
-    await _ticks()
+    reclaimer = await _started(fake)
     fake.rss, fake.after_trim = 900 * MB, 500 * MB
     for _ in range(8):  # a core's worth of CPU per tick: a burst in progress
         fake.cpu += 0.01
@@ -95,9 +93,7 @@ async def test_waits_while_busy_then_trims_when_idle() -> None:
 async def test_memory_that_stays_after_a_trim_is_the_new_level() -> None:
     # Memory really in use (a grown ONNX arena) is trimmed once, not every second.
     fake = FakeProcess(400 * MB)
-    reclaimer = _reclaimer(fake)
-    reclaimer.start()
-    await _ticks()
+    reclaimer = await _started(fake)
     fake.rss = fake.after_trim = 800 * MB
     await _ticks(10)
     await reclaimer.stop()
@@ -106,9 +102,7 @@ async def test_memory_that_stays_after_a_trim_is_the_new_level() -> None:
 
 async def test_a_lower_idle_reading_lowers_the_level() -> None:
     fake = FakeProcess(600 * MB)
-    reclaimer = _reclaimer(fake)
-    reclaimer.start()
-    await _ticks()
+    reclaimer = await _started(fake)
     fake.rss = 400 * MB  # memory given back on its own
     await _ticks()
     fake.rss, fake.after_trim = 500 * MB, 420 * MB  # +100 over the new level, not the old
@@ -120,9 +114,7 @@ async def test_a_lower_idle_reading_lowers_the_level() -> None:
 async def test_stops_watching_where_the_allocator_cannot_trim() -> None:
     fake = FakeProcess(400 * MB)
     fake.trim_works = False  # musl, macOS: no malloc_trim
-    reclaimer = _reclaimer(fake)
-    reclaimer.start()
-    await _ticks()
+    reclaimer = await _started(fake)
     fake.rss = 900 * MB
     await _ticks(10)
     assert fake.trim_calls == 1
