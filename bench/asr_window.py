@@ -28,7 +28,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from bench.wer import normalize, word_errors  # noqa: E402
-from wyoming_rtx.asr import AsrEngine  # noqa: E402
+from wyoming_rtx.asr.engine import AsrEngine  # noqa: E402
 from wyoming_rtx.settings import AsrSettings  # noqa: E402
 
 MAX_CLIP_SECONDS = 25

@@ -22,7 +22,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 
 from wyoming_rtx.settings import TtsSettings
-from wyoming_rtx.tts import TtsEngine
+from wyoming_rtx.tts.engine import TtsEngine
 
 TEXTS = {
     "short reply": "The kitchen light is on.",

@@ -13,23 +13,23 @@ import logging
 import time
 from functools import partial
 
-from .asr import AsrEngine
-from .discovery import Discovery, default_service_name
-from .framing import FrameLimits
+from .asr.engine import AsrEngine
 from .handle import Assistant, HandleService
-from .listener import Listener
 from .memory import (
     HELD_RECLAIM_SLACK_BYTES,
     RECLAIM_SLACK_BYTES,
     HeapReclaimer,
     hold_working_set,
 )
-from .pipeline import Pipeline
-from .satellite_session import SatelliteSessions
-from .server import RtxHandler, Services
+from .pipeline.satellite_session import SatelliteSessions
+from .pipeline.trace import TraceLog
+from .pipeline.turn import Pipeline
+from .protocol.discovery import Discovery, default_service_name
+from .protocol.dispatch import RtxHandler, Services
+from .protocol.framing import FrameLimits
+from .protocol.listener import Listener
 from .settings import AsrSettings, HandleSettings, ServerSettings, TtsSettings
-from .trace import TraceLog
-from .tts import TtsEngine
+from .tts.engine import TtsEngine
 from .web import WebServer
 
 _LOGGER = logging.getLogger(__name__)

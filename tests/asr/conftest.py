@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from scipy.signal import resample_poly
 
-from wyoming_rtx.asr import AsrEngine
+from wyoming_rtx.asr.engine import AsrEngine
 from wyoming_rtx.settings import AsrSettings
 
 

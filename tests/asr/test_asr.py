@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from wyoming_rtx.asr import AsrEngine, AsrStream
+from wyoming_rtx.asr.engine import AsrEngine, AsrStream
 from wyoming_rtx.errors import RtxError
 from wyoming_rtx.settings import AsrSettings
 

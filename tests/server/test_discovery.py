@@ -8,7 +8,7 @@ import pytest
 from zeroconf import IPVersion, ServiceStateChange
 from zeroconf.asyncio import AsyncServiceBrowser, AsyncServiceInfo, AsyncZeroconf
 
-from wyoming_rtx.discovery import SERVICE_TYPE, Discovery, lan_address, usable_address
+from wyoming_rtx.protocol.discovery import SERVICE_TYPE, Discovery, lan_address, usable_address
 
 
 @pytest.mark.parametrize(

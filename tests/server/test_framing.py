@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from wyoming.event import Event
 
-from wyoming_rtx.framing import FrameLimits, ProtocolError, read_event
+from wyoming_rtx.protocol.framing import FrameLimits, ProtocolError, read_event
 
 LIMITS = FrameLimits(
     max_header_bytes=1024, max_data_bytes=2048, max_payload_bytes=4096, header_timeout=0.2

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from tests.tts.helpers import DETERMINISTIC, InferenceRecorder
-from wyoming_rtx.tts import TtsEngine
+from wyoming_rtx.tts.engine import TtsEngine
 
 
 @pytest.fixture(scope="session")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from wyoming_rtx.sentences import SentenceSplitter
+from wyoming_rtx.tts.sentences import SentenceSplitter
 
 
 def split(text: str, **kwargs: object) -> list[str]:

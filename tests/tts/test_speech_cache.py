@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from wyoming_rtx.settings import TtsSettings
-from wyoming_rtx.speech_cache import MAX_CACHED_CHARS, SpeechCache
-from wyoming_rtx.tts import TtsEngine
+from wyoming_rtx.tts.engine import TtsEngine
+from wyoming_rtx.tts.speech_cache import MAX_CACHED_CHARS, SpeechCache
 
 
 def test_hit_miss_and_lru_eviction_by_bytes() -> None:

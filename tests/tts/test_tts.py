@@ -19,7 +19,7 @@ from tests.tts.helpers import DETERMINISTIC, InferenceRecorder, add_voice, trans
 from wyoming_rtx import tts as tts_module
 from wyoming_rtx.errors import RtxError
 from wyoming_rtx.settings import TtsSettings
-from wyoming_rtx.tts import SpeechAudio, TtsEngine, _speaker_id
+from wyoming_rtx.tts.engine import SpeechAudio, TtsEngine, _speaker_id
 
 THREE_SENTENCES = "Turn on the kitchen light. The weather today is sunny and warm. Goodbye for now."
 LONG_TEXT = (
@@ -187,7 +187,7 @@ async def test_empty_text_yields_nothing(
 async def test_unknown_voice_falls_back_to_default(
     tts_engine: TtsEngine, caplog: pytest.LogCaptureFixture
 ) -> None:
-    with caplog.at_level(logging.WARNING, logger="wyoming_rtx.tts"):
+    with caplog.at_level(logging.WARNING, logger="wyoming_rtx.tts.engine"):
         items = await collect(tts_engine, "Hello there.", voice="xx_XX-nobody-low")
     assert items and items[0].rate == 22050
     assert "xx_XX-nobody-low" in caplog.text

@@ -11,7 +11,7 @@ import pytest
 from tests.tts.helpers import add_voice
 from wyoming_rtx.errors import ModelNotFoundError
 from wyoming_rtx.settings import TtsSettings
-from wyoming_rtx.voices import discover_voices
+from wyoming_rtx.tts.voices import discover_voices
 
 JOE = "en_US-joe-medium"
 

@@ -11,8 +11,8 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from tests.web.helpers import build_app
 from wyoming_rtx.app import App
+from wyoming_rtx.pipeline.trace import TurnTrace
 from wyoming_rtx.settings import HandleSettings
-from wyoming_rtx.trace import TurnTrace
 from wyoming_rtx.web import INGRESS_PROXY, WebServer
 
 SECRET = "ha-secret-token-0123456789"

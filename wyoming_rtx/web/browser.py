@@ -21,7 +21,7 @@ from typing import Any
 from aiohttp import WSMsgType, web
 
 from ..handle import Answer
-from ..pipeline import Pipeline, SatelliteIdentity, SatelliteStatus, Turn
+from ..pipeline.turn import Pipeline, SatelliteIdentity, SatelliteStatus, Turn
 from .endpoint import SAMPLE_RATE, Endpoint, Endpointer, EndpointSettings
 
 _LOGGER = logging.getLogger(__name__)

@@ -15,8 +15,8 @@ from typing import Any
 
 from aiohttp import WSMsgType, web
 
+from ..pipeline.trace import TraceLog, TurnTrace
 from ..tasks import cancel_and_wait
-from ..trace import TraceLog, TurnTrace
 
 _LOGGER = logging.getLogger(__name__)
 

@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
-from ..trace import LATENCY_BUCKETS, TraceLog, TurnTrace
+from ..pipeline.trace import LATENCY_BUCKETS, TraceLog, TurnTrace
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 

@@ -18,7 +18,7 @@ from typing import Any
 
 from wyoming.event import Event
 
-from .errors import RtxError
+from ..errors import RtxError
 
 
 class ProtocolError(RtxError):

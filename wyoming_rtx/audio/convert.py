@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 from wyoming.audio import AudioChunk, AudioChunkConverter
 
-from .errors import RtxError
+from ..errors import RtxError
 
 MODEL_RATE = 16_000
 MODEL_WIDTH = 2

@@ -23,12 +23,12 @@ from wyoming.info import (
     TtsVoiceSpeaker,
 )
 
-from .version import __version__
+from ..version import __version__
 
 if TYPE_CHECKING:
-    from .asr import AsrEngine
-    from .handle import HandleService
-    from .tts import TtsEngine
+    from ..asr.engine import AsrEngine
+    from ..handle import HandleService
+    from ..tts.engine import TtsEngine
 
 
 def _attribution(value: Any, default: Attribution) -> Attribution:

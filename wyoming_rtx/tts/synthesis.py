@@ -22,11 +22,11 @@ from wyoming.audio import AudioChunk, AudioStart, AudioStop
 from wyoming.event import Event
 from wyoming.tts import Synthesize, SynthesizeChunk, SynthesizeStart, SynthesizeStopped
 
-from .errors import RtxError
+from ..errors import RtxError
 from .sentences import SentenceSplitter
 
 if TYPE_CHECKING:
-    from .tts import TtsEngine
+    from .engine import TtsEngine
 
 _LOGGER = logging.getLogger(__name__)
 

@@ -18,7 +18,7 @@ from typing import Any
 from wyoming.error import Error
 from wyoming.event import Event, async_write_event
 
-from .errors import RtxError
+from ..errors import RtxError
 from .framing import FrameLimits, ProtocolError, read_event
 
 _LOGGER = logging.getLogger(__name__)

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from .errors import ModelNotFoundError
-from .settings import TtsSettings
+from ..errors import ModelNotFoundError
+from ..settings import TtsSettings
 
 _LOGGER = logging.getLogger(__name__)
 

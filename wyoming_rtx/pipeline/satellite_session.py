@@ -19,14 +19,14 @@ from wyoming.handle import Handled, NotHandled
 from wyoming.info import Info
 from wyoming.pipeline import PipelineStage, RunPipeline
 
-from .audio import PcmConverter
-from .errors import RtxError
-from .pipeline import Pipeline, SatelliteIdentity, SatelliteStatus, Turn
-from .synthesis import SAMPLES_PER_CHUNK
+from ..audio.convert import PcmConverter
+from ..errors import RtxError
+from ..tts.synthesis import SAMPLES_PER_CHUNK
+from .turn import Pipeline, SatelliteIdentity, SatelliteStatus, Turn
 
 if TYPE_CHECKING:
-    from .connection import Connection
-    from .handle import Answer
+    from ..handle import Answer
+    from ..protocol.connection import Connection
 
 _LOGGER = logging.getLogger(__name__)
 

@@ -18,11 +18,11 @@ from wyoming.asr import Transcribe, Transcript, TranscriptChunk, TranscriptStart
 from wyoming.audio import AudioChunk, AudioStart
 from wyoming.event import Event
 
-from .audio import MODEL_BYTES_PER_SECOND, AudioFormatError, PcmConverter
-from .errors import RtxError
+from ..audio.convert import MODEL_BYTES_PER_SECOND, AudioFormatError, PcmConverter
+from ..errors import RtxError
 
 if TYPE_CHECKING:
-    from .asr import AsrEngine, AsrStream
+    from .engine import AsrEngine, AsrStream
 
 _LOGGER = logging.getLogger(__name__)
 

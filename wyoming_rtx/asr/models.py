@@ -23,8 +23,8 @@ from faster_whisper.tokenizer import _LANGUAGE_CODES
 from faster_whisper.utils import available_models
 from wyoming.info import Attribution
 
-from .errors import ModelNotFoundError
-from .settings import AsrSettings
+from ..errors import ModelNotFoundError
+from ..settings import AsrSettings
 
 _LOGGER = logging.getLogger(__name__)
 

