@@ -8,7 +8,7 @@ of the utterance's loudest), not at ``audio-stop``. Each turn is a real satellit
 
 - the utterance is streamed in 32 ms chunks at real-time pace, followed by room noise
   (-60 dBFS white noise), as a microphone would deliver it;
-- the satellite's own end-of-turn code (``satellite.vad.SpeechDetector`` +
+- the satellite's own end-of-turn code (``wyoming_rtx.audio.vad.SpeechDetector`` +
   ``satellite.turn.TurnDetector``, ``--vad-silence-ms`` 500 by default) decides when to send
   ``audio-stop``, so endpointing is inside the figure, exactly as the goal demands;
 - the server is the real ``python -m wyoming_rtx`` on the bundled models; its own turn trace
@@ -49,7 +49,7 @@ from wyoming_helpers import free_port  # noqa: E402
 from bench.fake_ollama import FakeOllama  # noqa: E402
 from bench.turn import open_turn, read_answer  # noqa: E402
 from satellite.turn import TurnDetector, TurnState, TurnTimings  # noqa: E402
-from satellite.vad import CHUNK_BYTES, CHUNK_SECONDS, SpeechDetector  # noqa: E402
+from wyoming_rtx.audio.vad import CHUNK_BYTES, CHUNK_SECONDS, SpeechDetector  # noqa: E402
 
 RATE, WIDTH = 16000, 2
 CORPUS = REPO / "bench" / "corpus"

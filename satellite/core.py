@@ -17,11 +17,12 @@ from typing import Any, Protocol
 
 from wyoming.info import Attribution, Info, Satellite, WakeModel, WakeProgram
 
+from wyoming_rtx.audio.vad import CHUNK_SECONDS, SpeechDetector
+
 from .audio_in import MicSupervisor
 from .audio_out import Speaker
 from .settings import SatelliteSettings
 from .turn import EndReason, TurnDetector, TurnState, TurnTimings
-from .vad import CHUNK_SECONDS, SpeechDetector
 from .wake import WakeDetection, WakeDetector
 
 _LOGGER = logging.getLogger(__name__)

@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 from .errors import ModelNotFoundError, RtxError
+from .language import primary_language
 from .settings import DEFAULT_URI, AsrSettings, HandleSettings, ServerSettings, TtsSettings
 from .version import __version__
 
@@ -176,7 +177,7 @@ def settings_from_args(
         cache_mb=args.tts_cache_mb,
     )
     handle = HandleSettings(
-        language=(args.language or "en").replace("_", "-").split("-")[0].lower(),
+        language=primary_language(args.language) or "en",
         home_file=args.home_file,
         ha_url=args.ha_url,
         ha_token=ha_token,

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from wyoming_rtx import asr
+from wyoming_rtx.asr import engine as asr
 from wyoming_rtx.asr.engine import AsrEngine
 from wyoming_rtx.errors import RtxError
 from wyoming_rtx.settings import AsrSettings

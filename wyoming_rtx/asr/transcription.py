@@ -20,6 +20,7 @@ from wyoming.event import Event
 
 from ..audio.convert import MODEL_BYTES_PER_SECOND, AudioFormatError, PcmConverter
 from ..errors import RtxError
+from ..language import primary_language
 
 if TYPE_CHECKING:
     from .engine import AsrEngine, AsrStream
@@ -28,13 +29,6 @@ _LOGGER = logging.getLogger(__name__)
 
 WriteEvent = Callable[[Event], Awaitable[None]]
 Spawn = Callable[[Coroutine[Any, Any, Any], str], Any]
-
-
-def normalize_language(language: str | None) -> str | None:
-    """'en-US' / 'en_GB' / 'EN' → 'en': whisper knows primary language subtags only."""
-    if not language:
-        return None
-    return language.replace("_", "-").split("-")[0].strip().lower() or None
 
 
 class TranscriptionSession:
@@ -141,7 +135,7 @@ class TranscriptionSession:
         return languages[0] if len(languages) == 1 else None
 
     def _pick_language(self, requested: str | None) -> str | None:
-        language = normalize_language(requested)
+        language = primary_language(requested)
         if language is None:
             return None
         if language not in self._engine.description.languages:

