@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import random
+
 import pytest
 
 from wyoming_rtx.tts.sentences import SentenceSplitter
@@ -23,12 +25,12 @@ def split_by_char(text: str, **kwargs: object) -> list[str]:
 
 
 def test_sentence_ends() -> None:
-    assert split("The light is on. Is the door locked? Yes! Wait… okay") == [
+    assert split("The light is on. Is the door locked? Yes! Wait… Okay") == [
         "The light is on.",
         "Is the door locked?",
         "Yes!",
         "Wait…",
-        "okay",
+        "Okay",
     ]
 
 
@@ -81,7 +83,9 @@ def test_deltas_split_mid_word_give_the_same_sentences() -> None:
 def test_a_dot_at_the_end_of_a_delta_waits_for_the_next_character() -> None:
     splitter = SentenceSplitter()
     assert splitter.add("It costs 3.") == []
-    assert splitter.add("99 dollars. ") == ["It costs 3.99 dollars."]
+    # The space is not enough: a lowercase word would continue the sentence.
+    assert splitter.add("99 dollars. ") == []
+    assert splitter.add("T") == ["It costs 3.99 dollars."]
 
 
 def test_flush_returns_the_rest_and_resets() -> None:
@@ -91,9 +95,9 @@ def test_flush_returns_the_rest_and_resets() -> None:
     assert splitter.flush() == []
     # After a flush the next text is a new answer: its first clause is split again.
     assert splitter.add("When you get home tonight, the heating will be on. ") == [
-        "When you get home tonight,",
-        "the heating will be on.",
+        "When you get home tonight,"
     ]
+    assert splitter.flush() == ["the heating will be on."]
 
 
 def test_whitespace_only_gives_nothing() -> None:
@@ -159,3 +163,126 @@ def test_a_first_clause_longer_than_the_cap_is_cut_too() -> None:
     segments = split(text, first_clause=True, max_chars=60)
     assert max(len(segment) for segment in segments) <= 60
     assert " ".join(segments) == text
+
+
+def split_by_deltas(text: str, seed: int, **kwargs: object) -> list[str]:
+    """Random deltas of 1-6 characters, the size of LLM tokens."""
+    rng = random.Random(seed)
+    splitter = SentenceSplitter(**kwargs)  # type: ignore[arg-type]
+    out: list[str] = []
+    start = 0
+    while start < len(text):
+        size = rng.randint(1, 6)
+        out += splitter.add(text[start : start + size])
+        start += size
+    return out + splitter.flush()
+
+
+STREAMED_CASES = [
+    # English abbreviations, numbers, URLs, quotes
+    ("Dr. Smith is in. Call him.", ["Dr. Smith is in.", "Call him."]),
+    ("At 10 p.m. we eat. Then sleep.", ["At 10 p.m. we eat.", "Then sleep."]),
+    ("We eat at 10 p.m. Then we sleep.", ["We eat at 10 p.m.", "Then we sleep."]),
+    (
+        "He joined the U.S. Army in May. Then he left.",
+        ["He joined the U.S. Army in May.", "Then he left."],
+    ),
+    ("Yes. The kitchen light is on now.", ["Yes.", "The kitchen light is on now."]),
+    ("I turned off the TV. The lights are next.", ["I turned off the TV.", "The lights are next."]),
+    ("It is warm today. 25 degrees at noon.", ["It is warm today.", "25 degrees at noon."]),
+    ('He left. "Bye," he said.', ["He left.", '"Bye," he said.']),
+    ("Well… maybe not. Okay.", ["Well… maybe not.", "Okay."]),
+    (
+        "Visit example.com/docs today. Then call https://x.org/a.b?q=1. Done.",
+        ["Visit example.com/docs today.", "Then call https://x.org/a.b?q=1.", "Done."],
+    ),
+    (
+        "The meter reads 3,000 units at 10:30. It costs $4.99. Fine.",
+        ["The meter reads 3,000 units at 10:30.", "It costs $4.99.", "Fine."],
+    ),
+    # Lists: every item is its own piece, its number is no sentence end
+    ("You need:\n1. Milk\n2. Eggs\n3. Bread", ["You need:", "1. Milk", "2. Eggs", "3. Bread"]),
+    ("You need:\n- Milk\n- Eggs", ["You need:", "- Milk", "- Eggs"]),
+    (
+        "Steps:\n1. Open the app.\n2. Tap Lights.\n3. Done.",
+        ["Steps:", "1. Open the app.", "2. Tap Lights.", "3. Done."],
+    ),
+    # German
+    (
+        "Das ist z.B. gut. Dr. Müller kommt um 10 Uhr. Danke.",
+        ["Das ist z.B. gut.", "Dr. Müller kommt um 10 Uhr.", "Danke."],
+    ),
+    ("Er kommt am 3. Oktober. Bis dann.", ["Er kommt am 3. Oktober.", "Bis dann."]),
+    (
+        "Heute ist der 24. Dezember. Frohe Weihnachten!",
+        ["Heute ist der 24. Dezember.", "Frohe Weihnachten!"],
+    ),
+    ("Das ist Nr. 5 im Regal. Gut.", ["Das ist Nr. 5 im Regal.", "Gut."]),
+    ("Licht bzw. Lampe usw. sind an. Gut.", ["Licht bzw. Lampe usw. sind an.", "Gut."]),
+    ("Milch, Eier usw. Dann gehen wir.", ["Milch, Eier usw.", "Dann gehen wir."]),
+    # French
+    ("Bonjour ! Ça va ? Oui.", ["Bonjour !", "Ça va ?", "Oui."]),
+    (
+        "M. Dupont a dit « bonjour. » Puis il est parti.",
+        ["M. Dupont a dit « bonjour. »", "Puis il est parti."],
+    ),
+    ("Il fait 20 degrés. Éteins la lampe.", ["Il fait 20 degrés.", "Éteins la lampe."]),
+    # Spanish
+    (
+        "¿Qué hora es? ¡Son las diez! Sra. García llega.",
+        ["¿Qué hora es?", "¡Son las diez!", "Sra. García llega."],
+    ),
+    (
+        "Hay leche, huevos, etc. en la nevera. Bien.",
+        ["Hay leche, huevos, etc. en la nevera.", "Bien."],
+    ),
+]
+
+
+@pytest.mark.parametrize(("text", "expected"), STREAMED_CASES)
+def test_boundaries_in_streamed_deltas(text: str, expected: list[str]) -> None:
+    assert split(text) == expected
+    assert split_by_char(text) == expected
+    for seed in range(5):
+        assert split_by_deltas(text, seed) == expected
+
+
+def test_a_lowercase_word_after_a_dot_continues_the_sentence() -> None:
+    """Unknown abbreviations are caught this way; an LLM rarely starts a sentence in lowercase."""
+    assert split("The light is on. it is bright.") == ["The light is on. it is bright."]
+    assert split("Really? yes.") == ["Really?", "yes."]  # only a dot is ambiguous
+
+
+def test_a_german_date_waits_for_the_whole_month() -> None:
+    splitter = SentenceSplitter()
+    assert splitter.add("Er kommt am 3. Okt") == []
+    assert splitter.add("ober. Bis") == ["Er kommt am 3. Oktober."]
+    assert splitter.flush() == ["Bis"]
+    assert splitter.add("Born on May 3. M") == []  # "M" could still become "Mai"
+    assert splitter.add("y sister") == ["Born on May 3."]
+
+
+LLM_ANSWER = (
+    "Sure, I turned off the kitchen light and set the thermostat to 21.5 degrees, "
+    "as Dr. Smith suggested, e.g. for the night. The forecast for tomorrow: sunny, "
+    "with a high of 25 degrees and a light breeze from the west after 10 a.m. "
+    "and then, because the heating in the hall and the living room and the bedroom "
+    "kept running while nobody was at home and the windows were open all afternoon, "
+    "the energy use went up by 3,000 watt-hours, which is about 40 percent more than "
+    "on a normal day in October or November when everyone is at home and the windows "
+    "stay closed. Anything else?"
+)
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_streamed_llm_answer_keeps_the_first_clause_and_length_rules(seed: int) -> None:
+    segments = split_by_deltas(LLM_ANSWER, seed, first_clause=True, max_chars=160)
+    assert (
+        segments[0]
+        == "Sure, I turned off the kitchen light and set the thermostat to 21.5 degrees,"
+    )
+    assert segments[1].startswith("as Dr. Smith suggested, e.g. for the night.")
+    assert max(len(segment) for segment in segments) <= 160
+    assert " ".join(segments) == LLM_ANSWER
+    assert segments[-1] == "Anything else?"
+    assert segments == split(LLM_ANSWER, first_clause=True, max_chars=160)
