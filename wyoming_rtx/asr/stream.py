@@ -1,0 +1,232 @@
+"""One utterance fed as it arrives, decoded during its trailing silence.
+
+Silero (through the engine's VadPool) watches the fed audio; the decode itself, with the
+command window when the stream has `accept`, is the engine's (AsrEngine.decode_command).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from ..audio.convert import MODEL_BYTES_PER_SECOND as BYTES_PER_SECOND
+from ..audio.convert import MODEL_RATE as SAMPLE_RATE
+from ..audio.convert import MODEL_WIDTH as SAMPLE_WIDTH
+from ..audio.vad import CHUNK_BYTES
+from ..errors import RtxError
+
+if TYPE_CHECKING:
+    from .engine import AsrEngine, Decoded
+
+_LOGGER = logging.getLogger(__name__)
+
+SPEECH_PROBABILITY = 0.5
+SILENCE_PROBABILITY = 0.35
+"""Below this a chunk starts (or continues) a silence; between the two nothing changes,
+the hysteresis silero's own VADIterator uses so a soft syllable does not split a word."""
+
+
+class AsrStream:
+    """One utterance fed as it arrives; decodes during the trailing silence.
+
+    Silero VAD watches the fed audio. Once speech has been heard and then
+    `engine.speculative_silence` seconds of silence follow, the audio so far is decoded in
+    the background. If speech resumes, that decode is stale and dropped; if not, `finish()`
+    returns it, so the transcript is ready about when `audio-stop` arrives instead of one
+    whole decode later.
+    """
+
+    def __init__(
+        self,
+        engine: AsrEngine,
+        language: str | None = None,
+        accept: Callable[[str], bool] | None = None,
+    ) -> None:
+        """Prepare an empty capped buffer (and a VAD when speculation is on).
+
+        accept: given, decodes try the fast command window first (AsrEngine.decode_command).
+        """
+        self._engine = engine
+        self._language = language
+        self._accept = accept
+        self._max_bytes = int(engine.settings.max_seconds * SAMPLE_RATE) * SAMPLE_WIDTH
+        self._buffer = bytearray()
+        self._speculative = engine.settings.speculative
+        self._vad = engine.vads.acquire() if self._speculative else None
+        self._silence_bytes = int(engine.speculative_silence * SAMPLE_RATE) * SAMPLE_WIDTH
+        self._scanned = 0
+        self._speech_seen = False
+        self._silence_start: int | None = None
+        self._speculation: asyncio.Task[Decoded] | None = None
+        self._scanner: asyncio.Task[None] | None = None
+        self._scanning = False
+        self._closed = False
+        self.truncated = False
+        self.speculative_hit: bool | None = None
+        """True: the silence-time decode was used; False: decoded at finish; None: not tried."""
+        self.speculative_runs = 0
+        """How many speculative decodes were started (more than one means speech resumed)."""
+
+    @property
+    def seconds(self) -> float:
+        """Seconds of audio buffered so far (at most max_seconds)."""
+        return len(self._buffer) / BYTES_PER_SECOND
+
+    @property
+    def pending(self) -> bool:
+        """True while a speculative decode task is outstanding."""
+        return self._speculation is not None and not self._speculation.done()
+
+    def feed(self, pcm: bytes) -> None:
+        """Append audio (16 kHz s16le mono); past max_seconds it is dropped and logged once."""
+        if self._closed:
+            return
+        room = self._max_bytes - len(self._buffer)
+        if len(pcm) > room:
+            if not self.truncated:
+                self.truncated = True
+                _LOGGER.warning(
+                    "Utterance longer than %.1f s: dropping the rest of its audio",
+                    self._engine.settings.max_seconds,
+                )
+            pcm = pcm[: max(room, 0)]
+        self._buffer += pcm
+        if self._vad is not None and (self._scanner is None or self._scanner.done()):
+            self._scanner = asyncio.get_running_loop().create_task(
+                self._scan(), name="asr-vad-scan"
+            )
+
+    async def finish(self) -> str:
+        """The final text: the speculative result when no speech came after it, else a decode."""
+        if self._closed:
+            raise RtxError("This ASR stream is already finished", "asr-stream-closed")
+        stopped = time.perf_counter()
+        if self._scanner is not None:
+            await asyncio.gather(self._scanner, return_exceptions=True)
+        self._check_tail()
+        self._close()
+        speculation, self._speculation = self._speculation, None
+        result: Decoded | None = None
+        if speculation is not None:
+            try:
+                result = await speculation
+                self.speculative_hit = True
+            except asyncio.CancelledError:
+                current = asyncio.current_task()
+                if current is None or current.cancelling():
+                    raise
+                # Not us: the engine dropped the queued decode (closing); the decode below
+                # reports that as an RtxError instead of a bare cancellation.
+            except RtxError:
+                raise
+            except Exception:
+                _LOGGER.warning("Speculative decode failed; decoding again", exc_info=True)
+        if result is None:
+            if self._speculative:
+                self.speculative_hit = False
+            result = await self._engine.decode_command(
+                bytes(self._buffer), self._language, self._accept
+            )
+        _LOGGER.info(
+            "Transcribed %.2f s of audio in %.0f ms (ready %.0f ms after audio-stop, "
+            "speculative %s): %s",
+            result.audio_seconds,
+            result.decode_seconds * 1000,
+            (time.perf_counter() - stopped) * 1000,
+            self.speculative_hit,
+            result.text,
+        )
+        return result.text
+
+    def cancel(self) -> None:
+        """Client gone: drop the buffer, the VAD scan and any speculative decode."""
+        self._close()
+        if self._scanner is not None:
+            self._scanner.cancel()
+        self._drop_speculation("cancelled")
+        self._buffer = bytearray()
+
+    async def _scan(self) -> None:
+        """Run silero over the new audio in a worker thread, one batch at a time.
+
+        Silero costs ~1-3 ms per 32 ms chunk; on the event loop, a few dozen streams at
+        once would push `describe` past Home Assistant's 1 s budget. Only this task uses
+        the stream's VAD, so its recurrent state stays in order.
+        """
+        while (vad := self._vad) is not None and not self._closed:
+            start = self._scanned
+            end = len(self._buffer) - (len(self._buffer) - start) % CHUNK_BYTES
+            if end <= start:
+                return
+            audio = bytes(self._buffer[start:end])
+            self._scanning = True
+            try:
+                probabilities = await self._engine.vads.probabilities(vad, audio)
+            except asyncio.CancelledError:
+                self._vad = None  # its thread may still be running: never back to the pool
+                raise
+            finally:
+                self._scanning = False
+            if self._closed:
+                self._engine.vads.release(vad)  # _close() left it to us: it was in use
+                self._vad = None
+                return
+            for index, probability in enumerate(probabilities):
+                self._scanned = start + (index + 1) * CHUNK_BYTES
+                self._observe(probability, self._scanned)
+
+    def _observe(self, probability: float, end: int) -> None:
+        if probability >= SPEECH_PROBABILITY:
+            self._speech_seen = True
+            self._silence_start = None
+            self._drop_speculation("speech resumed")
+            return
+        if not self._speech_seen:
+            return
+        if self._silence_start is None:
+            if probability >= SILENCE_PROBABILITY:
+                return
+            self._silence_start = end - CHUNK_BYTES
+        if self._speculation is None and end - self._silence_start >= self._silence_bytes:
+            self._start_speculation(end)
+
+    def _check_tail(self) -> None:
+        """Run the VAD over the last partial chunk, so speech in it invalidates speculation."""
+        vad = self._vad
+        if vad is None or self._closed:
+            return
+        tail = bytes(self._buffer[self._scanned :])
+        if len(tail) >= SAMPLE_WIDTH * 64:
+            chunk = tail[:CHUNK_BYTES].ljust(CHUNK_BYTES, b"\0")
+            if vad.probability(chunk) >= SPEECH_PROBABILITY:
+                self._drop_speculation("speech in the last chunk")
+
+    def _start_speculation(self, end: int) -> None:
+        self.speculative_runs += 1
+        _LOGGER.debug("Speculative decode of %.2f s", end / BYTES_PER_SECOND)
+        self._speculation = asyncio.get_running_loop().create_task(
+            self._engine.decode_command(bytes(self._buffer[:end]), self._language, self._accept),
+            name="asr-speculative-decode",
+        )
+
+    def _drop_speculation(self, why: str) -> None:
+        task, self._speculation = self._speculation, None
+        if task is None:
+            return
+        _LOGGER.debug("Speculative decode dropped: %s", why)
+        if task.done():
+            if not task.cancelled():
+                task.exception()  # retrieved, so a failure is not reported as unhandled
+        else:
+            task.cancel()
+
+    def _close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        if self._vad is not None and not self._scanning:
+            self._engine.vads.release(self._vad)
+            self._vad = None

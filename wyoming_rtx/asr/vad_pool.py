@@ -1,0 +1,86 @@
+"""The silero detectors the ASR streams borrow, and the few threads that run them.
+
+A stream watches its audio for the pause that starts the decode during the silence
+(stream.py); silero runs here, off the event loop, because ~1-3 ms per 32 ms chunk for a
+few dozen streams at once would push `describe` past Home Assistant's 1 s budget.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+from ..audio.vad import CHUNK_BYTES, SpeechDetector
+
+_LOGGER = logging.getLogger(__name__)
+
+POOL_SIZE = 16
+"""Idle detectors kept for reuse; more streams than this at once create (and drop) their own."""
+
+# Silero (ggml) starts a team of native threads in every thread that calls it, and keeps
+# them; a small fixed pool therefore bounds the process's threads where asyncio's default
+# executor (up to cpus + 4 workers, each with its own team) would let them drift upward.
+# Two workers scan ~30 real-time streams at once (1-3 ms per 32 ms chunk).
+WORKERS = 2
+
+
+class VadPool:
+    """Reset silero detectors for the streams, and the worker threads that run them."""
+
+    def __init__(self) -> None:
+        """An empty pool; `warm_workers` (at the engine's load) starts the threads."""
+        self._idle: list[SpeechDetector] = []
+        self._executor = ThreadPoolExecutor(WORKERS, thread_name_prefix="asr-vad")
+
+    @property
+    def idle(self) -> int:
+        """Detectors waiting in the pool."""
+        return len(self._idle)
+
+    def acquire(self) -> SpeechDetector:
+        """A reset detector; reused because loading one costs 3-5 ms on the loop."""
+        return self._idle.pop() if self._idle else SpeechDetector()
+
+    def release(self, detector: SpeechDetector) -> None:
+        """Return a detector to the pool with its recurrent state cleared.
+
+        Only a detector no worker thread is still running: its state would be reset under it.
+        """
+        detector.reset()
+        if len(self._idle) < POOL_SIZE:
+            self._idle.append(detector)
+
+    async def probabilities(self, detector: SpeechDetector, audio: bytes) -> list[float]:
+        """Silero over whole 32 ms chunks of `audio`, in a worker thread (off the event loop)."""
+        return await asyncio.get_running_loop().run_in_executor(
+            self._executor, detector.probabilities, audio
+        )
+
+    def warm_workers(self) -> None:
+        """Start every worker, and silero's native threads in it, now (blocking).
+
+        Otherwise the second worker starts only when two streams first overlap, and that
+        stream pays silero's start-up; the process's thread count is then fixed from Ready
+        on, which is what makes a leak visible at all. The barrier holds each worker on
+        its own task so that one fast worker cannot take both.
+        """
+        barrier = threading.Barrier(WORKERS, timeout=5.0)
+
+        def warm(detector: SpeechDetector) -> None:
+            try:
+                barrier.wait()
+            except threading.BrokenBarrierError:
+                _LOGGER.debug("A VAD worker started late; it warms on first use instead")
+            detector.probabilities(bytes(CHUNK_BYTES))
+
+        detectors = [SpeechDetector() for _ in range(WORKERS)]
+        list(self._executor.map(warm, detectors))
+        for detector in detectors:
+            self.release(detector)
+
+    async def close(self) -> None:
+        """Drop queued scans, wait for one in flight, and forget the idle detectors."""
+        await asyncio.to_thread(self._executor.shutdown, wait=True, cancel_futures=True)
+        self._idle.clear()
