@@ -21,6 +21,7 @@ from .memory import (
     HeapReclaimer,
     hold_working_set,
 )
+from .pipeline.ha_requests import HomeAssistantTurns
 from .pipeline.satellite_session import SatelliteSessions
 from .pipeline.trace import TraceLog
 from .pipeline.turn import Pipeline
@@ -49,9 +50,12 @@ class App:
         self.asr = AsrEngine(asr)
         self.tts = TtsEngine(tts)
         self.assistant = Assistant(handle)
-        self.handle = HandleService(self.assistant, handle)
+        self.traces = TraceLog()
+        """Every turn, whichever way it arrived: the status page and /metrics read it."""
+        self.ha_turns = HomeAssistantTurns(self.traces)
+        self.handle = HandleService(self.assistant, handle, turns=self.ha_turns)
         self.pipeline = Pipeline(
-            self.asr, self.tts, self.assistant, TraceLog(), language=asr.language
+            self.asr, self.tts, self.assistant, self.traces, language=asr.language
         )
         self.services = Services(
             asr=self.asr,
@@ -65,7 +69,9 @@ class App:
             ),
             write_timeout=server.write_timeout,
             max_text_chars=tts.max_text_chars,
-            turns=SatelliteSessions(self.pipeline),
+            satellites=SatelliteSessions(self.pipeline),
+            ha_turns=self.ha_turns,
+            is_local_command=self._is_local_command,
         )
         self.listener = Listener(
             server.uri, partial(RtxHandler, services=self.services), self.services.limits
@@ -77,6 +83,11 @@ class App:
             slack=HELD_RECLAIM_SLACK_BYTES if server.hold_memory else RECLAIM_SLACK_BYTES
         )
         self.ready = asyncio.Event()
+
+    def _is_local_command(self, text: str) -> bool:
+        """A transcription from Home Assistant names no satellite or area yet: a command that
+        needs one ("turn on the lights") is decoded again with the full window, which is safe."""
+        return self.assistant.handles_locally(text, None, None)
 
     async def start(self) -> None:
         """Bind first (describe works at once), then load models in the background."""

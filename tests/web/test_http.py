@@ -92,8 +92,17 @@ def parse_metrics(text: str) -> dict[str, float]:
         base = re.sub(r"_(bucket|sum|count)$", "", match.group(1))
         assert match.group(1) in typed or base in typed, f"no TYPE for {line!r}"
         key, value = line.rsplit(" ", 1)
-        samples[key] = float(value)
+        name, _, labels = key.partition("{")
+        pairs = re.findall(r'(\w+)="((?:[^"\\]|\\.)*)"', labels)
+        samples[series(name, **dict(pairs))] = float(value)
     return samples
+
+
+def series(name: str, **labels: str) -> str:
+    """A sample's key with its labels in one order, whatever order the exposition used."""
+    if not labels:
+        return name
+    return name + "{" + ",".join(f'{k}="{v}"' for k, v in sorted(labels.items())) + "}"
 
 
 async def test_metrics_after_turns(make_client, app: App) -> None:
@@ -103,21 +112,30 @@ async def test_metrics_after_turns(make_client, app: App) -> None:
     finish_turn(app, first_audio=0.6, outcome="error", source="error")
     response = await client.get("/metrics")
     assert response.status == 200
-    assert response.headers["Content-Type"].startswith("text/plain; version=0.0.4")
+    assert response.headers["Content-Type"].startswith("text/plain; version=")
     samples = parse_metrics(await response.text())
 
-    name = "wyoming_rtx_turn_stage_seconds"
-    assert samples[f'{name}_count{{stage="first_audio"}}'] == 3
-    assert samples[f'{name}_sum{{stage="first_audio"}}'] == pytest.approx(2.05)
-    assert samples[f'{name}_bucket{{stage="first_audio",le="0.3"}}'] == 1
-    assert samples[f'{name}_bucket{{stage="first_audio",le="0.7"}}'] == 2
-    assert samples[f'{name}_bucket{{stage="first_audio",le="1.5"}}'] == 3
-    assert samples[f'{name}_bucket{{stage="first_audio",le="+Inf"}}'] == 3
-    assert samples[f'{name}_count{{stage="last_audio"}}'] == 0
-    buckets = [v for k, v in samples.items() if k.startswith(f'{name}_bucket{{stage="transcript"')]
+    stage = "wyoming_rtx_turn_stage_seconds"
+    first = {"stage": "first_audio", "entry": "satellite"}
+    assert samples[series(f"{stage}_count", **first)] == 3
+    assert samples[series(f"{stage}_sum", **first)] == pytest.approx(2.05)
+    assert samples[series(f"{stage}_bucket", **first, le="0.3")] == 1
+    assert samples[series(f"{stage}_bucket", **first, le="0.7")] == 2
+    assert samples[series(f"{stage}_bucket", **first, le="1.5")] == 3
+    assert samples[series(f"{stage}_bucket", **first, le="+Inf")] == 3
+    assert samples[series(f"{stage}_count", stage="last_audio", entry="satellite")] == 0
+    assert samples[series(f"{stage}_count", stage="first_audio", entry="home-assistant")] == 0
+    prefix = series(f"{stage}_bucket", entry="satellite", le="")[:-5]
+    buckets = [v for k, v in samples.items() if k.startswith(prefix) and 'stage="transcript"' in k]
     assert buckets == sorted(buckets) and len(buckets) == 13
-    assert samples['wyoming_rtx_turns_total{outcome="done",source="local"}'] == 2
-    assert samples['wyoming_rtx_turns_total{outcome="error",source="error"}'] == 1
+    turns = "wyoming_rtx_turns_total"
+    assert samples[series(turns, entry="satellite", outcome="done", source="local")] == 2
+    assert samples[series(turns, entry="satellite", outcome="error", source="error")] == 1
+    for service in ("asr", "handle", "tts"):  # every series is there from the start
+        ok = series(
+            "wyoming_rtx_requests_total", service=service, entry="home-assistant", outcome="ok"
+        )
+        assert samples[ok] == 0
     assert samples["wyoming_rtx_turn_errors_total"] == 1
     assert samples["wyoming_rtx_ready"] == 0
     assert samples["wyoming_rtx_satellites_connected"] == 0

@@ -12,6 +12,7 @@ from aiohttp.test_utils import TestServer
 
 from tests.web.helpers import build_app
 from wyoming_rtx.settings import HandleSettings
+from wyoming_rtx.web.app import status_sources
 from wyoming_rtx.web.status import StatusCollector, public_url, query_nvidia_smi
 
 
@@ -24,7 +25,7 @@ async def test_ollama_reachability_is_probed() -> None:
     async with TestServer(fake) as ollama:
         url = str(ollama.make_url("/"))
         app = build_app(HandleSettings(ollama_url=url))
-        collector = StatusCollector(app, probe_interval=60)
+        collector = StatusCollector(status_sources(app), probe_interval=60)
         await collector.start()
         try:
             await collector.refresh()
@@ -33,7 +34,7 @@ async def test_ollama_reachability_is_probed() -> None:
         finally:
             await collector.stop()
     app = build_app(HandleSettings(ollama_url=url))  # that server is closed now
-    collector = StatusCollector(app, probe_interval=60)
+    collector = StatusCollector(status_sources(app), probe_interval=60)
     await collector.start()
     try:
         await collector.refresh()

@@ -9,6 +9,7 @@ silence and the transcript is ready almost as soon as `audio-stop` lands.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable, Coroutine
@@ -21,23 +22,42 @@ from wyoming.event import Event
 from ..audio.convert import MODEL_BYTES_PER_SECOND, AudioFormatError, PcmConverter
 from ..errors import RtxError
 from ..language import primary_language
+from ..pipeline.ha_requests import OpenRecords
 
 if TYPE_CHECKING:
+    from ..pipeline.ha_requests import HomeAssistantTurns, SpeechToTextRecord
     from .engine import AsrEngine, AsrStream
 
 _LOGGER = logging.getLogger(__name__)
 
 WriteEvent = Callable[[Event], Awaitable[None]]
 Spawn = Callable[[Coroutine[Any, Any, Any], str], Any]
+Accept = Callable[[str], bool]
 
 
 class TranscriptionSession:
-    """Tracks one connection's current utterance; a new request replaces the old one."""
+    """Tracks one connection's current utterance; a new request replaces the old one.
 
-    def __init__(self, engine: AsrEngine, write_event: WriteEvent, spawn: Spawn) -> None:
+    turns: where the request is recorded as the first stage of a turn (status page, metrics).
+    accept: says whether a text is a command the home understands; given, the stream may keep
+    a fast short-window transcript of a command, exactly as a direct satellite's turn does.
+    """
+
+    def __init__(
+        self,
+        engine: AsrEngine,
+        write_event: WriteEvent,
+        spawn: Spawn,
+        turns: HomeAssistantTurns | None = None,
+        accept: Accept | None = None,
+    ) -> None:
         self._engine = engine
         self._write_event = write_event
         self._spawn = spawn
+        self._turns = turns
+        self._accept = accept
+        self._record: SpeechToTextRecord | None = None
+        self._records = OpenRecords()
         self._language: str | None = None
         self._stream: AsrStream | None = None
         self._converter: PcmConverter | None = None
@@ -64,7 +84,10 @@ class TranscriptionSession:
             raise
         self._refused = False
         self._audio_bytes = 0
-        self._stream = self._engine.stream(self._language)
+        self._stream = self._engine.stream(self._language, accept=self._accept)
+        if self._turns is not None:
+            self._record = self._turns.speech_to_text()
+            self._records.add(self._record)
 
     def on_audio_chunk(self, chunk: AudioChunk) -> None:
         """Convert and feed; a chunk without audio-start opens the stream in its format."""
@@ -91,26 +114,46 @@ class TranscriptionSession:
             self._refused = False
             return
         stream, self._stream, self._converter = self._stream, None, None
+        record, self._record = self._record, None
+        stopped_at = time.monotonic()
+        if record is not None:
+            record.end_of_speech(stopped_at)
         if stream is None:
             # audio-stop with no audio: answer an empty transcript instead of crashing
             # (wyoming-faster-whisper once died on an assert here).
-            self._spawn(self._send_transcript("", time.monotonic()), "empty transcript")
+            self._spawn(self._send_transcript("", stopped_at), "empty transcript")
             return
-        self._spawn(self._finish(stream, time.monotonic()), "transcription")
+        self._spawn(self._finish(stream, stopped_at, record), "transcription")
 
     def cancel(self) -> None:
         """Drop the utterance in progress (new request or client gone)."""
         if self._stream is not None:
             self._stream.cancel()
+        if self._record is not None:
+            self._record.cancelled()
         self._stream = None
         self._converter = None
+        self._record = None
 
-    async def _finish(self, stream: AsrStream, stopped_at: float) -> None:
+    def close(self) -> None:
+        """The client left: drop the utterance and end unanswered requests' turns."""
+        self.cancel()
+        self._records.cancel_all()
+
+    async def _finish(
+        self, stream: AsrStream, stopped_at: float, record: SpeechToTextRecord | None
+    ) -> None:
         try:
             text = await stream.finish()
-        except RtxError:
+        except asyncio.CancelledError:
+            if record is not None:
+                record.cancelled()
             raise
         except Exception as err:
+            if record is not None:
+                record.failed(err)
+            if isinstance(err, RtxError):
+                raise
             raise RtxError(f"transcription failed: {err}", code="asr-failed") from err
         _LOGGER.info(
             "Transcript after %.0f ms (%.1f s of audio%s%s): %s",
@@ -120,6 +163,11 @@ class TranscriptionSession:
             ", truncated" if stream.truncated else "",
             text,
         )
+        if record is not None:
+            # Recorded before it is written: Home Assistant may send the conversation request
+            # on its next connection before our last event has drained, and that request
+            # must find this turn waiting for it.
+            record.transcript(text)
         await self._send_transcript(text, stopped_at)
 
     async def _send_transcript(self, text: str, _stopped_at: float) -> None:

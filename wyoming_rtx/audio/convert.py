@@ -10,6 +10,8 @@ numpy, and the library does the rest with its resampling state carried across ch
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import numpy as np
 from wyoming.audio import AudioChunk, AudioChunkConverter
 
@@ -19,6 +21,10 @@ MODEL_RATE = 16_000
 MODEL_WIDTH = 2
 MODEL_CHANNELS = 1
 MODEL_BYTES_PER_SECOND = MODEL_RATE * MODEL_WIDTH * MODEL_CHANNELS
+
+SAMPLES_PER_CHUNK = 1024
+"""Samples per `audio-chunk` we send (46 ms at 22050 Hz, as wyoming-piper sends them): small
+enough to start playback at once, large enough that framing costs nothing."""
 
 MIN_RATE = 4_000
 MAX_RATE = 384_000
@@ -104,3 +110,12 @@ class PcmConverter:
             return frames
         chunk = AudioChunk(rate=self.rate, width=width, channels=channels, audio=frames)
         return self._converter.convert(chunk).audio
+
+
+def audio_chunks(rate: int, width: int, channels: int, pcm: bytes) -> Iterator[AudioChunk]:
+    """Cut PCM into `audio-chunk` events of SAMPLES_PER_CHUNK samples (the last may be short)."""
+    step = SAMPLES_PER_CHUNK * width * channels
+    for offset in range(0, len(pcm), step):
+        yield AudioChunk(
+            rate=rate, width=width, channels=channels, audio=pcm[offset : offset + step]
+        )

@@ -12,10 +12,11 @@ the intents package's own response template there.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from importlib.metadata import PackageNotFoundError, version
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from wyoming.asr import Transcript
 from wyoming.event import Event
@@ -27,6 +28,9 @@ from wyoming.intent import Intent, NotRecognized
 from ..settings import HandleSettings
 from .assistant import Assistant
 from .request import Answer, HandleRequest
+
+if TYPE_CHECKING:
+    from ..pipeline.ha_requests import ConversationRecord, HomeAssistantTurns
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -41,11 +45,18 @@ WriteEvent = Callable[[Event], Awaitable[None]]
 class HandleService:
     """Answers `transcript` events with handled/not-handled (or intent/not-recognized)."""
 
-    def __init__(self, assistant: Assistant, settings: HandleSettings) -> None:
+    def __init__(
+        self,
+        assistant: Assistant,
+        settings: HandleSettings,
+        turns: HomeAssistantTurns | None = None,
+    ) -> None:
+        """turns: where each request is recorded as the conversation stage of a turn."""
         if settings.reply_mode not in ("handled", "intent"):
             raise ValueError(f"reply_mode must be handled or intent, not {settings.reply_mode!r}")
         self.assistant = assistant
         self.settings = settings
+        self.turns = turns
 
     @property
     def intent_mode(self) -> bool:
@@ -112,11 +123,42 @@ class HandleService:
             area=area,
             satellite_id=satellite_id,
         )
-        if self.intent_mode and await self._reply_intent(request, context, write_event):
+        record = (
+            self.turns.conversation(
+                request.text, request.conversation_id, satellite_id or device_id, area
+            )
+            if self.turns is not None
+            else None
+        )
+        try:
+            await self._answer(request, context, write_event, record)
+            if record is not None and not record.over:
+                record.failed("the request ended without an answer")
+        except asyncio.CancelledError:
+            if record is not None:
+                record.cancelled()
+            raise
+        except Exception as err:
+            if record is not None:
+                record.failed(err)
+            raise
+
+    async def _answer(
+        self,
+        request: HandleRequest,
+        context: dict[str, Any],
+        write_event: WriteEvent,
+        record: ConversationRecord | None,
+    ) -> None:
+        if self.intent_mode and await self._reply_intent(request, context, write_event, record):
             return
         streaming = False
         async for item in self.assistant.answer(request):
             if isinstance(item, Answer):
+                if record is not None:
+                    # Before it is written: Home Assistant asks for the speech as soon as it
+                    # reads the answer, and that request must find this turn.
+                    record.answer(item)
                 reply = {**context, "conversation_id": item.conversation_id}
                 if item.handled:
                     await write_event(Handled(text=item.text, context=reply).event())
@@ -133,7 +175,11 @@ class HandleService:
             await write_event(HandledChunk(text=item).event())
 
     async def _reply_intent(
-        self, request: HandleRequest, context: dict[str, Any], write_event: WriteEvent
+        self,
+        request: HandleRequest,
+        context: dict[str, Any],
+        write_event: WriteEvent,
+        record: ConversationRecord | None,
     ) -> bool:
         """Send `intent{name, entities}` for a local match; False when nothing matched."""
         match = self.assistant.recognize(request)
@@ -145,6 +191,8 @@ class HandleService:
         _LOGGER.info(
             "Intent for Home Assistant: %s %s (%r)", match.intent, match.slots, request.text
         )
+        if record is not None:
+            record.intent(match.intent)
         await write_event(
             Intent(
                 name=match.intent,

@@ -19,10 +19,9 @@ from wyoming.handle import Handled, NotHandled
 from wyoming.info import Info
 from wyoming.pipeline import PipelineStage, RunPipeline
 
-from ..audio.convert import PcmConverter
+from ..audio.convert import PcmConverter, audio_chunks
 from ..errors import RtxError
-from ..tts.synthesis import SAMPLES_PER_CHUNK
-from .turn import Pipeline, SatelliteIdentity, SatelliteStatus, Turn
+from .turn import Pipeline, PipelineTurn, SatelliteIdentity, SatelliteStatus
 
 if TYPE_CHECKING:
     from ..handle import Answer
@@ -55,12 +54,7 @@ class WyomingTurnOutput:
         )
 
     async def send_audio(self, pcm: bytes) -> None:
-        rate, width, channels = self._format
-        step = SAMPLES_PER_CHUNK * width * channels
-        for offset in range(0, len(pcm), step):
-            chunk = AudioChunk(
-                rate=rate, width=width, channels=channels, audio=pcm[offset : offset + step]
-            )
+        for chunk in audio_chunks(*self._format, pcm):
             await self._connection.write_event(chunk.event())
 
     async def send_audio_stop(self) -> None:
@@ -90,7 +84,7 @@ class SatelliteSession:
         self._pipeline = pipeline
         self._connection = connection
         self.identity = SatelliteIdentity(name=connection.peer)
-        self._turn: Turn | None = None
+        self._turn: PipelineTurn | None = None
         self._receiving_audio = False
         self._converter: PcmConverter | None = None
 

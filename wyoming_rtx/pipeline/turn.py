@@ -88,9 +88,20 @@ class Pipeline:
         self.language = language
         self.satellites: dict[str, SatelliteStatus] = {}
 
-    def open_turn(self, who: SatelliteIdentity, output: TurnOutput, speak: bool = True) -> Turn:
-        """Start a turn; audio is fed as it arrives, end_of_speech() sets it going."""
-        return Turn(self, who, output, speak)
+    def open_turn(
+        self,
+        who: SatelliteIdentity,
+        output: TurnOutput,
+        speak: bool = True,
+        entry: str = "satellite",
+    ) -> PipelineTurn:
+        """Start a turn; audio is fed as it arrives, end_of_speech() sets it going.
+
+        entry: how the turn arrived (satellite | browser), as the status page and metrics
+        show it."""
+        turn = PipelineTurn(self, who, output, speak, entry)
+        turn.start()
+        return turn
 
     def set_state(self, who: SatelliteIdentity, state: str) -> None:
         """Update the status page's view of a satellite (if it is registered)."""
@@ -100,23 +111,35 @@ class Pipeline:
             status.last_seen = time.time()
 
 
-class Turn:
-    """One spoken turn, run as a task that the owner can cancel at any point."""
+class PipelineTurn:
+    """One spoken turn that this server runs end to end (speech in, answer audio out), as a
+    task that the owner can cancel at any point. `Pipeline.open_turn` builds and starts it."""
 
     def __init__(
-        self, pipeline: Pipeline, who: SatelliteIdentity, output: TurnOutput, speak: bool
+        self,
+        pipeline: Pipeline,
+        who: SatelliteIdentity,
+        output: TurnOutput,
+        speak: bool,
+        entry: str = "satellite",
     ) -> None:
         self._pipeline = pipeline
         self._who = who
         self._output = output
         self._speak = speak
-        self.trace: TurnTrace = pipeline.traces.start(who.name, who.area)
+        self.trace: TurnTrace = pipeline.traces.start(who.name, who.area, entry=entry)
         self._stream: AsrStream = pipeline.asr.stream(
             pipeline.language, accept=self._is_local_command
         )
         self._speech_ended = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._stage = "asr"
+        """The request in progress, which an error or a cancel is charged to."""
+
+    def start(self) -> None:
+        """Run the turn: it waits for the end of speech, then answers."""
         self._task = asyncio.create_task(self._run(), name=f"turn {self.trace.turn_id}")
-        pipeline.set_state(who, "listening")
+        self._pipeline.set_state(self._who, "listening")
 
     def _is_local_command(self, text: str) -> bool:
         return self._pipeline.assistant.handles_locally(text, self._who.area, self._who.name)
@@ -142,40 +165,48 @@ class Turn:
     @property
     def done(self) -> bool:
         """True once the answer has been sent (or the turn failed or was cancelled)."""
-        return self._task.done()
+        return self._task is None or self._task.done()
 
     async def wait(self) -> TurnTrace:
         """Wait for the turn to finish; returns its trace (errors are in the trace)."""
-        with contextlib.suppress(asyncio.CancelledError):
-            await asyncio.shield(self._task)
+        if self._task is not None:
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.shield(self._task)
         return self.trace
 
     def cancel(self) -> None:
         """Stop everything this turn is doing (LLM stream, synthesis, decoding)."""
         self._stream.cancel()
-        self._task.cancel()
+        if self._task is not None:
+            self._task.cancel()
 
     async def _run(self) -> None:
         outcome, error = "done", None
+        traces = self._pipeline.traces
         try:
             await self._speech_ended.wait()
             self._pipeline.set_state(self._who, "thinking")
             text = (await self._stream.finish()).strip()
             self.trace.mark("transcript")
             self.trace.transcript = text
+            traces.request_done(self.trace, "asr")
             await self._output.send_transcript(text)
             if self._speak:
+                self._stage = "handle"
                 await self._answer(text)
         except asyncio.CancelledError:
             outcome = "cancelled"
+            if "end_of_speech" in self.trace.marks:
+                traces.request_done(self.trace, self._stage, "cancelled")
             raise
         except Exception as err:
             outcome, error = "error", f"{err.__class__.__name__}: {err}"
+            traces.request_done(self.trace, self._stage, "error")
             _LOGGER.exception("Turn %d failed", self.trace.turn_id)
         finally:
             if "played" not in self.trace.marks:
                 self._pipeline.set_state(self._who, "idle" if outcome != "done" else "speaking")
-            self._pipeline.traces.finish(self.trace, outcome, error)
+            traces.finish(self.trace, outcome, error)
 
     async def _answer(self, text: str) -> None:
         """Handle the text; speak each sentence as soon as it is complete."""
@@ -202,6 +233,10 @@ class Turn:
                         continue
                     self.trace.mark("answer_text")
                     self.trace.answer, self.trace.source = item.text, item.source
+                    self.trace.handled = item.handled
+                    self.trace.conversation_id = item.conversation_id
+                    self._pipeline.traces.request_done(self.trace, "handle")
+                    self._stage = "tts"
                     if not streamed:
                         for sentence in splitter.add(item.text):
                             sentences.put_nowait(sentence)
@@ -236,3 +271,4 @@ class Turn:
             await self._output.send_audio_start(voice.sample_rate, 2, 1)
         await self._output.send_audio_stop()
         self.trace.mark("last_audio")
+        self._pipeline.traces.request_done(self.trace, "tts")

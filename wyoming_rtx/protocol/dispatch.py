@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
@@ -29,13 +30,14 @@ from .framing import FrameLimits
 if TYPE_CHECKING:
     from ..asr.engine import AsrEngine
     from ..handle import HandleService
+    from ..pipeline.ha_requests import HomeAssistantTurns
     from ..tts.engine import TtsEngine
 
 _LOGGER = logging.getLogger(__name__)
 
 
-class TurnSession(Protocol):
-    """What the direct-satellite pipeline provides per connection (see pipeline.py)."""
+class SatelliteHandler(Protocol):
+    """What the direct-satellite pipeline provides per connection (pipeline/satellite_session)."""
 
     def wants(self, event: Event) -> bool:
         """True when this event belongs to a satellite turn rather than a plain request."""
@@ -47,13 +49,13 @@ class TurnSession(Protocol):
         """Cancel the turn in progress and release everything."""
 
 
-class TurnSessionFactory(Protocol):
-    """Creates a TurnSession bound to one connection, when an event opens one."""
+class SatelliteHandlerFactory(Protocol):
+    """Creates a SatelliteHandler bound to one connection, when an event opens one."""
 
     def opens(self, event: Event) -> bool:
         """True when this event starts a satellite session on this connection."""
 
-    def __call__(self, connection: Connection) -> TurnSession: ...
+    def __call__(self, connection: Connection) -> SatelliteHandler: ...
 
 
 @dataclass
@@ -66,7 +68,11 @@ class Services:
     limits: FrameLimits = field(default_factory=FrameLimits)
     write_timeout: float = 15.0
     max_text_chars: int = 20_000
-    turns: TurnSessionFactory | None = None
+    satellites: SatelliteHandlerFactory | None = None
+    ha_turns: HomeAssistantTurns | None = None
+    """Records Home Assistant's separate requests as turns (status page, metrics)."""
+    is_local_command: Callable[[str], bool] | None = None
+    """Lets a transcription keep a fast short-window transcript of a local command."""
     info: Info = field(init=False)
     info_event: Event = field(init=False)
 
@@ -86,16 +92,28 @@ class RtxHandler(Connection):
         super().__init__(reader, writer, services.limits, services.write_timeout)
         self.services = services
         self._stt = (
-            TranscriptionSession(services.asr, self.write_event, self.spawn)
+            TranscriptionSession(
+                services.asr,
+                self.write_event,
+                self.spawn,
+                turns=services.ha_turns,
+                accept=services.is_local_command,
+            )
             if services.asr is not None
             else None
         )
         self._tts = (
-            SynthesisSession(services.tts, self.write_event, self.spawn, services.max_text_chars)
+            SynthesisSession(
+                services.tts,
+                self.write_event,
+                self.spawn,
+                services.max_text_chars,
+                turns=services.ha_turns,
+            )
             if services.tts is not None
             else None
         )
-        self._turns: TurnSession | None = None
+        self._satellite: SatelliteHandler | None = None
 
     async def handle_event(self, event: Event) -> bool:
         """Dispatch one event; a malformed event is an `error`, never a dropped link."""
@@ -115,9 +133,9 @@ class RtxHandler(Connection):
         if Ping.is_type(kind):
             await self.write_event(Pong(text=Ping.from_event(event).text).event())
             return
-        turns = self._turn_session(event)
-        if turns is not None:
-            await turns.handle_event(event)
+        satellite = self._satellite_handler(event)
+        if satellite is not None:
+            await satellite.handle_event(event)
             return
         if self._route_stt(event) or self._route_tts(event):
             return
@@ -127,15 +145,15 @@ class RtxHandler(Connection):
             return
         _LOGGER.debug("Ignoring %s event from %s", kind, self.peer)
 
-    def _turn_session(self, event: Event) -> TurnSession | None:
-        factory = self.services.turns
+    def _satellite_handler(self, event: Event) -> SatelliteHandler | None:
+        factory = self.services.satellites
         if factory is None:
             return None
-        if self._turns is None:
+        if self._satellite is None:
             if not factory.opens(event):
                 return None
-            self._turns = factory(self)
-        return self._turns if self._turns.wants(event) else None
+            self._satellite = factory(self)
+        return self._satellite if self._satellite.wants(event) else None
 
     def _route_stt(self, event: Event) -> bool:
         stt, kind = self._stt, event.type
@@ -174,6 +192,8 @@ class RtxHandler(Connection):
     async def on_close(self) -> None:
         """Client gone: stop its utterance and its satellite turn."""
         if self._stt is not None:
-            self._stt.cancel()
-        if self._turns is not None:
-            await self._turns.close()
+            self._stt.close()
+        if self._tts is not None:
+            self._tts.close()
+        if self._satellite is not None:
+            await self._satellite.close()

@@ -18,14 +18,17 @@ import time
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import TYPE_CHECKING, Any
 
-from wyoming.audio import AudioChunk, AudioStart, AudioStop
+from wyoming.audio import AudioStart, AudioStop
 from wyoming.event import Event
 from wyoming.tts import Synthesize, SynthesizeChunk, SynthesizeStart, SynthesizeStopped
 
+from ..audio.convert import audio_chunks
 from ..errors import RtxError
+from ..pipeline.ha_requests import OpenRecords
 from .sentences import SentenceSplitter
 
 if TYPE_CHECKING:
+    from ..pipeline.ha_requests import HomeAssistantTurns, SpeechRecord
     from .engine import TtsEngine
 
 _LOGGER = logging.getLogger(__name__)
@@ -33,7 +36,6 @@ _LOGGER = logging.getLogger(__name__)
 WriteEvent = Callable[[Event], Awaitable[None]]
 Spawn = Callable[[Coroutine[Any, Any, Any], str], "asyncio.Task[Any]"]
 
-SAMPLES_PER_CHUNK = 1024
 _END = None
 
 
@@ -46,8 +48,9 @@ class TextTooLongError(RtxError):
 class AudioWriter:
     """Writes one audio stream: a single audio-start, chunked PCM, then audio-stop."""
 
-    def __init__(self, write_event: WriteEvent) -> None:
+    def __init__(self, write_event: WriteEvent, record: SpeechRecord | None = None) -> None:
         self._write_event = write_event
+        self._record = record
         self.started_format: tuple[int, int, int] | None = None
         self.first_audio_at: float | None = None
 
@@ -57,11 +60,9 @@ class AudioWriter:
             self.started_format = (rate, width, channels)
             await self._write_event(AudioStart(rate=rate, width=width, channels=channels).event())
             self.first_audio_at = time.monotonic()
-        step = SAMPLES_PER_CHUNK * width * channels
-        for offset in range(0, len(pcm), step):
-            chunk = AudioChunk(
-                rate=rate, width=width, channels=channels, audio=pcm[offset : offset + step]
-            )
+            if self._record is not None:
+                self._record.first_audio(self.first_audio_at)
+        for chunk in audio_chunks(rate, width, channels, pcm):
             await self._write_event(chunk.event())
 
     async def stop(self, default_format: tuple[int, int, int]) -> None:
@@ -76,9 +77,16 @@ class SynthesisSession:
     """One connection's TTS requests; requests on one connection are answered in order."""
 
     def __init__(
-        self, engine: TtsEngine, write_event: WriteEvent, spawn: Spawn, max_text_chars: int
+        self,
+        engine: TtsEngine,
+        write_event: WriteEvent,
+        spawn: Spawn,
+        max_text_chars: int,
+        turns: HomeAssistantTurns | None = None,
     ) -> None:
         self._engine = engine
+        self._turns = turns
+        self._records = OpenRecords()
         self._write_event = write_event
         self._spawn = spawn
         self._max_chars = max_text_chars
@@ -100,8 +108,14 @@ class SynthesisSession:
                 f"text of {len(request.text)} characters exceeds the limit of {self._max_chars}"
             )
         voice = request.voice
+        record = self._record(request.text)
         self._chain(
-            self._speak_text(request.text, voice.name if voice else None, _speaker(voice)),
+            _recorded(
+                self._speak_text(
+                    request.text, voice.name if voice else None, _speaker(voice), record
+                ),
+                record,
+            ),
             "synthesis",
         )
 
@@ -112,7 +126,8 @@ class SynthesisSession:
         voice = request.voice
         state = _StreamState(voice.name if voice else None, _speaker(voice))
         self._stream = state
-        self._chain(self._speak_stream(state), "streaming synthesis")
+        record = self._record(None)
+        self._chain(_recorded(self._speak_stream(state, record), record), "streaming synthesis")
 
     def on_chunk(self, chunk: SynthesizeChunk) -> None:
         """Add a text delta; complete sentences go to the synthesizer right away."""
@@ -137,6 +152,17 @@ class SynthesisSession:
         for sentence in state.splitter.flush():
             state.queue.put_nowait(sentence)
         state.queue.put_nowait(_END)
+
+    def _record(self, text: str | None) -> SpeechRecord | None:
+        if self._turns is None:
+            return None
+        record = self._turns.text_to_speech(text)
+        self._records.add(record)
+        return record
+
+    def close(self) -> None:
+        """The client left: requests not answered end their turns as cancelled."""
+        self._records.cancel_all()
 
     def _chain(self, coro: Coroutine[Any, Any, None], name: str) -> None:
         previous = self._previous
@@ -166,16 +192,18 @@ class SynthesisSession:
             async for item in audio:
                 await out.write(item.rate, item.width, item.channels, item.pcm)
 
-    async def _speak_text(self, text: str, voice: str | None, speaker: str | None) -> None:
+    async def _speak_text(
+        self, text: str, voice: str | None, speaker: str | None, record: SpeechRecord | None
+    ) -> None:
         started = time.monotonic()
-        out = AudioWriter(self._write_event)
+        out = AudioWriter(self._write_event, record)
         await self._speak(out, text, voice, speaker)
         await out.stop(self._default_format())
         _log_done("Synthesized", text, started, out)
 
-    async def _speak_stream(self, state: _StreamState) -> None:
+    async def _speak_stream(self, state: _StreamState, record: SpeechRecord | None) -> None:
         started = time.monotonic()
-        out = AudioWriter(self._write_event)
+        out = AudioWriter(self._write_event, record)
         spoken: list[str] = []
         while (sentence := await state.queue.get()) is not _END:
             # Only the very first sentence is worth cutting at a clause: later ones are
@@ -185,6 +213,8 @@ class SynthesisSession:
             await self._speak(out, sentence, state.voice, state.speaker, first_clause)
         await out.stop(self._default_format())
         await self._write_event(SynthesizeStopped().event())
+        if record is not None:
+            record.text(" ".join(spoken))
         _log_done("Streamed", " ".join(spoken), started, out)
 
     def _default_format(self) -> tuple[int, int, int]:
@@ -198,6 +228,22 @@ class _StreamState:
         self.splitter = SentenceSplitter(first_clause=True)
         self.queue: asyncio.Queue[str | None] = asyncio.Queue()
         self.chars = 0
+
+
+async def _recorded(speech: Coroutine[Any, Any, None], record: SpeechRecord | None) -> None:
+    """Run one synthesis request and tell its turn how it ended (the audio-stop is the end)."""
+    if record is None:
+        await speech
+        return
+    try:
+        await speech
+    except asyncio.CancelledError:
+        record.cancelled()
+        raise
+    except Exception as err:
+        record.failed(err)
+        raise
+    record.done()
 
 
 def _speaker(voice: Any) -> str | None:

@@ -12,16 +12,22 @@ import asyncio
 import logging
 import shutil
 import time
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import aiohttp
+from wyoming.info import Info
 from yarl import URL
 
 from ..tasks import cancel_and_wait
 from ..version import __version__
 
 if TYPE_CHECKING:
-    from ..app import App
+    from ..asr.engine import AsrEngine
+    from ..handle import Assistant
+    from ..pipeline.trace import TraceLog
+    from ..pipeline.turn import SatelliteStatus
+    from ..tts.engine import TtsEngine
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -81,11 +87,24 @@ async def query_nvidia_smi(timeout: float = 3.0) -> list[dict[str, Any]] | None:
     return gpus
 
 
+@dataclass(frozen=True)
+class StatusSources:
+    """What the page shows, each read from the object that owns it (never from the app)."""
+
+    asr: AsrEngine
+    tts: TtsEngine
+    assistant: Assistant
+    info: Info
+    ready: asyncio.Event
+    satellites: dict[str, SatelliteStatus]
+    traces: TraceLog
+
+
 class StatusCollector:
     """Builds status snapshots; a background task keeps the I/O-bound facts fresh."""
 
-    def __init__(self, app: App, *, probe_interval: float = 15.0) -> None:
-        self._app = app
+    def __init__(self, sources: StatusSources, *, probe_interval: float = 15.0) -> None:
+        self._sources = sources
         self._interval = probe_interval
         self._started = time.time()
         self._gpus: list[dict[str, Any]] | None = None
@@ -122,11 +141,11 @@ class StatusCollector:
         await asyncio.gather(self._refresh_gpus(), self._refresh_ollama())
 
     async def _refresh_gpus(self) -> None:
-        if self._app.asr.device == "cuda" or self._app.tts.settings.use_cuda:
+        if self._sources.asr.device == "cuda" or self._sources.tts.settings.use_cuda:
             self._gpus = await query_nvidia_smi()
 
     async def _refresh_ollama(self) -> None:
-        url = self._app.assistant.settings.ollama_url
+        url = self._sources.assistant.settings.ollama_url
         if not url or self._session is None:
             return
         reachable, version = False, None
@@ -141,7 +160,7 @@ class StatusCollector:
 
     def device(self) -> dict[str, Any]:
         """cpu, or cuda with the GPUs nvidia-smi (or CTranslate2) reports."""
-        asr = self._app.asr
+        asr = self._sources.asr
         if asr.device != "cuda":
             return {"kind": "cpu", "gpus": []}
         gpus = self._gpus
@@ -154,8 +173,8 @@ class StatusCollector:
 
     def services(self) -> list[dict[str, Any]]:
         """What the Wyoming server offers, as its `info` event advertises it."""
-        info = self._app.services.info
-        ready = self._app.ready.is_set()
+        info = self._sources.info
+        ready = self._sources.ready.is_set()
         out: list[dict[str, Any]] = []
         for asr in info.asr or []:
             models = [model.name for model in asr.models]
@@ -172,8 +191,8 @@ class StatusCollector:
         return out
 
     def reachability(self) -> dict[str, Any]:
-        settings = self._app.assistant.settings
-        home = self._app.assistant.home
+        settings = self._sources.assistant.settings
+        home = self._sources.assistant.home
         return {
             "home": {
                 "kind": "home-assistant" if settings.ha_url else "file",
@@ -190,9 +209,8 @@ class StatusCollector:
 
     def snapshot(self) -> dict[str, Any]:
         """The whole page's data as JSON-ready values."""
-        app = self._app
-        pipeline = app.pipeline
-        turns = list(pipeline.traces.turns)[-MAX_TURNS:]
+        app = self._sources
+        turns = list(app.traces.turns)[-MAX_TURNS:]
         return {
             "version": __version__,
             "ready": app.ready.is_set(),
@@ -221,7 +239,7 @@ class StatusCollector:
                     "peer": status.peer,
                     "last_seen": status.last_seen,
                 }
-                for status in pipeline.satellites.values()
+                for status in app.satellites.values()
             ],
             "browser_clients": self.browser_clients,
             "reachability": self.reachability(),

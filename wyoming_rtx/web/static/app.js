@@ -105,6 +105,10 @@ function renderAreas(status) {
   for (const area of status.areas) select.append(new Option(area, area));
 }
 
+// How a turn arrived, and how each outcome looks: only a real answer is green.
+const ENTRY_NAMES = { satellite: "satellite", browser: "browser", "home-assistant": "via Home Assistant" };
+const OUTCOME_KINDS = { done: "ok", running: "warn", cancelled: "warn", "not-handled": "bad", error: "bad" };
+
 function renderTurns(turns) {
   const box = $("turns");
   if (!turns.length) return;
@@ -113,6 +117,7 @@ function renderTurns(turns) {
     const card = node("div", undefined, "turn");
     card.dataset.turnId = turn.turn_id;
     card.dataset.outcome = turn.outcome;
+    card.dataset.entry = turn.entry;
     card.dataset.satellite = turn.satellite;
     card.dataset.played = String(turn.ms_after_end_of_speech.played !== undefined);
     const ms = turn.ms_after_end_of_speech;
@@ -120,7 +125,8 @@ function renderTurns(turns) {
     head.append(
       node("strong", `#${turn.turn_id}`),
       node("span", `${turn.satellite}${turn.area ? " / " + turn.area : ""}`),
-      badge(turn.outcome, turn.outcome === "done" ? "ok" : "bad"),
+      node("span", ENTRY_NAMES[turn.entry] || turn.entry || "", "muted"),
+      badge(turn.outcome, OUTCOME_KINDS[turn.outcome] || "bad"),
       node("span", turn.source || "", "muted"),
       node("span", ms.first_audio !== undefined ? `first audio ${Math.round(ms.first_audio)} ms` : "", "muted"),
       node("span", new Date(turn.started_wall * 1000).toLocaleTimeString(), "muted"),

@@ -3,11 +3,13 @@
 const SVG = "http://www.w3.org/2000/svg";
 const SPEECH_SHOWN_MS = 600; // the tail of the speech shown before end of speech
 
+// Through Home Assistant each stage is its own request: `handle_start` and `tts_start` say when
+// it reached us, so the time Home Assistant spent in between is left as a gap.
 const STAGES = [
-  { key: "asr", label: "transcript", from: "end_of_speech", to: "transcript" },
-  { key: "handle", label: "answer text", from: "transcript", to: "answer_text" },
-  { key: "tts", label: "first audio", from: "answer_text", to: "first_audio" },
-  { key: "play", label: "speaking", from: "first_audio", to: "last_audio" },
+  { key: "asr", label: "transcript", from: ["end_of_speech"], to: "transcript" },
+  { key: "handle", label: "answer text", from: ["handle_start", "transcript"], to: "answer_text" },
+  { key: "tts", label: "first audio", from: ["tts_start", "answer_text"], to: "first_audio" },
+  { key: "play", label: "speaking", from: ["first_audio"], to: "last_audio" },
 ];
 
 function el(name, attrs, text) {
@@ -26,7 +28,7 @@ export function waterfall(ms) {
     rows.push({ key: "speech", label: "speech", start: Math.max(ms.audio_start, -SPEECH_SHOWN_MS), end: 0 });
   }
   for (const stage of STAGES) {
-    const start = ms[stage.from];
+    const start = stage.from.map((mark) => ms[mark]).find((value) => value !== undefined);
     // Speaking lasts until the satellite says it played the answer, when it has said so.
     const end = stage.key === "play" ? (ms.played ?? ms[stage.to]) : ms[stage.to];
     if (start === undefined || end === undefined) continue;

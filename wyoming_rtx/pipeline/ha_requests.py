@@ -1,0 +1,298 @@
+"""Home Assistant's turn arrives as three requests; record them as one turn.
+
+Home Assistant's Assist pipeline opens a fresh connection for each stage: speech-to-text
+(`transcribe`, audio, `audio-stop` → `transcript`), then the conversation (`transcript{text,
+context:{conversation_id}}` → `handled`), then text-to-speech (`synthesize{text}`, or a
+`synthesize-start` stream when the answer streams). None of them names the others, so they are
+joined the way the pipeline chains them: the conversation's text is the transcript Home
+Assistant just received from us, and the speech's text is the answer we just gave (a streamed
+speech request joins the conversation still answering, or the one answered last). A stage
+that nothing follows within `window` seconds ends its turn there (Home Assistant may use
+another conversation agent or speech engine), and a request that joins nothing starts a turn
+of its own (a typed command, an announcement). Any client that speaks these separate requests
+is recorded the same way.
+
+Every request is reported to the TraceLog the moment it finishes (so `/metrics` counts it at
+once, ok or not), and each turn is finished exactly once. Pending turns are few and bounded.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import time
+from collections import deque
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from .trace import TraceLog, TurnTrace
+
+if TYPE_CHECKING:
+    from ..handle.request import Answer
+
+_LOGGER = logging.getLogger(__name__)
+
+ENTRY = "home-assistant"
+HOME_ASSISTANT = "Home Assistant"
+"""The name shown for a turn whose request named no satellite."""
+JOIN_WINDOW_SECONDS = 30.0
+"""How long a stage waits for the next one (Home Assistant chains them within milliseconds;
+a slow LLM answer or a person typing is slower, but not this slow)."""
+MAX_PENDING = 32
+"""Turns waiting for their next stage; past this the oldest ends where it is."""
+
+
+def _same_text(a: str, b: str) -> bool:
+    return _squash(a) == _squash(b)
+
+
+def _squash(text: str) -> str:
+    return re.sub(r"\s+", " ", text).strip().casefold()
+
+
+@dataclass
+class _Pending:
+    trace: TurnTrace
+    expires: asyncio.TimerHandle | None = None
+
+
+class OpenRecords:
+    """The records one connection has opened and not yet ended: when the connection closes,
+    each is ended as cancelled, even one whose task was cancelled before it ever ran."""
+
+    def __init__(self) -> None:
+        self._records: list[_Record] = []
+
+    def add(self, record: _Record) -> None:
+        self._records = [open_ for open_ in self._records if not open_.over]
+        self._records.append(record)
+
+    def cancel_all(self) -> None:
+        for record in self._records:
+            record.cancelled()
+        self._records.clear()
+
+
+class HomeAssistantTurns:
+    """Joins speech-to-text, conversation and text-to-speech requests into turns."""
+
+    def __init__(self, traces: TraceLog, window: float = JOIN_WINDOW_SECONDS) -> None:
+        self.traces = traces
+        self.window = window
+        self._after_transcript: deque[_Pending] = deque()
+        self._answering: list[TurnTrace] = []
+        self._after_answer: deque[_Pending] = deque()
+
+    # -- the three requests -------------------------------------------------------------
+
+    def speech_to_text(self) -> SpeechToTextRecord:
+        """A transcription request opened (audio-start)."""
+        trace = self.traces.start(HOME_ASSISTANT, None, entry=ENTRY)
+        trace.mark("audio_start")
+        return SpeechToTextRecord(self, trace)
+
+    def conversation(
+        self, text: str, conversation_id: str | None, satellite: str | None, area: str | None
+    ) -> ConversationRecord:
+        """A conversation request arrived: join the transcription it continues, if any."""
+        trace = self._claim(self._after_transcript, lambda t: _same_text(t.transcript, text))
+        if trace is None:
+            trace = self.traces.start(satellite or HOME_ASSISTANT, area, entry=ENTRY)
+            trace.transcript = text
+        elif satellite:
+            trace.satellite = satellite
+        trace.area = trace.area or area
+        trace.conversation_id = conversation_id
+        trace.mark("handle_start")
+        self._answering.append(trace)
+        return ConversationRecord(self, trace)
+
+    def text_to_speech(self, text: str | None) -> SpeechRecord:
+        """A synthesis request opened; `text` is None for a stream whose text is still coming."""
+        if text is None:
+            trace = self._claim_streaming()
+        else:
+            trace = self._claim(self._after_answer, lambda t: _same_text(t.answer, text))
+        if trace is None:
+            trace = self.traces.start(HOME_ASSISTANT, None, entry=ENTRY)
+            trace.answer = text or ""
+        trace.mark("tts_start")
+        return SpeechRecord(self, trace)
+
+    # -- bookkeeping ----------------------------------------------------------------------
+
+    def _wait_for_next(self, queue: deque[_Pending], trace: TurnTrace) -> None:
+        """Park a turn until its next request joins it, or end it after `window`."""
+        pending = _Pending(trace)
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            loop = None
+        if loop is not None:
+            pending.expires = loop.call_later(self.window, self._expire, queue, pending)
+        queue.append(pending)
+        while len(queue) > MAX_PENDING:
+            self._end(queue.popleft())
+
+    def _claim(self, queue: deque[_Pending], fits: object) -> TurnTrace | None:
+        for pending in queue:
+            if fits(pending.trace):  # type: ignore[operator]
+                queue.remove(pending)
+                if pending.expires is not None:
+                    pending.expires.cancel()
+                return pending.trace
+        return None
+
+    def _claim_streaming(self) -> TurnTrace | None:
+        """A speech stream follows the conversation still answering, else the last answered."""
+        for trace in reversed(self._answering):
+            if "tts_start" not in trace.marks:
+                return trace
+        if self._after_answer:
+            pending = self._after_answer.pop()
+            if pending.expires is not None:
+                pending.expires.cancel()
+            return pending.trace
+        return None
+
+    def _expire(self, queue: deque[_Pending], pending: _Pending) -> None:
+        if pending in queue:
+            queue.remove(pending)
+            self._end(pending)
+
+    def _end(self, pending: _Pending) -> None:
+        if pending.expires is not None:
+            pending.expires.cancel()
+        self.traces.finish(pending.trace, "done")
+
+    @property
+    def pending(self) -> int:
+        """Turns waiting for a next request (tests check this stays bounded)."""
+        return len(self._after_transcript) + len(self._answering) + len(self._after_answer)
+
+
+class _Record:
+    """One request's view of its turn."""
+
+    service = ""
+
+    def __init__(self, turns: HomeAssistantTurns, trace: TurnTrace) -> None:
+        self.turns = turns
+        self.trace = trace
+        self._over = False
+
+    def failed(self, error: BaseException | str) -> None:
+        """The request failed: the turn ends here with the error."""
+        if self._over:
+            return
+        self._over = True
+        text = error if isinstance(error, str) else f"{error.__class__.__name__}: {error}"
+        self._leave()
+        self.turns.traces.request_done(self.trace, self.service, "error")
+        self.turns.traces.finish(self.trace, "error", text)
+
+    def cancelled(self) -> None:
+        """The client left before the answer: the turn ends as cancelled."""
+        if self._over:
+            return
+        self._over = True
+        self._leave()
+        self.turns.traces.request_done(self.trace, self.service, "cancelled")
+        self.turns.traces.finish(self.trace, "cancelled")
+
+    @property
+    def over(self) -> bool:
+        """True once the request's outcome is recorded."""
+        return self._over
+
+    def _leave(self) -> None:
+        """Forget the turn wherever it waits (only the conversation stage waits while open)."""
+
+
+class SpeechToTextRecord(_Record):
+    """The transcription request of a turn."""
+
+    service = "asr"
+
+    def end_of_speech(self, at: float | None = None) -> None:
+        """audio-stop arrived: the speaker has finished (Home Assistant's VAD decided)."""
+        self.trace.mark("end_of_speech", at)
+
+    def transcript(self, text: str) -> None:
+        """The transcript was sent; the turn now waits for its conversation request."""
+        if self._over:
+            return
+        self._over = True
+        self.trace.mark("end_of_speech")
+        self.trace.mark("transcript")
+        self.trace.transcript = text
+        self.turns.traces.request_done(self.trace, "asr")
+        if not text.strip():
+            self.turns.traces.finish(self.trace, "done")  # nothing said: nothing will follow
+            return
+        self.turns._wait_for_next(self.turns._after_transcript, self.trace)
+
+
+class ConversationRecord(_Record):
+    """The conversation (handle) request of a turn."""
+
+    service = "handle"
+
+    def answer(self, answer: Answer) -> None:
+        """The final answer was sent; the turn now waits for its speech request."""
+        if self._over:
+            return
+        self._over = True
+        trace = self.trace
+        trace.mark("answer_text")
+        trace.answer, trace.source, trace.handled = answer.text, answer.source, answer.handled
+        trace.conversation_id = answer.conversation_id or trace.conversation_id
+        self.turns.traces.request_done(trace, "handle")
+        self._leave()
+        if "tts" in trace.requests:
+            self.turns.traces.finish(trace, "done")  # its speech stream already ended
+        elif "tts_start" not in trace.marks:
+            self.turns._wait_for_next(self.turns._after_answer, trace)
+        # else a speech stream joined and is still speaking: it finishes the turn
+
+    def intent(self, name: str) -> None:
+        """Intent mode: Home Assistant executes the intent and speaks its own answer."""
+        if self._over:
+            return
+        self._over = True
+        self.trace.mark("answer_text")
+        self.trace.answer, self.trace.source, self.trace.handled = f"intent {name}", "local", True
+        self.turns.traces.request_done(self.trace, "handle")
+        self._leave()
+        self.turns._wait_for_next(self.turns._after_answer, self.trace)
+
+    def _leave(self) -> None:
+        if self.trace in self.turns._answering:
+            self.turns._answering.remove(self.trace)
+
+
+class SpeechRecord(_Record):
+    """The text-to-speech request of a turn: it ends the turn."""
+
+    service = "tts"
+
+    def text(self, text: str) -> None:
+        """A lone streamed request learns its text as it comes."""
+        if not self.trace.answer and not self.trace.requests.get("handle"):
+            self.trace.answer = text
+
+    def first_audio(self, at: float | None = None) -> None:
+        """The first audio-chunk of the answer was written."""
+        self.trace.mark("first_audio", at)
+
+    def done(self) -> None:
+        """audio-stop was written: the turn is over (unless its conversation still runs)."""
+        if self._over:
+            return
+        self._over = True
+        self.trace.mark("last_audio", time.monotonic())
+        self.turns.traces.request_done(self.trace, "tts")
+        if self.trace in self.turns._answering:
+            return  # the conversation's answer will come; ConversationRecord leaves it
+        self.turns.traces.finish(self.trace, "done")
