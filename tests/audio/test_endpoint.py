@@ -1,0 +1,204 @@
+"""The one end-of-turn detector (satellite, browser, benches), with numbers only."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+
+from wyoming_rtx.audio.endpoint import (
+    BROWSER_RULES,
+    SATELLITE_RULES,
+    EndOfTurnDetector,
+    EndOfTurnRules,
+    EndReason,
+    PreRoll,
+    TurnPhase,
+)
+
+CHUNK = 0.032
+"""One silero decision."""
+
+
+def feed(detector: EndOfTurnDetector, pattern: list[tuple[bool, float]]) -> TurnPhase:
+    """Stretches of speech/silence, chunk by chunk; the phase after the last."""
+    phase = detector.phase
+    for is_speech, seconds in pattern:
+        for _ in range(round(seconds / CHUNK)):
+            phase = detector.process(is_speech, CHUNK)
+    return phase
+
+
+def entered(detector: EndOfTurnDetector, decisions: list[bool]) -> list[tuple[int, TurnPhase]]:
+    """Decisions fed one by one; (chunks seen, phase entered) for each phase entered."""
+    found: list[tuple[int, TurnPhase]] = []
+    for is_speech in decisions:
+        for phase in detector.feed([is_speech], CHUNK):
+            found.append((round(detector.elapsed / CHUNK), phase))
+    return found
+
+
+# The satellite's rules (500 ms silence).
+
+
+def test_speech_then_silence_ends_the_turn_after_the_silence_window() -> None:
+    detector = EndOfTurnDetector(EndOfTurnRules(silence_seconds=0.5))
+    assert feed(detector, [(False, 0.32), (True, 1.6)]) is TurnPhase.SPEAKING
+    assert feed(detector, [(False, 0.48)]) is TurnPhase.SPEAKING  # 15 chunks < 0.5 s
+    assert detector.process(False, CHUNK) is TurnPhase.ENDED
+    assert detector.end_reason is EndReason.SILENCE
+    assert detector.last_speech_at == pytest.approx(1.92)
+    assert detector.elapsed - detector.last_speech_at == pytest.approx(0.512)
+
+
+def test_pauses_shorter_than_the_window_do_not_end_the_turn() -> None:
+    detector = EndOfTurnDetector(EndOfTurnRules(silence_seconds=0.5))
+    pattern = [(True, 0.64), (False, 0.352), (True, 0.64), (False, 0.448), (True, 0.32)]
+    assert feed(detector, pattern) is TurnPhase.SPEAKING
+
+
+def test_no_speech_times_out() -> None:
+    detector = EndOfTurnDetector(EndOfTurnRules(no_speech_seconds=2.0))
+    assert feed(detector, [(False, 1.984)]) is TurnPhase.WAITING
+    assert detector.process(False, CHUNK) is TurnPhase.ENDED
+    assert detector.end_reason is EndReason.NO_SPEECH
+    assert detector.speech_started_at is None
+
+
+def test_a_click_is_not_speech() -> None:
+    detector = EndOfTurnDetector(EndOfTurnRules(min_speech_seconds=0.096, no_speech_seconds=1.0))
+    state = feed(detector, [(True, CHUNK), (False, 0.5), (True, 2 * CHUNK), (False, 0.5)])
+    assert state is TurnPhase.ENDED
+    assert detector.end_reason is EndReason.NO_SPEECH
+
+
+def test_speech_start_is_dated_to_where_the_run_began() -> None:
+    detector = EndOfTurnDetector(EndOfTurnRules(min_speech_seconds=0.096))
+    feed(detector, [(False, 0.64), (True, 0.096)])
+    assert detector.phase is TurnPhase.SPEAKING
+    assert detector.speech_started_at == pytest.approx(0.64)
+
+
+def test_max_length_caps_endless_speech() -> None:
+    detector = EndOfTurnDetector(EndOfTurnRules(max_seconds=3.0))
+    assert feed(detector, [(True, 2.976)]) is TurnPhase.SPEAKING
+    assert detector.process(True, CHUNK) is TurnPhase.ENDED
+    assert detector.end_reason is EndReason.MAX_LENGTH
+
+
+def test_the_max_length_counts_from_the_start_of_listening() -> None:
+    """It bounds the whole turn, so a wait longer than it ends there, not at no-speech."""
+    detector = EndOfTurnDetector(EndOfTurnRules(no_speech_seconds=20.0, max_seconds=3.0))
+    feed(detector, [(False, 3.2)])
+    assert detector.end_reason is EndReason.MAX_LENGTH
+
+
+def test_an_ended_turn_stays_ended() -> None:
+    detector = EndOfTurnDetector(EndOfTurnRules(no_speech_seconds=0.1))
+    feed(detector, [(False, 0.2)])
+    elapsed = detector.elapsed
+    assert detector.process(True, 1.0) is TurnPhase.ENDED
+    assert detector.elapsed == elapsed
+
+
+# The browser's rules (700 ms silence, push-to-talk).
+
+
+def test_browser_speech_then_silence_ends_the_turn() -> None:
+    quiet_chunks = round(0.7 / CHUNK + 0.5)  # 22 chunks: the first at or past 700 ms
+    decisions = [False] * 5 + [True] * 20 + [False] * 40
+    assert entered(EndOfTurnDetector(BROWSER_RULES), decisions) == [
+        (8, TurnPhase.SPEAKING),
+        (25 + quiet_chunks, TurnPhase.ENDED),
+    ]
+
+
+def test_browser_clicks_are_not_speech_and_silence_times_out() -> None:
+    decisions = ([True, True, False] * 100)[:100]
+    detector = EndOfTurnDetector(replace(BROWSER_RULES, no_speech_seconds=2.0))
+    assert entered(detector, decisions) == [(round(2.0 / CHUNK + 0.5), TurnPhase.ENDED)]
+    assert detector.end_reason is EndReason.NO_SPEECH
+
+
+def test_push_to_talk_ignores_silence_but_not_the_length_cap() -> None:
+    rules = replace(BROWSER_RULES, max_seconds=3.0, end_on_silence=False)
+    detector = EndOfTurnDetector(rules)
+    events = entered(detector, [True] * 3 + [False] * 200)
+    assert events[0] == (3, TurnPhase.SPEAKING)
+    assert events[1][1] is TurnPhase.ENDED
+    assert detector.end_reason is EndReason.MAX_LENGTH
+    assert abs(events[1][0] * CHUNK - 3.0) <= CHUNK
+
+
+def test_nothing_after_the_end() -> None:
+    detector = EndOfTurnDetector(replace(BROWSER_RULES, silence_seconds=0.3))
+    events = entered(detector, [True] * 3 + [False] * 30 + [True] * 30)
+    assert [phase for _, phase in events] == [TurnPhase.SPEAKING, TurnPhase.ENDED]
+    assert detector.ended
+    assert detector.end_reason is EndReason.SILENCE
+    assert detector.elapsed == pytest.approx((3 + 10) * CHUNK)  # 10 quiet chunks = 320 ms
+
+
+def test_releasing_push_to_talk_ends_the_turn() -> None:
+    rules = replace(BROWSER_RULES, end_on_silence=False)
+    spoken = EndOfTurnDetector(rules)
+    spoken.feed([True] * 5 + [False] * 50, CHUNK)
+    assert spoken.phase is TurnPhase.SPEAKING
+    assert spoken.release() is EndReason.RELEASED
+    assert spoken.ended
+
+    silent = EndOfTurnDetector(rules)
+    silent.feed([False] * 10, CHUNK)
+    assert silent.release() is EndReason.NO_SPEECH
+
+
+def test_a_release_after_the_end_keeps_its_reason() -> None:
+    detector = EndOfTurnDetector(EndOfTurnRules(no_speech_seconds=0.1))
+    feed(detector, [(False, 0.2)])
+    assert detector.release() is EndReason.NO_SPEECH
+
+
+def test_a_batch_of_decisions_enters_the_same_phases_as_one_by_one() -> None:
+    decisions = [False] * 5 + [True] * 20 + [False] * 40
+    one_by_one = [phase for _, phase in entered(EndOfTurnDetector(BROWSER_RULES), decisions)]
+    batched = EndOfTurnDetector(BROWSER_RULES)
+    assert batched.feed(decisions, CHUNK) == one_by_one
+    assert batched.elapsed == pytest.approx((25 + 22) * CHUNK)  # nothing counted past the end
+
+
+def test_speech_starting_and_ending_on_one_decision_reports_both() -> None:
+    detector = EndOfTurnDetector(EndOfTurnRules(max_seconds=0.096))
+    assert detector.feed([True] * 5, CHUNK) == [TurnPhase.SPEAKING, TurnPhase.ENDED]
+    assert detector.end_reason is EndReason.MAX_LENGTH
+
+
+def test_no_speech_does_not_report_a_start() -> None:
+    detector = EndOfTurnDetector(EndOfTurnRules(no_speech_seconds=0.5))
+    assert detector.feed([False] * 20, CHUNK) == [TurnPhase.ENDED]
+    assert not detector.speech_started
+
+
+# Presets and pre-roll.
+
+
+def test_the_presets_differ_only_where_their_reasons_say() -> None:
+    assert SATELLITE_RULES == EndOfTurnRules()
+    assert SATELLITE_RULES.silence_seconds == 0.5
+    assert BROWSER_RULES.silence_seconds == 0.7  # as Home Assistant waits
+    for rules in (SATELLITE_RULES, BROWSER_RULES):
+        assert rules.min_speech_seconds == pytest.approx(3 * CHUNK)
+        assert rules.max_seconds == 15.0
+        assert rules.end_on_silence
+    assert BROWSER_RULES.preroll_seconds > SATELLITE_RULES.preroll_seconds
+
+
+def test_the_preroll_keeps_the_latest_whole_samples() -> None:
+    preroll = PreRoll(0.001)  # 16 samples, 32 bytes
+    assert preroll.max_bytes == 32
+    preroll.add(bytes(range(20)))
+    preroll.add(bytes(range(100, 120)))
+    assert len(preroll) == 32
+    kept = preroll.take()
+    assert kept == bytes(range(8, 20)) + bytes(range(100, 120))
+    assert len(preroll) == 0
+    assert PreRoll(0.0).take() == b""
