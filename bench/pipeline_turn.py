@@ -48,7 +48,9 @@ from wyoming_helpers import free_port  # noqa: E402
 
 from bench.fake_ollama import FakeOllama  # noqa: E402
 from bench.turn import open_turn, read_answer  # noqa: E402
-from satellite.turn import TurnDetector, TurnState, TurnTimings  # noqa: E402
+from wyoming_rtx.audio.endpoint import EndOfTurnDetector as TurnDetector  # noqa: E402
+from wyoming_rtx.audio.endpoint import EndOfTurnRules as TurnTimings  # noqa: E402
+from wyoming_rtx.audio.endpoint import TurnPhase as TurnState  # noqa: E402
 from wyoming_rtx.audio.vad import CHUNK_BYTES, CHUNK_SECONDS, SpeechDetector  # noqa: E402
 
 RATE, WIDTH = 16000, 2

@@ -58,8 +58,8 @@ from satellite.settings import (  # noqa: E402
     VadSettings,
     WakeSettings,
 )
-from satellite.turn import EndReason  # noqa: E402
 from satellite.wake import WakeDetection, WakeDetector, WakeEngine, make_engine  # noqa: E402
+from wyoming_rtx.audio.endpoint import EndReason  # noqa: E402
 from wyoming_rtx.audio.vad import SpeechDetector  # noqa: E402
 
 FIXTURES = ROOT / "tests" / "satellite" / "fixtures"

@@ -76,16 +76,17 @@ def build_parser() -> argparse.ArgumentParser:
     )
     wake.add_argument("--wake-refractory-seconds", type=float, default=2.0)
     vad = parser.add_argument_group("end of speech")
-    vad.add_argument("--vad-threshold", type=float, default=0.5)
+    vad_defaults = VadSettings()
+    vad.add_argument("--vad-threshold", type=float, default=vad_defaults.threshold)
     vad.add_argument(
         "--vad-silence-ms",
         type=int,
-        default=500,
-        help="silence after speech that ends the turn (default 500)",
+        default=vad_defaults.silence_ms,
+        help=f"silence after speech that ends the turn (default {vad_defaults.silence_ms})",
     )
-    vad.add_argument("--vad-no-speech-seconds", type=float, default=5.0)
-    vad.add_argument("--vad-max-seconds", type=float, default=15.0)
-    vad.add_argument("--vad-preroll-ms", type=int, default=200)
+    vad.add_argument("--vad-no-speech-seconds", type=float, default=vad_defaults.no_speech_seconds)
+    vad.add_argument("--vad-max-seconds", type=float, default=vad_defaults.max_seconds)
+    vad.add_argument("--vad-preroll-ms", type=int, default=vad_defaults.preroll_ms)
     parser.add_argument("--response-timeout-seconds", type=float, default=30.0)
     parser.add_argument("--debug", action="store_true")
     parser.add_argument("--log-format", default="%(asctime)s %(levelname)s %(name)s: %(message)s")

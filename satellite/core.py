@@ -1,28 +1,28 @@
 """The listening loop shared by both modes: mic → wake word → turn (VAD) → transport.
 
-The transport (direct client or Home Assistant server) decides where a turn's audio goes and
-when the satellite is busy with an answer; this loop only listens. Every decision here is
-made on *audio time* (seconds of microphone audio seen), so a WAV played faster than real
-time gives the same detections and turn ends as a live microphone.
+The transport (direct client or Home Assistant server) decides where a turn's audio goes (its
+``TurnUplink``) and when the satellite is busy with an answer; this loop only listens, and
+the shared ``EndOfTurnDetector`` (``wyoming_rtx.audio.endpoint``) says when the user is done.
+Every decision here is made on *audio time* (seconds of microphone audio seen), so a WAV
+played faster than real time gives the same detections and turn ends as a live microphone.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections import deque
 from collections.abc import Coroutine
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 from wyoming.info import Attribution, Info, Satellite, WakeModel, WakeProgram
 
+from wyoming_rtx.audio.endpoint import EndOfTurnDetector, EndReason, PreRoll, TurnPhase
 from wyoming_rtx.audio.vad import CHUNK_SECONDS, SpeechDetector
 
 from .audio_in import MicSupervisor
 from .audio_out import Speaker
 from .settings import SatelliteSettings
-from .turn import EndReason, TurnDetector, TurnState, TurnTimings
 from .wake import WakeDetection, WakeDetector
 
 _LOGGER = logging.getLogger(__name__)
@@ -31,8 +31,11 @@ __version__ = "0.1.0"
 _ATTRIBUTION = Attribution(name="wyoming-rtx", url="https://github.com/wyoming-rtx")
 
 
-class Turn(Protocol):
-    """One user turn on its way to the peer."""
+class TurnUplink(Protocol):
+    """One turn's audio on its way to the peer: what a transport hands out per wake word.
+
+    It only carries audio out; the answer comes back over the transport's own connection.
+    """
 
     async def audio(self, pcm: bytes) -> None: ...
 
@@ -49,8 +52,8 @@ class Transport(Protocol):
         """An answer is pending or playing: the wake word is muted."""
         ...
 
-    async def begin_turn(self, detection: WakeDetection) -> Turn | None:
-        """Start a turn, or None when it cannot be taken now (not connected, paused)."""
+    async def begin_turn(self, detection: WakeDetection) -> TurnUplink | None:
+        """Open a turn's uplink, or None when it cannot be taken now (not connected, paused)."""
         ...
 
 
@@ -159,10 +162,10 @@ class SatelliteLoop:
         self.events: list[SatelliteEvent] = []
         self.audio_seconds = 0.0
         self._tasks: set[asyncio.Task] = set()
-        preroll_chunks = max(1, round(settings.vad.preroll_ms / 1000 / CHUNK_SECONDS))
-        self._preroll: deque[bytes] = deque(maxlen=preroll_chunks)
-        self._turn: Turn | None = None
-        self._detector: TurnDetector | None = None
+        self._rules = settings.vad.rules
+        self._preroll = PreRoll(self._rules.preroll_seconds)
+        self._uplink: TurnUplink | None = None
+        self._end_of_turn: EndOfTurnDetector | None = None
         self._muted = False
 
     def _event(self, kind: str, detail: str = "") -> None:
@@ -179,11 +182,11 @@ class SatelliteLoop:
         try:
             async for pcm in self.mic.stream():
                 self.audio_seconds += len(pcm) / 32000
-                if self._turn is not None:
+                if self._uplink is not None:
                     await self._turn_audio(pcm)
                 else:
                     await self._listen(pcm)
-            if self._turn is not None:
+            if self._uplink is not None:
                 await self._end_turn(EndReason.MAX_LENGTH)
             await self._drain()
         finally:
@@ -200,7 +203,7 @@ class SatelliteLoop:
             await asyncio.sleep(0.02)
 
     async def _listen(self, pcm: bytes) -> None:
-        self._preroll.append(pcm)
+        self._preroll.add(pcm)
         if self.transport.busy or self.speaker.playing:
             self._muted = True  # no self-trigger from the answer or our own sounds
             self.wake.skip(pcm)
@@ -213,51 +216,39 @@ class SatelliteLoop:
             return
         _LOGGER.info("Wake word: %s", detection.name)
         self._event("wake", detection.name)
-        turn = await self.transport.begin_turn(detection)
-        if turn is None:
+        uplink = await self.transport.begin_turn(detection)
+        if uplink is None:
             self._event("turn_refused", detection.name)
             return
         self._spawn(self.speaker.play_wav(self.settings.snd.awake_wav), "satellite awake sound")
-        self._turn = turn
+        self._uplink = uplink
         self._event("turn_started", detection.name)
-        vad = self.settings.vad
-        self._detector = TurnDetector(
-            TurnTimings(
-                silence_seconds=vad.silence_ms / 1000,
-                min_speech_seconds=vad.min_speech_ms / 1000,
-                no_speech_seconds=vad.no_speech_seconds,
-                max_seconds=vad.max_seconds,
-            )
-        )
+        self._end_of_turn = EndOfTurnDetector(self._rules)
         self.vad.reset()
-        preroll = b"".join(self._preroll)
-        self._preroll.clear()
+        preroll = self._preroll.take()
         # The pre-roll goes to the peer and warms the VAD, but does not count as the user's
         # speech: it mostly holds the end of the wake phrase, which would otherwise "start"
         # the turn and then end it on the silence after the phrase.
-        await turn.audio(preroll)
+        await uplink.audio(preroll)
         self.vad.process(preroll)
 
     async def _turn_audio(self, pcm: bytes) -> None:
-        assert self._turn is not None and self._detector is not None
+        assert self._uplink is not None and self._end_of_turn is not None
         self.wake.skip(pcm)
-        await self._turn.audio(pcm)
-        detector = self._detector
-        for is_speech in self.vad.process(pcm):
-            was = detector.state
-            state = detector.process(is_speech, CHUNK_SECONDS)
-            if was is TurnState.WAITING and state is not TurnState.WAITING:
+        await self._uplink.audio(pcm)
+        detector = self._end_of_turn
+        for phase in detector.feed(self.vad.process(pcm), CHUNK_SECONDS):
+            if phase is TurnPhase.SPEAKING:
                 self._event("speech_started")
-            if state is TurnState.ENDED:
+            elif phase is TurnPhase.ENDED:
                 assert detector.end_reason is not None
                 await self._end_turn(detector.end_reason)
-                return
 
     async def _end_turn(self, reason: EndReason) -> None:
-        turn, self._turn, self._detector = self._turn, None, None
-        assert turn is not None
+        uplink, self._uplink, self._end_of_turn = self._uplink, None, None
+        assert uplink is not None
         _LOGGER.info("End of turn: %s", reason.value)
         self._event("turn_ended", reason.value)
-        await turn.end(reason)
+        await uplink.end(reason)
         self._spawn(self.speaker.play_wav(self.settings.snd.done_wav), "satellite done sound")
         self.wake.reset()

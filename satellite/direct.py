@@ -28,10 +28,11 @@ from wyoming.pipeline import PipelineStage, RunPipeline
 from wyoming.snd import Played
 from wyoming.vad import VoiceStopped
 
+from wyoming_rtx.audio.endpoint import EndReason
+
 from .audio_out import AnswerPlayer, Speaker
 from .core import AnswerWait
 from .settings import DirectSettings, SatelliteSettings
-from .turn import EndReason
 from .wake import WakeDetection
 
 _LOGGER = logging.getLogger(__name__)
@@ -40,8 +41,11 @@ FindServer = Callable[[], Awaitable[str | None]]
 """Returns a server URI (zeroconf browse) or None when none was found."""
 
 
-class DirectTurn:
-    """A turn streamed to the server; write errors drop the turn (the link supervisor logs)."""
+class DirectUplink:
+    """One turn's audio streamed to the server (``run-pipeline`` to ``audio-stop``).
+
+    Write errors drop the rest of the turn quietly; the link supervisor logs and reconnects.
+    """
 
     def __init__(self, client: DirectClient, writer: AsyncClient) -> None:
         self._client = client
@@ -103,22 +107,22 @@ class DirectClient:
             return True
         return self._answer.pending
 
-    async def begin_turn(self, detection: WakeDetection) -> DirectTurn | None:
+    async def begin_turn(self, detection: WakeDetection) -> DirectUplink | None:
         client = self._client
         if client is None:
             _LOGGER.warning("Wake word heard but the server is not connected")
             return None
-        turn = DirectTurn(self, client)
+        uplink = DirectUplink(self, client)
         self._answer.open()  # until audio-stop is sent, then bounded
-        await turn._write(
+        await uplink._write(
             RunPipeline(
                 start_stage=PipelineStage.ASR,
                 end_stage=PipelineStage.TTS,
                 wake_word_name=detection.name,
             ).event()
         )
-        await turn._write(AudioStart(rate=16000, width=2, channels=1, timestamp=0).event())
-        return turn
+        await uplink._write(AudioStart(rate=16000, width=2, channels=1, timestamp=0).event())
+        return uplink
 
     def _turn_sent(self) -> None:
         self._answer.bound(self.settings.response_timeout_seconds)

@@ -33,10 +33,11 @@ from wyoming.timer import TimerCancelled, TimerFinished, TimerStarted, TimerUpda
 from wyoming.tts import Synthesize
 from wyoming.wake import Detection
 
+from wyoming_rtx.audio.endpoint import EndReason
+
 from .audio_out import AnswerPlayer, Speaker
 from .core import AnswerWait
 from .settings import HaSettings, SatelliteSettings
-from .turn import EndReason
 from .wake import WakeDetection
 
 _LOGGER = logging.getLogger(__name__)
@@ -131,8 +132,11 @@ class HaConnection:
         return True
 
 
-class HaTurn:
-    """A turn streamed to the owning HA connection; a lost connection drops it quietly."""
+class HaUplink:
+    """One turn's audio streamed to the owning HA connection (``detection`` to ``audio-stop``).
+
+    A lost, replaced or paused connection drops the rest of the turn quietly.
+    """
 
     def __init__(self, connection: HaConnection) -> None:
         self.connection = connection
@@ -248,7 +252,7 @@ class HaSatellite:
             return True
         return self.answer.pending
 
-    async def begin_turn(self, detection: WakeDetection) -> HaTurn | None:
+    async def begin_turn(self, detection: WakeDetection) -> HaUplink | None:
         owner = self.owner
         if owner is None:
             _LOGGER.warning("Wake word heard but Home Assistant is not connected")
@@ -256,17 +260,17 @@ class HaSatellite:
         if not owner.running:
             _LOGGER.info("Wake word heard but Home Assistant has paused the satellite")
             return None
-        turn = HaTurn(owner)
+        uplink = HaUplink(owner)
         self.answer.open()
-        await turn._write(
+        await uplink._write(
             Detection(name=detection.name, timestamp=int(detection.audio_seconds * 1000)).event()
         )
-        await turn._write(
+        await uplink._write(
             RunPipeline(
                 start_stage=PipelineStage.ASR,
                 end_stage=PipelineStage.TTS,
                 wake_word_name=detection.name,
             ).event()
         )
-        await turn._write(AudioStart(rate=16000, width=2, channels=1, timestamp=0).event())
-        return turn
+        await uplink._write(AudioStart(rate=16000, width=2, channels=1, timestamp=0).event())
+        return uplink

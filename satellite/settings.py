@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from wyoming_rtx.audio.endpoint import SATELLITE_RULES, EndOfTurnRules
+
 SOUNDS_DIR = Path(__file__).parent / "sounds"
 
 # The microphone side of the satellite always works in this format; sources convert to it.
@@ -78,24 +80,43 @@ class WakeSettings:
     """After a detection the same engine cannot fire again for this long (debounce)."""
 
 
+def _ms(seconds: float) -> int:
+    return round(seconds * 1000)
+
+
 @dataclass(frozen=True)
 class VadSettings:
-    """End-of-speech detection for one turn."""
+    """End-of-speech detection for one turn, as the command line spells it (milliseconds).
+
+    The defaults are the shared ``SATELLITE_RULES`` (``wyoming_rtx.audio.endpoint``, which
+    says why 500 ms of silence); ``rules`` turns these back into the detector's rules.
+    """
 
     threshold: float = 0.5
     """Silero speech probability above which a 32 ms chunk is speech."""
-    silence_ms: int = 500
-    """Silence after speech that ends the turn (see ``turn.py`` for why 500 ms)."""
-    min_speech_ms: int = 96
+    silence_ms: int = _ms(SATELLITE_RULES.silence_seconds)
+    """Silence after speech that ends the turn."""
+    min_speech_ms: int = _ms(SATELLITE_RULES.min_speech_seconds)
     """Speech must last this long before the turn counts as started (ignores clicks)."""
-    no_speech_seconds: float = 5.0
+    no_speech_seconds: float = SATELLITE_RULES.no_speech_seconds
     """A turn in which speech never starts ends after this long."""
-    max_seconds: float = 15.0
+    max_seconds: float = SATELLITE_RULES.max_seconds
     """Hard cap on one turn's length."""
-    preroll_ms: int = 200
+    preroll_ms: int = _ms(SATELLITE_RULES.preroll_seconds)
     """Audio from just before the detection that is sent with the turn: words said right after
     the wake phrase while the detector was still deciding (it fires 40-140 ms after the phrase
     ends), without sending much of the phrase itself to the speech recognizer."""
+
+    @property
+    def rules(self) -> EndOfTurnRules:
+        """These settings as the shared end-of-turn detector's rules."""
+        return EndOfTurnRules(
+            silence_seconds=self.silence_ms / 1000,
+            min_speech_seconds=self.min_speech_ms / 1000,
+            no_speech_seconds=self.no_speech_seconds,
+            max_seconds=self.max_seconds,
+            preroll_seconds=self.preroll_ms / 1000,
+        )
 
 
 @dataclass(frozen=True)

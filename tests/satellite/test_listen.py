@@ -11,13 +11,13 @@ from satellite.audio_in import MicSupervisor
 from satellite.audio_out import NullSink, Speaker
 from satellite.core import SatelliteLoop
 from satellite.settings import MicSettings, SatelliteSettings, SndSettings, WakeSettings
-from satellite.turn import EndReason
 from satellite.wake import WakeDetection, WakeDetector, WakeEngine
+from wyoming_rtx.audio.endpoint import EndReason
 
 from .conftest import read_pcm
 
 
-class RecordingTurn:
+class RecordingUplink:
     def __init__(self) -> None:
         self.pcm = bytearray()
         self.reason: EndReason | None = None
@@ -35,12 +35,12 @@ class RecordingTransport:
     busy = False
 
     def __init__(self) -> None:
-        self.turns: list[RecordingTurn] = []
+        self.turns: list[RecordingUplink] = []
         self.detections: list[WakeDetection] = []
 
-    async def begin_turn(self, detection: WakeDetection) -> RecordingTurn:
+    async def begin_turn(self, detection: WakeDetection) -> RecordingUplink:
         self.detections.append(detection)
-        self.turns.append(RecordingTurn())
+        self.turns.append(RecordingUplink())
         return self.turns[-1]
 
 

@@ -10,6 +10,7 @@ import pytest
 
 from satellite.__main__ import build_parser, settings_from_args
 from satellite.settings import SOUNDS_DIR
+from wyoming_rtx.audio.endpoint import SATELLITE_RULES
 
 
 def parse(*argv: str):
@@ -52,6 +53,7 @@ def test_flags_become_settings() -> None:
     assert (settings.wake.threshold, settings.wake.trigger_level) == (0.7, 2)
     assert settings.wake.refractory_seconds == 3.0
     assert settings.vad.silence_ms == 800
+    assert settings.vad.rules.silence_seconds == 0.8
     assert settings.snd.awake_wav is None
     assert settings.snd.done_wav == SOUNDS_DIR / "done.wav"
 
@@ -61,6 +63,7 @@ def test_defaults() -> None:
     assert settings.mic.device == "default"
     assert settings.wake.names == ("ok_nabu",)
     assert settings.vad.silence_ms == 500
+    assert settings.vad.rules == SATELLITE_RULES  # the command line's defaults are the preset
     assert all(
         p is not None and p.is_file()
         for p in (settings.snd.awake_wav, settings.snd.done_wav, settings.snd.timer_finished_wav)
@@ -104,7 +107,8 @@ def test_an_unknown_wake_word_is_one_clear_line(fixtures: Path) -> None:
 
 def test_the_satellite_stays_light() -> None:
     """No faster-whisper, piper or server code is imported (onnxruntime is openwakeword's own);
-    of wyoming_rtx only the light shared audio package (VAD, end of turn) may load."""
+    of wyoming_rtx only the light shared audio package (VAD, end of turn) and the stdlib-only
+    LAN-address picker may load."""
     code = (
         "import sys\n"
         "import satellite.__main__, satellite.app, satellite.wake, wyoming_rtx.audio.vad\n"
@@ -112,7 +116,8 @@ def test_the_satellite_stays_light() -> None:
         "satellite.wake.make_engine(WakeSettings(names=('hey_jarvis',)))\n"
         "heavy = [m for m in sys.modules if m.split('.')[0] in"
         " ('faster_whisper', 'piper', 'ctranslate2')"
-        " or (m.startswith('wyoming_rtx.') and not m.startswith('wyoming_rtx.audio'))]\n"
+        " or (m.startswith('wyoming_rtx.')"
+        " and not m.startswith('wyoming_rtx.audio') and m != 'wyoming_rtx.lan')]\n"
         "print(heavy)\n"
     )
     out = subprocess.run(
