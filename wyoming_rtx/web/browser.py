@@ -1,11 +1,12 @@
 """The browser satellite: a page's microphone over a WebSocket into the same direct pipeline.
 
 The page streams 16 kHz s16le mono PCM as binary messages and sends small JSON commands
-(hello, start, stop, cancel, played). The server decides where speech starts and ends
-(silero VAD, see endpoint.py), opens a pipeline turn only once speech has started (so a
-quiet room makes no empty turns), and sends back JSON (transcript, answer, audio-start,
-audio-stop, turn) plus the answer audio as binary messages, which the page plays as they
-arrive. One WebSocket is one satellite; closing it cancels its turn.
+(hello, start, stop, cancel, played). The server decides where speech starts and ends, with
+the same silero wrapper and end-of-turn detector as the room satellite
+(``wyoming_rtx.audio``, ``BROWSER_RULES``), opens a pipeline turn only once speech has
+started (so a quiet room makes no empty turns), and sends back JSON (transcript, answer,
+audio-start, audio-stop, turn) plus the answer audio as binary messages, which the page plays
+as they arrive. One WebSocket is one satellite; closing it cancels its turn.
 """
 
 from __future__ import annotations
@@ -16,13 +17,15 @@ import json
 import logging
 import re
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 from aiohttp import WSMsgType, web
 
+from ..audio.endpoint import EndOfTurnDetector, EndOfTurnRules, EndReason, PreRoll, TurnPhase
+from ..audio.vad import CHUNK_SECONDS, SpeechDetector
 from ..handle import Answer
-from ..pipeline.turn import Pipeline, SatelliteIdentity, SatelliteStatus, Turn
-from .endpoint import SAMPLE_RATE, Endpoint, Endpointer, EndpointSettings
+from ..pipeline.turn import Pipeline, PipelineTurn, SatelliteIdentity, SatelliteStatus
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -76,29 +79,31 @@ class BrowserOutput:
 
 
 class BrowserSatellite:
-    """One browser tab: listening state, the endpointer, and at most one turn at a time."""
+    """One browser tab: listening state, its end-of-turn detector, at most one turn at a time."""
 
     def __init__(
         self,
         pipeline: Pipeline,
         ws: web.WebSocketResponse,
         peer: str,
-        vad_factory: Callable[[], Callable[[bytes], float]],
-        settings: EndpointSettings,
+        vad_factory: Callable[[], SpeechDetector],
+        rules: EndOfTurnRules,
         write_timeout: float = 15.0,
     ) -> None:
+        """vad_factory: a fresh detector per utterance (silero's state belongs to one stream)."""
         self._pipeline = pipeline
         self._ws = ws
         self._peer = peer
         self._vad_factory = vad_factory
-        self._settings = settings
+        self._rules = rules
         self._output = BrowserOutput(ws, write_timeout)
         self.identity = SatelliteIdentity(name="browser")
         self._registered = False
-        self._endpointer: Endpointer | None = None
-        self._preroll = bytearray()
-        self._preroll_max = int(settings.preroll_seconds * SAMPLE_RATE) * 2
-        self._turn: Turn | None = None
+        self._vad: SpeechDetector | None = None
+        self._end_of_turn: EndOfTurnDetector | None = None
+        """The utterance being listened for; None when not listening."""
+        self._preroll = PreRoll(rules.preroll_seconds)
+        self._turn: PipelineTurn | None = None
         self._tasks: set[asyncio.Task[None]] = set()
 
     async def run(self) -> None:
@@ -161,77 +166,82 @@ class BrowserSatellite:
         if not self._registered:
             await self._hello({})
         self._cancel()
-        self._endpointer = Endpointer(
-            self._vad_factory(), self._settings, end_on_silence=end_on_silence
-        )
+        self._vad = self._vad_factory()
+        self._end_of_turn = EndOfTurnDetector(replace(self._rules, end_on_silence=end_on_silence))
         self._preroll.clear()
         self._pipeline.set_state(self.identity, "listening")
         await self._output.send_json({"type": "listening"})
 
     async def _on_audio(self, pcm: bytes) -> None:
-        endpointer = self._endpointer
-        if endpointer is None or endpointer.finished:
+        detector, vad = self._end_of_turn, self._vad
+        if detector is None or vad is None or detector.ended:
             return
         if len(pcm) % 2:
             await self._error("bad-audio", "audio must be 16-bit samples")
             return
-        if self._turn is None:
-            self._preroll += pcm
-            del self._preroll[: max(0, len(self._preroll) - self._preroll_max)]
-        else:
+        # Until speech starts the audio waits in the pre-roll; after, it goes to this
+        # utterance's turn (not to an earlier turn still answering).
+        if not detector.speech_started:
+            self._preroll.add(pcm)
+        elif self._turn is not None:
             self._turn.feed(pcm)
+
+        def detect() -> list[TurnPhase]:
+            return detector.feed(vad.process(pcm), CHUNK_SECONDS)
+
         # silero costs ~3 ms a frame in Python: off the loop, so a client streaming faster
         # than real time cannot stall describe/ping for everyone else.
-        events = await asyncio.to_thread(endpointer.process, pcm)
-        if endpointer is not self._endpointer:
+        phases = await asyncio.to_thread(detect)
+        if detector is not self._end_of_turn:
             return  # cancelled or restarted while the VAD ran
-        for event in events:
-            if event is Endpoint.SPEECH_STARTED:
-                self._turn = self._pipeline.open_turn(self.identity, self._output)
-                self._turn.feed(bytes(self._preroll))
-                self._preroll.clear()
+        for phase in phases:
+            if phase is TurnPhase.SPEAKING:
+                self._turn = self._pipeline.open_turn(self.identity, self._output, entry="browser")
+                self._turn.feed(self._preroll.take())
                 await self._output.send_json({"type": "speech-started"})
-            elif event in (Endpoint.END_OF_SPEECH, Endpoint.TOO_LONG):
-                await self._end_of_speech(event.value)
-            elif event is Endpoint.NO_SPEECH:
-                await self._no_speech()
+            elif phase is TurnPhase.ENDED:
+                await self._ended(detector)
 
     async def _stop(self) -> None:
         """Push-to-talk released: end the utterance now (or drop it if nothing was said)."""
-        endpointer = self._endpointer
-        if endpointer is None or endpointer.finished:
+        detector = self._end_of_turn
+        if detector is None or detector.ended:
             return
-        endpointer.finished = True
-        if self._turn is None:
+        detector.release()
+        await self._ended(detector)
+
+    async def _ended(self, detector: EndOfTurnDetector) -> None:
+        if detector.end_reason is EndReason.NO_SPEECH:
             await self._no_speech()
-        else:
-            await self._end_of_speech("released")
+        elif detector.end_reason is not None:
+            await self._end_of_speech(detector.end_reason)
 
     async def _no_speech(self) -> None:
-        self._endpointer = None
+        self._end_of_turn = self._vad = None
         self._pipeline.set_state(self.identity, "idle")
         await self._output.send_json({"type": "no-speech"})
 
-    async def _end_of_speech(self, reason: str) -> None:
+    async def _end_of_speech(self, reason: EndReason) -> None:
+        """Speech ended (``silence``, ``max_length`` or ``released``): the turn answers now."""
         turn = self._turn
         if turn is None:
             return
         turn.end_of_speech()
         await self._output.send_json(
-            {"type": "end-of-speech", "reason": reason, "turn_id": turn.trace.turn_id}
+            {"type": "end-of-speech", "reason": reason.value, "turn_id": turn.trace.turn_id}
         )
         task = asyncio.create_task(self._report(turn), name=f"browser turn {turn.trace.turn_id}")
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def _report(self, turn: Turn) -> None:
+    async def _report(self, turn: PipelineTurn) -> None:
         """Tell the page the turn's timings once its answer has been sent."""
         trace = await turn.wait()
         with contextlib.suppress(ConnectionError, TimeoutError, RuntimeError):
             await self._output.send_json({"type": "turn", "turn": trace.to_dict()})
 
     def _cancel(self) -> None:
-        self._endpointer = None
+        self._end_of_turn = self._vad = None
         if self._turn is not None and not self._turn.done:
             self._turn.cancel()
 
