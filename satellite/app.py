@@ -118,6 +118,7 @@ class HaApp:
                 port,
                 self.ha.zeroconf_host,
                 self.ha.zeroconf_interfaces,
+                bound_host=self.ha.uri.removeprefix("tcp://").rpartition(":")[0] or None,
             )
             await self.announcer.start()
         return port

@@ -16,6 +16,8 @@ from wyoming.info import Describe, Info
 from zeroconf import InterfaceChoice, IPVersion, ServiceStateChange, Zeroconf
 from zeroconf.asyncio import AsyncServiceBrowser, AsyncServiceInfo, AsyncZeroconf
 
+from wyoming_rtx.lan import lan_address
+
 _LOGGER = logging.getLogger(__name__)
 
 SERVICE_TYPE = "_wyoming._tcp.local."
@@ -25,20 +27,6 @@ def make_zeroconf(interfaces: Sequence[str] | None) -> AsyncZeroconf:
     """All interfaces in production; exactly the given ones (loopback) in tests."""
     chosen: list[str] | InterfaceChoice = list(interfaces) if interfaces else InterfaceChoice.All
     return AsyncZeroconf(interfaces=chosen, ip_version=IPVersion.V4Only)
-
-
-def lan_address() -> str:
-    """This host's LAN address: HA drops services announced on 0.0.0.0 or link-local.
-
-    A UDP ``connect`` picks the outgoing interface without sending a packet.
-    """
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
-        try:
-            probe.connect(("10.254.254.254", 1))
-            address = probe.getsockname()[0]
-        except OSError:
-            address = "127.0.0.1"
-    return address
 
 
 def is_pipeline_server(info: Info) -> bool:
@@ -116,7 +104,12 @@ class ServerFinder:
 
 
 class Announcer:
-    """Announces this satellite to Home Assistant; keeps zeroconf alive while running."""
+    """Announces this satellite to Home Assistant; keeps zeroconf alive while running.
+
+    The address is ``host`` when given, else the LAN address ``wyoming_rtx.lan`` picks (the
+    server's announcer uses the same picker); with none usable nothing is announced, since
+    Home Assistant would drop the announcement anyway.
+    """
 
     def __init__(
         self,
@@ -124,20 +117,28 @@ class Announcer:
         port: int,
         host: str | None = None,
         interfaces: Sequence[str] | None = None,
+        bound_host: str | None = None,
     ) -> None:
-        self.host = host or lan_address()
+        """bound_host: the address the Wyoming server listens on, announced when it is real."""
+        self.host = host or lan_address(bound_host)
         self.interfaces = interfaces
         instance = name.replace(".", "_")
         self.info = AsyncServiceInfo(
             SERVICE_TYPE,
             f"{instance}.{SERVICE_TYPE}",
-            addresses=[socket.inet_aton(self.host)],
+            addresses=[socket.inet_aton(self.host)] if self.host else [],
             port=port,
             server=f"{socket.gethostname().split('.')[0] or 'satellite'}.local.",
         )
         self._azc: AsyncZeroconf | None = None
 
     async def start(self) -> None:
+        if self.host is None:
+            _LOGGER.warning(
+                "Zeroconf disabled: no LAN address to announce (add the satellite in Home "
+                "Assistant by host and port instead)"
+            )
+            return
         self._azc = make_zeroconf(self.interfaces)
         await self._azc.async_register_service(self.info)
         _LOGGER.info("Announced %s on %s:%s", self.info.name, self.host, self.info.port)

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
 from wyoming.event import async_read_event, async_write_event
 from wyoming.info import AsrProgram, Attribution, HandleProgram, Info, TtsProgram
 from zeroconf.asyncio import AsyncServiceInfo
 
+import satellite.discovery
 from satellite.discovery import (
     SERVICE_TYPE,
     Announcer,
@@ -78,3 +80,19 @@ async def test_finder_picks_the_pipeline_server_and_announcer_is_resolvable() ->
 
 async def test_nothing_found_returns_none() -> None:
     assert await ServerFinder(LOOPBACK, seconds=0.3, instance="no-such-server")() is None
+
+
+def test_the_announcer_picks_its_address_with_the_servers_picker() -> None:
+    """A real bound address is announced as is; 0.0.0.0 never is (HA would drop it)."""
+    assert Announcer("sat-test", 10700, bound_host="192.168.1.20").host == "192.168.1.20"
+    assert Announcer("sat-test", 10700, bound_host="0.0.0.0").host != "0.0.0.0"
+
+
+async def test_no_lan_address_announces_nothing(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setattr(satellite.discovery, "lan_address", lambda bound_host=None: None)
+    announcer = Announcer("sat-test-none", 10700, interfaces=LOOPBACK)
+    await announcer.start()
+    assert "no LAN address" in caplog.text
+    await announcer.stop()  # nothing to unregister

@@ -8,7 +8,8 @@ import pytest
 from zeroconf import IPVersion, ServiceStateChange
 from zeroconf.asyncio import AsyncServiceBrowser, AsyncServiceInfo, AsyncZeroconf
 
-from wyoming_rtx.protocol.discovery import SERVICE_TYPE, Discovery, lan_address, usable_address
+from wyoming_rtx.lan import lan_address, usable_address
+from wyoming_rtx.protocol.discovery import SERVICE_TYPE, Discovery
 
 
 @pytest.mark.parametrize(

@@ -1,69 +1,24 @@
 """Announce the server as `_wyoming._tcp.local.` so Home Assistant discovers it.
 
 HA drops announcements for 0.0.0.0 and link-local addresses, so we announce the
-address the host would really use on the LAN: the bound host when it is a real
-address, else the source address the kernel picks for the mDNS group, else the first
-real interface address. The zeroconf object lives as long as the server and is
+address the host would really use on the LAN, as picked by ``wyoming_rtx.lan`` (shared
+with the satellite's announcer). The zeroconf object lives as long as the server and is
 unregistered and closed on shutdown (the `wyoming` helper keeps none to close).
 """
 
 from __future__ import annotations
 
-import ipaddress
 import logging
 import socket
 
-import ifaddr
 from zeroconf import IPVersion
 from zeroconf.asyncio import AsyncServiceInfo, AsyncZeroconf
+
+from ..lan import lan_address, usable_address
 
 _LOGGER = logging.getLogger(__name__)
 
 SERVICE_TYPE = "_wyoming._tcp.local."
-_MDNS_GROUP = "224.0.0.251"
-
-
-def usable_address(address: str, allow_loopback: bool = False) -> bool:
-    """Reject what HA would drop: unspecified, link-local, and loopback unless asked."""
-    try:
-        ip = ipaddress.ip_address(address)
-    except ValueError:
-        return False
-    if ip.version != 4 or ip.is_unspecified or ip.is_link_local or ip.is_multicast:
-        return False
-    return allow_loopback or not ip.is_loopback
-
-
-def _route_address() -> str | None:
-    """The source address for multicast (a UDP connect sends nothing)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
-        try:
-            sock.connect((_MDNS_GROUP, 5353))
-            return str(sock.getsockname()[0])
-        except OSError:
-            return None
-
-
-def _interface_addresses() -> list[str]:
-    return [
-        str(ip.ip)
-        for adapter in ifaddr.get_adapters()
-        for ip in adapter.ips
-        if isinstance(ip.ip, str)
-    ]
-
-
-def lan_address(bound_host: str | None) -> str | None:
-    """Pick the address to announce, or None when the host has no usable one."""
-    if bound_host and usable_address(bound_host):
-        return bound_host
-    route = _route_address()
-    if route and usable_address(route):
-        return route
-    for address in _interface_addresses():
-        if usable_address(address):
-            return address
-    return None
 
 
 class Discovery:
