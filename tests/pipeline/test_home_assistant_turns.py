@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 from aiohttp import ClientSession
+from pipeline_helpers import speech
 from wyoming.asr import Transcript
 from wyoming.client import AsyncTcpClient
 from wyoming.handle import Handled, NotHandled
@@ -127,3 +128,25 @@ async def test_home_assistant_requests_are_recorded_as_turns() -> None:
     log = "\n".join(server.log)
     assert re.search(r"Turn \d+ home-assistant .* done \(local\)", log), log
     assert re.search(r"Turn \d+ home-assistant .* not-handled", log), log
+
+
+@pytest.mark.asyncio(loop_scope="module")
+async def test_home_assistant_requests_take_the_direct_turns_fast_paths(app) -> None:
+    """A transcription that is a local command keeps the fast short-window text, as a direct
+    turn's does; a question is decoded again with the full window; a repeated answer is
+    replayed from the speech cache."""
+    port = app.listener.port
+    kept, redone = app.asr.command_window_kept, app.asr.command_window_redone
+    pcm, rate, _width, channels = read_wav(DATA / "living_room_light_en.wav")
+    heard = await transcribe(port, to_16k_mono(pcm, rate, channels), 16000, 2, 1)
+    assert "living room light" in heard.text.lower()
+    assert (app.asr.command_window_kept, app.asr.command_window_redone) == (kept + 1, redone)
+    question = await speech(app, "What is the tallest mountain in the world?")
+    await transcribe(port, question, 16000, 2, 1)
+    assert app.asr.command_window_redone == redone + 1
+
+    hits = app.tts.cache.hits
+    first = await synthesize(port, "Turned on the kitchen light.")
+    again = await synthesize(port, "Turned on the kitchen light.")
+    assert again.pcm == first.pcm
+    assert app.tts.cache.hits > hits
