@@ -28,7 +28,7 @@ from ..memory import resident_bytes
 from .browser import MAX_MESSAGE_BYTES, BrowserSatellite
 from .live import LiveHub
 from .metrics import CONTENT_TYPE, Metrics
-from .status import StatusCollector
+from .status import StatusCollector, StatusSources
 
 if TYPE_CHECKING:
     from ..app import App
@@ -54,6 +54,19 @@ _PAGE_CSP = (
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 VadFactory = Callable[[], SpeechDetector]
 """A fresh speech detector per browser utterance (silero's state belongs to one stream)."""
+
+
+def status_sources(app: App) -> StatusSources:
+    """The objects the status page reads, picked out of the app once, here."""
+    return StatusSources(
+        asr=app.asr,
+        tts=app.tts,
+        assistant=app.assistant,
+        info=app.services.info,
+        ready=app.ready,
+        satellites=app.pipeline.satellites,
+        traces=app.traces,
+    )
 
 
 def parse_http_uri(uri: str) -> tuple[str, int]:
@@ -94,8 +107,8 @@ class WebServer:
         self._end_of_turn = end_of_turn
         self._vad_factory = vad_factory
         self._index = (STATIC_DIR / "index.html").read_text(encoding="utf-8")
-        self.metrics = Metrics(app.pipeline.traces)
-        self.status = StatusCollector(app)
+        self.metrics = Metrics(app.traces, self._gauges())
+        self.status = StatusCollector(status_sources(app))
         self.live = LiveHub(app.pipeline.traces, self.status.snapshot, live_interval)
         self._sockets: set[web.WebSocketResponse] = set()
         self.web_app = self._build()
@@ -196,22 +209,24 @@ class WebServer:
         ready = self._app.ready.is_set()
         return web.json_response({"ready": ready}, status=200 if ready else 503)
 
-    async def _metrics(self, request: web.Request) -> web.Response:
-        pipeline = self._app.pipeline
-        gauges = {
-            "wyoming_rtx_ready": ("1 when the models are loaded.", float(self._app.ready.is_set())),
+    def _gauges(self) -> dict[str, tuple[str, Callable[[], float]]]:
+        """Live values read at each scrape."""
+        app = self._app
+        return {
+            "wyoming_rtx_ready": ("1 when the models are loaded.", lambda: app.ready.is_set()),
             "wyoming_rtx_satellites_connected": (
                 "Satellites (Wyoming and browser) connected now.",
-                float(len(pipeline.satellites)),
+                lambda: len(app.pipeline.satellites),
             ),
-            "wyoming_rtx_status_pages_open": ("Status pages open now.", float(len(self.live))),
+            "wyoming_rtx_status_pages_open": ("Status pages open now.", lambda: len(self.live)),
             "wyoming_rtx_resident_memory_bytes": (
                 "Resident memory of the server process.",
-                float(resident_bytes()),
+                resident_bytes,
             ),
         }
-        body = self.metrics.render(gauges)
-        return web.Response(body=body.encode(), headers={"Content-Type": CONTENT_TYPE})
+
+    async def _metrics(self, request: web.Request) -> web.Response:
+        return web.Response(body=self.metrics.render(), headers={"Content-Type": CONTENT_TYPE})
 
     async def _status(self, request: web.Request) -> web.Response:
         return web.json_response(self.status.snapshot(), headers={"Cache-Control": "no-store"})
