@@ -19,7 +19,8 @@ if _ROOT not in sys.path:
     sys.path.insert(0, _ROOT)
 
 from tests.fakes import FakeHomeAssistant, FakeOllama  # noqa: E402
-from wyoming_rtx.handle import Assistant, HomeAssistantHome, IntentMatcher  # noqa: E402
+from wyoming_rtx.handle import Assistant, IntentMatcher  # noqa: E402
+from wyoming_rtx.home.home_assistant import HomeAssistantHome  # noqa: E402
 from wyoming_rtx.settings import HandleSettings  # noqa: E402
 
 HA_TOKEN = "s3cr3t-ha-token-never-logged"
@@ -28,7 +29,7 @@ HA_TOKEN = "s3cr3t-ha-token-never-logged"
 @pytest.fixture(scope="session")
 def demo_home() -> dict[str, Any]:
     """The bundled demo home, as parsed YAML."""
-    text = resources.files("wyoming_rtx.handle").joinpath("demo_home.yaml").read_text()
+    text = resources.files("wyoming_rtx.home").joinpath("demo_home.yaml").read_text()
     return yaml.safe_load(text)
 
 

@@ -8,9 +8,9 @@ from typing import Any
 import pytest
 from home_assistant_intents import get_intents
 
-from wyoming_rtx.handle.home import Area, Entity, HomeSnapshot
 from wyoming_rtx.handle.template import MAX_OUTPUT, ResponseTemplate, TemplateError
 from wyoming_rtx.handle.timers import Timer
+from wyoming_rtx.home.model import Area, Entity, HomeSnapshot
 
 _KITCHEN = Entity(
     "light.kitchen", "Kitchen Light", "on", area_id="kitchen", attributes={"brightness": 255}

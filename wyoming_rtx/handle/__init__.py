@@ -1,30 +1,19 @@
-"""Handle: local Home Assistant intents first, then Ollama; the home (HA or a file); timers.
+"""Handle: local Home Assistant intents first, then Ollama; timers; conversations.
 
 Public contract (docs/architecture.md): `HandleRequest`, `Answer`, `Assistant`, `HandleService`.
+The home these act on is `wyoming_rtx.home`.
 """
 
 from .assistant import Assistant, build_home
-from .home import Area, Entity, Floor, Home, HomeSnapshot, HomeUnavailableError
-from .home_assistant import HomeAssistantHome
-from .home_file import FileHome, HomeFileError
 from .intents import IntentMatch, IntentMatcher, UnsupportedLanguageError
 from .request import Answer, HandleRequest
 from .service import HandleService
 
 __all__ = [
     "Answer",
-    "Area",
     "Assistant",
-    "Entity",
-    "FileHome",
-    "Floor",
     "HandleRequest",
     "HandleService",
-    "Home",
-    "HomeAssistantHome",
-    "HomeFileError",
-    "HomeSnapshot",
-    "HomeUnavailableError",
     "IntentMatch",
     "IntentMatcher",
     "UnsupportedLanguageError",

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import RtxError
-from .home import ON_OFF_DOMAINS, Entity, Home, HomeSnapshot, HomeUnavailableError
+from ..home.model import ON_OFF_DOMAINS, Entity, Home, HomeSnapshot, HomeUnavailableError
 from .intents import IntentMatch, IntentMatcher
 from .timers import TimerManager
 

@@ -12,12 +12,12 @@ import logging
 import time
 from collections.abc import AsyncIterator
 
+from ..home.home_assistant import HomeAssistantHome
+from ..home.home_file import FileHome
+from ..home.model import Home
 from ..settings import HandleSettings
 from .actions import IntentExecutor
 from .conversations import ConversationStore
-from .home import Home
-from .home_assistant import HomeAssistantHome
-from .home_file import FileHome
 from .intents import IntentMatch, IntentMatcher
 from .llm import APOLOGY, LlmAgent, LlmResult
 from .llm_tools import ToolRunner

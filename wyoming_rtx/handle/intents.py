@@ -17,7 +17,7 @@ from hassil.intents import SlotList, TextSlotList
 from home_assistant_intents import get_intents, get_languages
 
 from ..errors import RtxError
-from .home import HomeSnapshot
+from ..home.model import HomeSnapshot
 from .template import ResponseTemplate, TemplateError
 
 _LOGGER = logging.getLogger(__name__)

@@ -17,8 +17,8 @@ from typing import Any
 import httpx
 import ollama
 
+from ..home.model import HomeSnapshot
 from ..settings import HandleSettings
-from .home import HomeSnapshot
 from .llm_tools import TOOLS, ToolRunner
 
 _LOGGER = logging.getLogger(__name__)

@@ -28,7 +28,7 @@ from jinja2.sandbox import SandboxedEnvironment, SecurityError
 from .template_filters import FILTERS, GLOBALS, TESTS, StateLookup, TemplateError, using_states
 
 if TYPE_CHECKING:
-    from .home import HomeSnapshot
+    from ..home.model import HomeSnapshot
 
 __all__ = ["MAX_OUTPUT", "ResponseTemplate", "TemplateError"]
 

@@ -20,7 +20,7 @@ from urllib.parse import urlsplit
 import aiohttp
 
 from ..errors import RtxError
-from .home import Area, Entity, Floor, Home, HomeSnapshot, HomeUnavailableError
+from .model import Area, Entity, Floor, Home, HomeSnapshot, HomeUnavailableError
 
 _LOGGER = logging.getLogger(__name__)
 

@@ -16,7 +16,7 @@ from typing import Any
 import yaml
 
 from ..errors import RtxError
-from .home import Area, Entity, Floor, Home, HomeSnapshot, apply_service
+from .model import Area, Entity, Floor, Home, HomeSnapshot, apply_service
 
 _LOGGER = logging.getLogger(__name__)
 
