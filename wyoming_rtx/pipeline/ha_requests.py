@@ -23,6 +23,7 @@ import logging
 import re
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -41,6 +42,8 @@ JOIN_WINDOW_SECONDS = 30.0
 a slow LLM answer or a person typing is slower, but not this slow)."""
 MAX_PENDING = 32
 """Turns waiting for their next stage; past this the oldest ends where it is."""
+MAX_KEPT_CHARS = 1000
+"""Text kept per turn for the status page (a 20,000-character synthesis is not kept whole)."""
 
 
 def _same_text(a: str, b: str) -> bool:
@@ -116,7 +119,7 @@ class HomeAssistantTurns:
             trace = self._claim(self._after_answer, lambda t: _same_text(t.answer, text))
         if trace is None:
             trace = self.traces.start(HOME_ASSISTANT, None, entry=ENTRY)
-            trace.answer = text or ""
+            trace.answer = (text or "")[:MAX_KEPT_CHARS]
         trace.mark("tts_start")
         return SpeechRecord(self, trace)
 
@@ -135,9 +138,10 @@ class HomeAssistantTurns:
         while len(queue) > MAX_PENDING:
             self._end(queue.popleft())
 
-    def _claim(self, queue: deque[_Pending], fits: object) -> TurnTrace | None:
+    def _claim(self, queue: deque[_Pending], fits: Callable[[TurnTrace], bool]) -> TurnTrace | None:
+        """Take the oldest waiting turn that `fits` out of `queue`."""
         for pending in queue:
-            if fits(pending.trace):  # type: ignore[operator]
+            if fits(pending.trace):
                 queue.remove(pending)
                 if pending.expires is not None:
                     pending.expires.cancel()
@@ -280,7 +284,7 @@ class SpeechRecord(_Record):
     def text(self, text: str) -> None:
         """A lone streamed request learns its text as it comes."""
         if not self.trace.answer and not self.trace.requests.get("handle"):
-            self.trace.answer = text
+            self.trace.answer = text[:MAX_KEPT_CHARS]
 
     def first_audio(self, at: float | None = None) -> None:
         """The first audio-chunk of the answer was written."""

@@ -186,11 +186,16 @@ class TraceLog:
             trace.source or "-",
             ms.get("transcript", "-"),
             ms.get("first_audio", "-"),
-            trace.transcript,
-            trace.answer,
+            _short(trace.transcript),
+            _short(trace.answer),
         )
         for listener in list(self._listeners):
             try:
                 listener(trace)
             except Exception:
                 _LOGGER.exception("Turn listener failed")
+
+
+def _short(text: str, limit: int = 160) -> str:
+    """One log line stays one readable line, whatever was said or spoken."""
+    return text if len(text) <= limit else text[: limit - 1] + "…"

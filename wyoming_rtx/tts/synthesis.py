@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import time
 from collections.abc import Awaitable, Callable, Coroutine
@@ -109,15 +110,10 @@ class SynthesisSession:
             )
         voice = request.voice
         record = self._record(request.text)
-        self._chain(
-            _recorded(
-                self._speak_text(
-                    request.text, voice.name if voice else None, _speaker(voice), record
-                ),
-                record,
-            ),
-            "synthesis",
+        speech = functools.partial(
+            self._speak_text, request.text, voice.name if voice else None, _speaker(voice), record
         )
+        self._chain(_recorded(speech, record), "synthesis")
 
     def on_start(self, request: SynthesizeStart) -> None:
         """Open a streaming request: sentences are spoken as soon as they complete."""
@@ -127,7 +123,8 @@ class SynthesisSession:
         state = _StreamState(voice.name if voice else None, _speaker(voice))
         self._stream = state
         record = self._record(None)
-        self._chain(_recorded(self._speak_stream(state, record), record), "streaming synthesis")
+        speech = functools.partial(self._speak_stream, state, record)
+        self._chain(_recorded(speech, record), "streaming synthesis")
 
     def on_chunk(self, chunk: SynthesizeChunk) -> None:
         """Add a text delta; complete sentences go to the synthesizer right away."""
@@ -230,13 +227,18 @@ class _StreamState:
         self.chars = 0
 
 
-async def _recorded(speech: Coroutine[Any, Any, None], record: SpeechRecord | None) -> None:
-    """Run one synthesis request and tell its turn how it ended (the audio-stop is the end)."""
+async def _recorded(
+    speech: Callable[[], Coroutine[Any, Any, None]], record: SpeechRecord | None
+) -> None:
+    """Run one synthesis request and tell its turn how it ended (the audio-stop is the end).
+
+    `speech` is made here, not by the caller: a request cancelled before its turn in the chain
+    then leaves no coroutine that was never awaited."""
     if record is None:
-        await speech
+        await speech()
         return
     try:
-        await speech
+        await speech()
     except asyncio.CancelledError:
         record.cancelled()
         raise
