@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/asr_window.py [--windows 10 15 20 30] [--repeats 3]
 
-faster-whisper always encodes 30 s; ``wyoming_rtx/short_window.py`` encodes a shorter window
+faster-whisper always encodes 30 s; ``wyoming_rtx/asr/short_window.py`` encodes a shorter window
 for short audio. For each window this decodes every English clip we have (the piper command
 corpus, the real recordings in tests/data, the satellite fixtures) through the real
 ``AsrEngine`` and prints the median decode time, the word error rate against the known text,

@@ -9,8 +9,8 @@ of the utterance's loudest), not at ``audio-stop``. Each turn is a real satellit
 - the utterance is streamed in 32 ms chunks at real-time pace, followed by room noise
   (-60 dBFS white noise), as a microphone would deliver it;
 - the satellite's own end-of-turn code (``wyoming_rtx.audio.vad.SpeechDetector`` +
-  ``satellite.turn.TurnDetector``, ``--vad-silence-ms`` 500 by default) decides when to send
-  ``audio-stop``, so endpointing is inside the figure, exactly as the goal demands;
+  ``wyoming_rtx.audio.endpoint.EndOfTurnDetector``, ``--vad-silence-ms`` 500 by default)
+  decides when to send ``audio-stop``, so endpointing is inside the figure, as the goal demands;
 - the server is the real ``python -m wyoming_rtx`` on the bundled models; its own turn trace
   (``/api/status``) splits the server's share into ASR tail, handling and first synthesis.
 

@@ -2,8 +2,7 @@
 
 This is our own path (the peers have no equivalent), so it has no ratio: absolute times with the
 stage breakdown (transcript, handled, first audio), for a local command and for an LLM answer
-from the fixed-rate fake Ollama. Until ``wyoming_rtx/pipeline.py`` exists the measurement is
-skipped with a note; once it does, a server that refuses the turn is a note too, never a crash.
+from the fixed-rate fake Ollama. A server that refuses the turn is a note, never a crash.
 The satellite waits the same 0.7 s of trailing silence as HA's VAD before ``audio-stop``, and
 that wait is inside the figures: the clock starts when the last speech chunk is sent.
 """
@@ -31,7 +30,6 @@ from bench.figures import OURS, Figure, Target
 _LOGGER = logging.getLogger(__name__)
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-PIPELINE_MODULE = REPO_ROOT / "wyoming_rtx" / "pipeline.py"
 CORPUS_DIR = REPO_ROOT / "bench" / "corpus"
 UTTERANCES = {"local": "kitchen_lights_on.wav", "llm": "capital_of_france.wav"}
 """A command the demo home answers locally, and a question only an LLM can answer."""
@@ -107,19 +105,12 @@ async def read_answer(client: AsyncTcpClient, stamps: dict[str, float]) -> tuple
             return transcript, answer
 
 
-def pipeline_missing() -> str | None:
-    """Why the turn cannot be measured yet, or None when the pipeline module exists."""
-    if not PIPELINE_MODULE.exists():
-        return "direct-satellite turn skipped: wyoming_rtx/pipeline.py (issue 5) does not exist yet"
-    return None
-
-
 async def run_turn(
     targets: Sequence[Target], notes: list[str], *, quick: bool, fake: FakeOllama | None
 ) -> list[Figure]:
     """Local-command and LLM turns against our server; skipped with a note when unavailable."""
     ours = [t for t in targets if t.role == OURS]
-    reason = pipeline_missing() or (None if ours else "direct-satellite turn skipped: no server")
+    reason = None if ours else "direct-satellite turn skipped: no server"
     if reason:
         print(reason)
         notes.append(reason)
