@@ -60,5 +60,8 @@ async def test_command_window_keeps_only_accepted_fast_text() -> None:
     assert (redone.text, round(redone.decode_seconds, 6)) == ("full", 0.4)
     assert (await policy.decode(decode, None, 15.0, 30.0)).text == "full"
     assert (await policy.decode(decode, lambda text: True, 30.0, 30.0)).text == "full"
-    assert windows == [15.0, 15.0, None, None, None]
+    # Audio too long to be a command never pays for a fast decode that would be thrown away.
+    long = await policy.decode(decode, lambda text: True, 15.0, 30.0, audio_seconds=11.4)
+    assert long.text == "full"
+    assert windows == [15.0, 15.0, None, None, None, None]
     assert (policy.kept, policy.redone) == (1, 1)

@@ -20,7 +20,12 @@ if TYPE_CHECKING:
 _LOGGER = logging.getLogger(__name__)
 
 CPU_COMMAND_WINDOW_SECONDS = 15.0
-"""Direct-satellite turns on a CPU try this window first (see CommandWindow.decode)."""
+"""Spoken turns on a CPU try this window first (see CommandWindow.decode)."""
+
+MAX_COMMAND_SECONDS = 8.0
+"""Longer audio is not a command (the home's commands take 1-5 s to say, with pauses), so it
+goes straight to the full window: a fast decode that would only be thrown away cost a 10 s
+passage sent in one burst +400 ms (1,057 → 1,469 ms, `bench/run.py --quick`)."""
 
 WindowDecode = Callable[[float | None], Awaitable["Decoded"]]
 """Decodes the turn's audio with the given encoder window (None: the engine's own)."""
@@ -41,14 +46,19 @@ class CommandWindow:
         accept: Callable[[str], bool] | None,
         window_seconds: float,
         full_window_seconds: float,
+        audio_seconds: float = 0.0,
     ) -> Decoded:
         """The fast decode when `accept` takes its text, else the full window's decode.
 
-        Without `accept` (the plain speech-to-text service), or when the command window is
-        not shorter than the full one, only the full window runs. A redone decode reports
-        the time of both decodes.
+        Without `accept`, when the command window is not shorter than the full one, or for
+        audio longer than MAX_COMMAND_SECONDS, only the full window runs. A redone decode
+        reports the time of both decodes.
         """
-        if accept is None or window_seconds >= full_window_seconds:
+        if (
+            accept is None
+            or window_seconds >= full_window_seconds
+            or audio_seconds > MAX_COMMAND_SECONDS
+        ):
             return await decode(None)
         fast = await decode(window_seconds)
         if fast.text and accept(fast.text):

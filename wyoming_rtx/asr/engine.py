@@ -195,6 +195,7 @@ class AsrEngine:
             accept,
             self.command_window_seconds,
             self.window_seconds,
+            audio_seconds=len(pcm) / BYTES_PER_SECOND,
         )
 
     def _load_sync(self) -> WhisperModel:
