@@ -9,7 +9,6 @@ silence and the transcript is ready almost as soon as `audio-stop` lands.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable, Coroutine
@@ -22,7 +21,7 @@ from wyoming.event import Event
 from ..audio.convert import MODEL_BYTES_PER_SECOND, AudioFormatError, PcmConverter
 from ..errors import RtxError
 from ..language import primary_language
-from ..pipeline.ha_requests import OpenRecords
+from ..pipeline.ha_requests import OpenRecords, reporting
 
 if TYPE_CHECKING:
     from ..pipeline.ha_requests import HomeAssistantTurns, SpeechToTextRecord
@@ -144,16 +143,11 @@ class TranscriptionSession:
         self, stream: AsrStream, stopped_at: float, record: SpeechToTextRecord | None
     ) -> None:
         try:
-            text = await stream.finish()
-        except asyncio.CancelledError:
-            if record is not None:
-                record.cancelled()
+            with reporting(record):
+                text = await stream.finish()
+        except RtxError:
             raise
         except Exception as err:
-            if record is not None:
-                record.failed(err)
-            if isinstance(err, RtxError):
-                raise
             raise RtxError(f"transcription failed: {err}", code="asr-failed") from err
         _LOGGER.info(
             "Transcript after %.0f ms (%.1f s of audio%s%s): %s",

@@ -12,7 +12,6 @@ the intents package's own response template there.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from importlib.metadata import PackageNotFoundError, version
@@ -25,6 +24,7 @@ from wyoming.info import Attribution, HandleModel, HandleProgram, IntentModel, I
 from wyoming.intent import Entity as IntentEntity
 from wyoming.intent import Intent, NotRecognized
 
+from ..pipeline.ha_requests import reporting
 from ..settings import HandleSettings
 from .assistant import Assistant
 from .request import Answer, HandleRequest
@@ -130,18 +130,10 @@ class HandleService:
             if self.turns is not None
             else None
         )
-        try:
+        with reporting(record):
             await self._answer(request, context, write_event, record)
-            if record is not None and not record.over:
-                record.failed("the request ended without an answer")
-        except asyncio.CancelledError:
-            if record is not None:
-                record.cancelled()
-            raise
-        except Exception as err:
-            if record is not None:
-                record.failed(err)
-            raise
+        if record is not None and not record.over:
+            record.failed("the request ended without an answer")
 
     async def _answer(
         self,

@@ -19,11 +19,12 @@ once, ok or not), and each turn is finished exactly once. Pending turns are few 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import re
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -58,6 +59,23 @@ def _squash(text: str) -> str:
 class _Pending:
     trace: TurnTrace
     expires: asyncio.TimerHandle | None = None
+
+
+@contextlib.contextmanager
+def reporting(record: _Record | None) -> Iterator[None]:
+    """Around a request's work: a failure or a cancel ends its turn with that outcome (the
+    exception goes on); success is the caller's to report, with what it produced."""
+    if record is None:
+        yield
+        return
+    try:
+        yield
+    except asyncio.CancelledError:
+        record.cancelled()
+        raise
+    except Exception as err:
+        record.failed(err)
+        raise
 
 
 class OpenRecords:

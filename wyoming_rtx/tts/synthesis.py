@@ -25,7 +25,7 @@ from wyoming.tts import Synthesize, SynthesizeChunk, SynthesizeStart, Synthesize
 
 from ..audio.convert import audio_chunks
 from ..errors import RtxError
-from ..pipeline.ha_requests import OpenRecords
+from ..pipeline.ha_requests import OpenRecords, reporting
 from .sentences import SentenceSplitter
 
 if TYPE_CHECKING:
@@ -234,18 +234,10 @@ async def _recorded(
 
     `speech` is made here, not by the caller: a request cancelled before its turn in the chain
     then leaves no coroutine that was never awaited."""
-    if record is None:
+    with reporting(record):
         await speech()
-        return
-    try:
-        await speech()
-    except asyncio.CancelledError:
-        record.cancelled()
-        raise
-    except Exception as err:
-        record.failed(err)
-        raise
-    record.done()
+    if record is not None:
+        record.done()
 
 
 def _speaker(voice: Any) -> str | None:
