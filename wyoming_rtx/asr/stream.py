@@ -99,8 +99,11 @@ class AsrStream:
                 self._scan(), name="asr-vad-scan"
             )
 
-    async def finish(self) -> str:
-        """The final text: the speculative result when no speech came after it, else a decode."""
+    async def finish(self, command_window: bool = True) -> str:
+        """The final text: the speculative result when no speech came after it, else a decode.
+
+        command_window: False skips the fast command-window try for the decode at finish (the
+        caller knows a thrown-away fast decode would cost more than it can save)."""
         if self._closed:
             raise RtxError("This ASR stream is already finished", "asr-stream-closed")
         stopped = time.perf_counter()
@@ -128,7 +131,7 @@ class AsrStream:
             if self._speculative:
                 self.speculative_hit = False
             result = await self._engine.decode_command(
-                bytes(self._buffer), self._language, self._accept
+                bytes(self._buffer), self._language, self._accept if command_window else None
             )
         _LOGGER.info(
             "Transcribed %.2f s of audio in %.0f ms (ready %.0f ms after audio-stop, "

@@ -83,6 +83,7 @@ class TranscriptionSession:
             raise
         self._refused = False
         self._audio_bytes = 0
+        self._first_audio_at: float | None = None
         self._stream = self._engine.stream(self._language, accept=self._accept)
         if self._turns is not None:
             self._record = self._turns.speech_to_text()
@@ -104,6 +105,8 @@ class TranscriptionSession:
                 f"audio format changed mid-stream to {chunk.rate} Hz/{chunk.width}/{chunk.channels}"
             )
         pcm = self._converter.convert(chunk.audio)
+        if self._first_audio_at is None:
+            self._first_audio_at = time.monotonic()
         self._audio_bytes += len(pcm)
         self._stream.feed(pcm)
 
@@ -122,7 +125,9 @@ class TranscriptionSession:
             # (wyoming-faster-whisper once died on an assert here).
             self._spawn(self._send_transcript("", stopped_at), "empty transcript")
             return
-        self._spawn(self._finish(stream, stopped_at, record), "transcription")
+        self._spawn(
+            self._finish(stream, stopped_at, record, self._paced(stopped_at)), "transcription"
+        )
 
     def cancel(self) -> None:
         """Drop the utterance in progress (new request or client gone)."""
@@ -139,12 +144,28 @@ class TranscriptionSession:
         self.cancel()
         self._records.cancel_all()
 
+    def _paced(self, stopped_at: float) -> bool:
+        """Did the audio arrive about as fast as it was spoken (Home Assistant, a satellite)?
+
+        Paced audio is a spoken turn: a command's fast short-window text is worth trying (and
+        the speculative decode mostly hides a retry). Audio sent in one burst is a file: there
+        a thrown-away fast decode of a question was measured to cost more than the commands
+        gain (`bench/run.py` burst p95 573 → 839 ms), so it gets the full window at once."""
+        if self._first_audio_at is None:
+            return False
+        spoken = self._audio_bytes / MODEL_BYTES_PER_SECOND
+        return stopped_at - self._first_audio_at >= 0.5 * spoken
+
     async def _finish(
-        self, stream: AsrStream, stopped_at: float, record: SpeechToTextRecord | None
+        self,
+        stream: AsrStream,
+        stopped_at: float,
+        record: SpeechToTextRecord | None,
+        paced: bool,
     ) -> None:
         try:
             with reporting(record):
-                text = await stream.finish()
+                text = await stream.finish(command_window=paced)
         except RtxError:
             raise
         except Exception as err:
