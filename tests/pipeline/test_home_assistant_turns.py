@@ -14,6 +14,7 @@ import asyncio
 import re
 from pathlib import Path
 
+import numpy as np
 import pytest
 from aiohttp import ClientSession
 from pipeline_helpers import speech
@@ -41,6 +42,13 @@ async def converse(port: int, text: str, conversation_id: str) -> Handled | NotH
         events = await read_until(client, "handled", "not-handled")
     last = events[-1]
     return Handled.from_event(last) if last.type == "handled" else NotHandled.from_event(last)
+
+
+def until_last_word(pcm: bytes) -> bytes:
+    """16-bit audio cut 30 ms after its last loud sample: speech that ends at audio-stop."""
+    samples = np.frombuffer(pcm, dtype=np.int16)
+    loud = np.flatnonzero(np.abs(samples.astype(np.int32)) > 800)
+    return samples[: loud[-1] + 480].tobytes()
 
 
 def metric(text: str, name: str, **labels: str) -> float:
@@ -132,24 +140,22 @@ async def test_home_assistant_requests_are_recorded_as_turns() -> None:
 
 @pytest.mark.asyncio(loop_scope="module")
 async def test_home_assistant_requests_take_the_direct_turns_fast_paths(app) -> None:
-    """A transcription paced as Home Assistant sends it keeps the fast short-window text of a
-    local command, as a direct turn does; a question is decoded again with the full window; a
-    repeated answer is replayed from the speech cache."""
+    """A transcription paced as Home Assistant sends it, whose decode comes after audio-stop
+    (no silence to decode in), keeps the fast short-window text of a local command, as a
+    direct turn does; a question is decoded again with the full window; a file sent in one
+    burst goes straight to the full window; a repeated answer comes from the speech cache."""
     port = app.listener.port
     kept, redone = app.asr.command_window_kept, app.asr.command_window_redone
     pcm, rate, _width, channels = read_wav(DATA / "living_room_light_en.wav")
-    command = to_16k_mono(pcm, rate, channels)
+    command = until_last_word(to_16k_mono(pcm, rate, channels))
     heard = await transcribe(port, command, 16000, 2, 1, realtime=True)
     assert "living room light" in heard.text.lower()
-    assert app.asr.command_window_kept > kept
-    question = await speech(app, "What is the tallest mountain in the world?")
+    assert app.asr.command_window_kept == kept + 1
+    question = until_last_word(await speech(app, "What is the tallest mountain in the world?"))
     await transcribe(port, question, 16000, 2, 1, realtime=True)
-    assert app.asr.command_window_redone > redone
-    # The same question sent in one burst, as a file client sends it: straight to the full
-    # window, no fast decode to throw away.
-    redone = app.asr.command_window_redone
-    await transcribe(port, question, 16000, 2, 1)
-    assert app.asr.command_window_redone == redone
+    assert app.asr.command_window_redone == redone + 1
+    await transcribe(port, question, 16000, 2, 1)  # in one burst, as a file client sends it
+    assert (app.asr.command_window_kept, app.asr.command_window_redone) == (kept + 1, redone + 1)
 
     hits = app.tts.cache.hits
     first = await synthesize(port, "Turned on the kitchen light.")

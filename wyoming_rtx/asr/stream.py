@@ -99,11 +99,12 @@ class AsrStream:
                 self._scan(), name="asr-vad-scan"
             )
 
-    async def finish(self, command_window: bool = True) -> str:
+    async def finish(self, accept: Callable[[str], bool] | None = None) -> str:
         """The final text: the speculative result when no speech came after it, else a decode.
 
-        command_window: False skips the fast command-window try for the decode at finish (the
-        caller knows a thrown-away fast decode would cost more than it can save)."""
+        accept: the command test for the decode at finish only (the stream's own otherwise),
+        for a caller whose silence-time decode should use the full window, since it is hidden
+        by the silence anyway, while a decode after the end is on the critical path."""
         if self._closed:
             raise RtxError("This ASR stream is already finished", "asr-stream-closed")
         stopped = time.perf_counter()
@@ -131,7 +132,7 @@ class AsrStream:
             if self._speculative:
                 self.speculative_hit = False
             result = await self._engine.decode_command(
-                bytes(self._buffer), self._language, self._accept if command_window else None
+                bytes(self._buffer), self._language, accept or self._accept
             )
         _LOGGER.info(
             "Transcribed %.2f s of audio in %.0f ms (ready %.0f ms after audio-stop, "

@@ -84,7 +84,7 @@ class TranscriptionSession:
         self._refused = False
         self._audio_bytes = 0
         self._first_audio_at: float | None = None
-        self._stream = self._engine.stream(self._language, accept=self._accept)
+        self._stream = self._engine.stream(self._language)
         if self._turns is not None:
             self._record = self._turns.speech_to_text()
             self._records.add(self._record)
@@ -147,10 +147,13 @@ class TranscriptionSession:
     def _paced(self, stopped_at: float) -> bool:
         """Did the audio arrive about as fast as it was spoken (Home Assistant, a satellite)?
 
-        Paced audio is a spoken turn: a command's fast short-window text is worth trying (and
-        the speculative decode mostly hides a retry). Audio sent in one burst is a file: there
-        a thrown-away fast decode of a question was measured to cost more than the commands
-        gain (`bench/run.py` burst p95 573 → 839 ms), so it gets the full window at once."""
+        Only the decode after `audio-stop` of paced audio tries the fast command window: that
+        decode is on the critical path, as in a direct turn whose speech ended without the
+        silence the speculative decode needs. The speculative decode itself keeps the full
+        window (Home Assistant's 0.7 s of silence hides it), and a file sent in one burst
+        goes straight to the full window: trying the command window there as well was
+        measured to cost more than it saved (`bench/run.py`, one client: burst p95
+        540 → 838 ms, real-time p95 4 → 179 ms, with no gain in either median)."""
         if self._first_audio_at is None:
             return False
         spoken = self._audio_bytes / MODEL_BYTES_PER_SECOND
@@ -165,7 +168,7 @@ class TranscriptionSession:
     ) -> None:
         try:
             with reporting(record):
-                text = await stream.finish(command_window=paced)
+                text = await stream.finish(accept=self._accept if paced else None)
         except RtxError:
             raise
         except Exception as err:
