@@ -60,6 +60,12 @@ class _Pending:
     trace: TurnTrace
     expires: asyncio.TimerHandle | None = None
 
+    def release(self) -> TurnTrace:
+        """Stop its timer: the turn leaves the queue, joined or ended."""
+        if self.expires is not None:
+            self.expires.cancel()
+        return self.trace
+
 
 @contextlib.contextmanager
 def reporting(record: _Record | None) -> Iterator[None]:
@@ -146,12 +152,8 @@ class HomeAssistantTurns:
     def _wait_for_next(self, queue: deque[_Pending], trace: TurnTrace) -> None:
         """Park a turn until its next request joins it, or end it after `window`."""
         pending = _Pending(trace)
-        try:
-            loop = asyncio.get_running_loop()
-        except RuntimeError:
-            loop = None
-        if loop is not None:
-            pending.expires = loop.call_later(self.window, self._expire, queue, pending)
+        loop = asyncio.get_running_loop()
+        pending.expires = loop.call_later(self.window, self._expire, queue, pending)
         queue.append(pending)
         while len(queue) > MAX_PENDING:
             self._end(queue.popleft())
@@ -161,9 +163,7 @@ class HomeAssistantTurns:
         for pending in queue:
             if fits(pending.trace):
                 queue.remove(pending)
-                if pending.expires is not None:
-                    pending.expires.cancel()
-                return pending.trace
+                return pending.release()
         return None
 
     def _claim_streaming(self) -> TurnTrace | None:
@@ -172,10 +172,7 @@ class HomeAssistantTurns:
             if "tts_start" not in trace.marks:
                 return trace
         if self._after_answer:
-            pending = self._after_answer.pop()
-            if pending.expires is not None:
-                pending.expires.cancel()
-            return pending.trace
+            return self._after_answer.pop().release()
         return None
 
     def _expire(self, queue: deque[_Pending], pending: _Pending) -> None:
@@ -184,9 +181,7 @@ class HomeAssistantTurns:
             self._end(pending)
 
     def _end(self, pending: _Pending) -> None:
-        if pending.expires is not None:
-            pending.expires.cancel()
-        self.traces.finish(pending.trace, "done")
+        self.traces.finish(pending.release(), "done")
 
     @property
     def pending(self) -> int:
@@ -204,11 +199,22 @@ class _Record:
         self.trace = trace
         self._over = False
 
+    @property
+    def over(self) -> bool:
+        """True once the request's outcome is recorded."""
+        return self._over
+
+    def _settle(self) -> bool:
+        """Mark the outcome recorded; False when it already was (each is recorded once)."""
+        if self._over:
+            return False
+        self._over = True
+        return True
+
     def failed(self, error: BaseException | str) -> None:
         """The request failed: the turn ends here with the error."""
-        if self._over:
+        if not self._settle():
             return
-        self._over = True
         text = error if isinstance(error, str) else f"{error.__class__.__name__}: {error}"
         self._leave()
         self.turns.traces.request_done(self.trace, self.service, "error")
@@ -216,17 +222,11 @@ class _Record:
 
     def cancelled(self) -> None:
         """The client left before the answer: the turn ends as cancelled."""
-        if self._over:
+        if not self._settle():
             return
-        self._over = True
         self._leave()
         self.turns.traces.request_done(self.trace, self.service, "cancelled")
         self.turns.traces.finish(self.trace, "cancelled")
-
-    @property
-    def over(self) -> bool:
-        """True once the request's outcome is recorded."""
-        return self._over
 
     def _leave(self) -> None:
         """Forget the turn wherever it waits (only the conversation stage waits while open)."""
@@ -242,10 +242,9 @@ class SpeechToTextRecord(_Record):
         self.trace.mark("end_of_speech", at)
 
     def transcript(self, text: str) -> None:
-        """The transcript was sent; the turn now waits for its conversation request."""
-        if self._over:
+        """The transcript is being sent; the turn now waits for its conversation request."""
+        if not self._settle():
             return
-        self._over = True
         self.trace.mark("end_of_speech")
         self.trace.mark("transcript")
         self.trace.transcript = text
@@ -262,14 +261,20 @@ class ConversationRecord(_Record):
     service = "handle"
 
     def answer(self, answer: Answer) -> None:
-        """The final answer was sent; the turn now waits for its speech request."""
-        if self._over:
+        """The final answer is being sent; the turn now waits for its speech request."""
+        self.trace.conversation_id = answer.conversation_id or self.trace.conversation_id
+        self._answered(answer.text, answer.source, answer.handled)
+
+    def intent(self, name: str) -> None:
+        """Intent mode: Home Assistant executes the intent and speaks its own answer."""
+        self._answered(f"intent {name}", "local", True)
+
+    def _answered(self, text: str, source: str, handled: bool) -> None:
+        if not self._settle():
             return
-        self._over = True
         trace = self.trace
         trace.mark("answer_text")
-        trace.answer, trace.source, trace.handled = answer.text, answer.source, answer.handled
-        trace.conversation_id = answer.conversation_id or trace.conversation_id
+        trace.answer, trace.source, trace.handled = text, source, handled
         self.turns.traces.request_done(trace, "handle")
         self._leave()
         if "tts" in trace.requests:
@@ -277,17 +282,6 @@ class ConversationRecord(_Record):
         elif "tts_start" not in trace.marks:
             self.turns._wait_for_next(self.turns._after_answer, trace)
         # else a speech stream joined and is still speaking: it finishes the turn
-
-    def intent(self, name: str) -> None:
-        """Intent mode: Home Assistant executes the intent and speaks its own answer."""
-        if self._over:
-            return
-        self._over = True
-        self.trace.mark("answer_text")
-        self.trace.answer, self.trace.source, self.trace.handled = f"intent {name}", "local", True
-        self.turns.traces.request_done(self.trace, "handle")
-        self._leave()
-        self.turns._wait_for_next(self.turns._after_answer, self.trace)
 
     def _leave(self) -> None:
         if self.trace in self.turns._answering:
@@ -300,8 +294,8 @@ class SpeechRecord(_Record):
     service = "tts"
 
     def text(self, text: str) -> None:
-        """A lone streamed request learns its text as it comes."""
-        if not self.trace.answer and not self.trace.requests.get("handle"):
+        """A lone streamed request learns its text once it is all there."""
+        if not self.trace.answer:
             self.trace.answer = text[:MAX_KEPT_CHARS]
 
     def first_audio(self, at: float | None = None) -> None:
@@ -310,9 +304,8 @@ class SpeechRecord(_Record):
 
     def done(self) -> None:
         """audio-stop was written: the turn is over (unless its conversation still runs)."""
-        if self._over:
+        if not self._settle():
             return
-        self._over = True
         self.trace.mark("last_audio", time.monotonic())
         self.turns.traces.request_done(self.trace, "tts")
         if self.trace in self.turns._answering:
