@@ -162,3 +162,28 @@ async def test_home_assistant_requests_take_the_direct_turns_fast_paths(app) -> 
     again = await synthesize(port, "Turned on the kitchen light.")
     assert again.pcm == first.pcm
     assert app.tts.cache.hits > hits
+
+
+@pytest.mark.asyncio(loop_scope="module")
+async def test_a_broken_recorder_never_costs_home_assistant_its_answer(
+    app, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Home Assistant waits forever for an answer that never comes: recording the turn is
+    bookkeeping beside each request, so a failure in it is logged and the answer still goes."""
+
+    def broken(*_args: object, **_kwargs: object) -> None:
+        raise RuntimeError("recorder broke")
+
+    monkeypatch.setattr(app.traces, "request_done", broken)
+    monkeypatch.setattr(app.traces, "finish", broken)
+    port = app.listener.port
+    pcm, rate, _width, channels = read_wav(DATA / "living_room_light_en.wav")
+    heard = await transcribe(port, to_16k_mono(pcm, rate, channels), 16000, 2, 1)
+    assert "living room light" in heard.text.lower()
+    answer = await converse(port, heard.text, "01HABROKEN")
+    assert isinstance(answer, Handled)
+    spoken = await synthesize(port, answer.text)
+    assert spoken.pcm
+    streamed = await synthesize(port, answer.text, streaming=True)
+    assert streamed.pcm
+    assert "Recording" in caplog.text and "recorder broke" in caplog.text

@@ -20,13 +20,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import re
 import time
 from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, ParamSpec, TypeVar
 
 from .trace import TraceLog, TurnTrace
 
@@ -34,6 +35,8 @@ if TYPE_CHECKING:
     from ..handle.request import Answer
 
 _LOGGER = logging.getLogger(__name__)
+P = ParamSpec("P")
+R = TypeVar("R")
 
 ENTRY = "home-assistant"
 HOME_ASSISTANT = "Home Assistant"
@@ -45,6 +48,22 @@ MAX_PENDING = 32
 """Turns waiting for their next stage; past this the oldest ends where it is."""
 MAX_KEPT_CHARS = 1000
 """Text kept per turn for the status page (a 20,000-character synthesis is not kept whole)."""
+
+
+def _never_raises(method: Callable[P, R]) -> Callable[P, R | None]:
+    """Recording is bookkeeping beside a request: a bug in it is logged, and the request
+    (and the answer its client waits for) goes on. Home Assistant waits forever for an
+    answer that never comes."""
+
+    @functools.wraps(method)
+    def guarded(*args: P.args, **kwargs: P.kwargs) -> R | None:
+        try:
+            return method(*args, **kwargs)
+        except Exception:
+            _LOGGER.exception("Recording %s failed; the request goes on", method.__qualname__)
+            return None
+
+    return guarded
 
 
 def _same_text(a: str, b: str) -> bool:
@@ -91,9 +110,11 @@ class OpenRecords:
     def __init__(self) -> None:
         self._records: list[_Record] = []
 
-    def add(self, record: _Record) -> None:
+    def add(self, record: _Record | None) -> None:
+        """Track a record (None: recording is off or failed to start; nothing to track)."""
         self._records = [open_ for open_ in self._records if not open_.over]
-        self._records.append(record)
+        if record is not None:
+            self._records.append(record)
 
     def cancel_all(self) -> None:
         for record in self._records:
@@ -113,12 +134,14 @@ class HomeAssistantTurns:
 
     # -- the three requests -------------------------------------------------------------
 
+    @_never_raises
     def speech_to_text(self) -> SpeechToTextRecord:
         """A transcription request opened (audio-start)."""
         trace = self.traces.start(HOME_ASSISTANT, None, entry=ENTRY)
         trace.mark("audio_start")
         return SpeechToTextRecord(self, trace)
 
+    @_never_raises
     def conversation(
         self, text: str, conversation_id: str | None, satellite: str | None, area: str | None
     ) -> ConversationRecord:
@@ -135,6 +158,7 @@ class HomeAssistantTurns:
         self._answering.append(trace)
         return ConversationRecord(self, trace)
 
+    @_never_raises
     def text_to_speech(self, text: str | None) -> SpeechRecord:
         """A synthesis request opened; `text` is None for a stream whose text is still coming."""
         if text is None:
@@ -190,7 +214,8 @@ class HomeAssistantTurns:
 
 
 class _Record:
-    """One request's view of its turn."""
+    """One request's view of its turn. Its methods are bookkeeping beside the request: they
+    log their own failures and never raise into it, so the client still gets its answer."""
 
     service = ""
 
@@ -211,6 +236,7 @@ class _Record:
         self._over = True
         return True
 
+    @_never_raises
     def failed(self, error: BaseException | str) -> None:
         """The request failed: the turn ends here with the error."""
         if not self._settle():
@@ -220,6 +246,7 @@ class _Record:
         self.turns.traces.request_done(self.trace, self.service, "error")
         self.turns.traces.finish(self.trace, "error", text)
 
+    @_never_raises
     def cancelled(self) -> None:
         """The client left before the answer: the turn ends as cancelled."""
         if not self._settle():
@@ -237,10 +264,12 @@ class SpeechToTextRecord(_Record):
 
     service = "asr"
 
+    @_never_raises
     def end_of_speech(self, at: float | None = None) -> None:
         """audio-stop arrived: the speaker has finished (Home Assistant's VAD decided)."""
         self.trace.mark("end_of_speech", at)
 
+    @_never_raises
     def transcript(self, text: str) -> None:
         """The transcript is being sent; the turn now waits for its conversation request."""
         if not self._settle():
@@ -260,11 +289,13 @@ class ConversationRecord(_Record):
 
     service = "handle"
 
+    @_never_raises
     def answer(self, answer: Answer) -> None:
         """The final answer is being sent; the turn now waits for its speech request."""
         self.trace.conversation_id = answer.conversation_id or self.trace.conversation_id
         self._answered(answer.text, answer.source, answer.handled)
 
+    @_never_raises
     def intent(self, name: str) -> None:
         """Intent mode: Home Assistant executes the intent and speaks its own answer."""
         self._answered(f"intent {name}", "local", True)
@@ -293,15 +324,18 @@ class SpeechRecord(_Record):
 
     service = "tts"
 
+    @_never_raises
     def text(self, text: str) -> None:
         """A lone streamed request learns its text once it is all there."""
         if not self.trace.answer:
             self.trace.answer = text[:MAX_KEPT_CHARS]
 
+    @_never_raises
     def first_audio(self, at: float | None = None) -> None:
         """The first audio-chunk of the answer was written."""
         self.trace.mark("first_audio", at)
 
+    @_never_raises
     def done(self) -> None:
         """audio-stop was written: the turn is over (unless its conversation still runs)."""
         if not self._settle():
