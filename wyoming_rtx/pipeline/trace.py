@@ -47,11 +47,12 @@ stage failed."""
 
 LATENCY_BUCKETS = (0.05, 0.1, 0.2, 0.3, 0.5, 0.7, 1.0, 1.5, 2.0, 3.0, 5.0, 10.0)
 
-_STAGE_SPANS = {
-    "asr": ("end_of_speech", "transcript"),
+_STAGE_SPANS: dict[str, tuple[tuple[str, ...], str]] = {
+    "asr": (("end_of_speech",), "transcript"),
     "handle": (("handle_start", "transcript"), "answer_text"),
     "tts": (("tts_start", "answer_text"), "first_audio"),
 }
+"""Service → (where its stage starts, first mark present wins; where it ends)."""
 
 
 @dataclass
@@ -99,7 +100,7 @@ class TurnTrace:
         """How long our own stage took (asr: audio-stop → transcript; handle: request →
         answer; tts: request → first audio), or None when it did not run or finish."""
         starts, end = _STAGE_SPANS[service]
-        for start in starts if isinstance(starts, tuple) else (starts,):
+        for start in starts:
             if start in self.marks and end in self.marks:
                 return max(0.0, self.marks[end] - self.marks[start])
         return None
