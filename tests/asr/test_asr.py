@@ -172,7 +172,10 @@ async def test_close_drops_queued_speculation(
     asr = AsrEngine(AsrSettings())
     assert asr.num_workers == 2  # this machine: the test below relies on a third one queueing
 
+    started: list[float] = []
+
     def slow_run(model: object, audio: object, language: str | None, window: float) -> str:
+        started.append(time.monotonic())
         time.sleep(0.3)
         return "text"
 
@@ -181,8 +184,11 @@ async def test_close_drops_queued_speculation(
     streams = [asr.stream() for _ in range(3)]
     for stream in streams:
         stream.feed(light_pcm)  # fed at once: the VAD scan (off the loop) starts speculation
-    for _ in range(1000):  # bounded wait (10 s) for every scan to start its decode
-        if all(stream.pending for stream in streams):
+    # Bounded wait (10 s) until both workers run a decode and every stream has one pending:
+    # a pending speculation may still be waiting on its VAD scan, so "pending" alone let the
+    # engine close with a worker free, and the third decode then ran (1 run in 4).
+    for _ in range(1000):
+        if len(started) >= 2 and all(stream.pending for stream in streams):
             break
         await asyncio.sleep(0.01)
     await asyncio.sleep(0.05)
