@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import ipaddress
 import logging
 import os
 import signal
@@ -13,7 +14,14 @@ from pathlib import Path
 
 from .errors import ModelNotFoundError, RtxError
 from .language import primary_language
-from .settings import DEFAULT_URI, AsrSettings, HandleSettings, ServerSettings, TtsSettings
+from .settings import (
+    DEFAULT_ALLOW,
+    DEFAULT_URI,
+    AsrSettings,
+    HandleSettings,
+    ServerSettings,
+    TtsSettings,
+)
 from .version import __version__
 
 _LOGGER = logging.getLogger("wyoming_rtx")
@@ -32,7 +40,28 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--zeroconf-name", help="service name to announce (default wyoming-rtx-HOST)")
     p.add_argument("--no-zeroconf", action="store_true", help="do not announce by zeroconf")
     p.add_argument("--http-uri", help="status page and /metrics, e.g. http://0.0.0.0:10901")
-    p.add_argument("--http-token", help="access token required by the status page")
+    p.add_argument(
+        "--allow",
+        action="append",
+        metavar="CIDR",
+        help="peers allowed to use the Wyoming port (repeatable); others get an error event and "
+        "are closed. Default: loopback, private and link-local ranges (a home LAN); "
+        "--allow 0.0.0.0/0 --allow ::/0 serves everyone",
+    )
+    p.add_argument(
+        "--data-dir",
+        type=Path,
+        help="where generated state (the status page's token) is kept "
+        "(default $XDG_DATA_HOME/wyoming-rtx or ~/.local/share/wyoming-rtx)",
+    )
+    p.add_argument(
+        "--http-token",
+        help="access token for the status page (visible in `ps`: prefer --http-token-file or "
+        "the WYOMING_RTX_HTTP_TOKEN environment variable)",
+    )
+    p.add_argument(
+        "--http-token-file", type=Path, help="file whose first line is the status page's token"
+    )
     p.add_argument(
         "--http-trusted-proxy",
         action="append",
@@ -106,7 +135,18 @@ def build_parser() -> argparse.ArgumentParser:
     handle.add_argument("--llm-keep-alive", default="30m")
     handle.add_argument("--llm-num-ctx", type=int, default=4096)
     handle.add_argument("--llm-prompt", help="extra system prompt text")
-    handle.add_argument("--llm-timeout", type=float, default=20.0)
+    handle.add_argument(
+        "--llm-timeout",
+        type=float,
+        default=20.0,
+        help="seconds the LLM may fall silent once it has started answering (default 20)",
+    )
+    handle.add_argument(
+        "--llm-first-token-timeout",
+        type=float,
+        default=60.0,
+        help="seconds to wait for the LLM's first words: covers a cold model load (default 60)",
+    )
     return p
 
 
@@ -127,6 +167,15 @@ def settings_from_args(
     if args.tts_parallel < 1:
         parser.error("--tts-parallel must be at least 1")
     ha_token = args.ha_token or os.environ.get("HA_TOKEN")
+    if args.llm_timeout <= 0 or args.llm_first_token_timeout <= 0:
+        parser.error("--llm-timeout and --llm-first-token-timeout must be positive")
+    allow = tuple(args.allow) if args.allow else DEFAULT_ALLOW
+    for cidr in allow:
+        try:
+            ipaddress.ip_network(cidr, strict=False)
+        except ValueError:
+            parser.error(f"--allow {cidr!r} is not an address range such as 192.168.1.0/24")
+    http_token = _http_token(args, parser)
     if args.http_uri:
         from .web import parse_http_uri
 
@@ -140,10 +189,12 @@ def settings_from_args(
         parser.error("--ha-url needs --ha-token (or the HA_TOKEN environment variable)")
     server = ServerSettings(
         uri=args.uri,
+        allow=allow,
+        data_dir=args.data_dir,
         zeroconf=not args.no_zeroconf,
         zeroconf_name=args.zeroconf_name,
         http_uri=args.http_uri,
-        http_token=args.http_token,
+        http_token=http_token,
         http_trusted_proxies=tuple(args.http_trusted_proxy),
         header_timeout=args.header_timeout,
         write_timeout=args.write_timeout,
@@ -188,8 +239,25 @@ def settings_from_args(
         llm_num_ctx=args.llm_num_ctx,
         llm_prompt=args.llm_prompt,
         llm_timeout=args.llm_timeout,
+        llm_first_token_timeout=args.llm_first_token_timeout,
     )
     return server, asr, tts, handle
+
+
+def _http_token(args: argparse.Namespace, parser: argparse.ArgumentParser) -> str | None:
+    """The status page's token from the flag, a file, or WYOMING_RTX_HTTP_TOKEN (in that order)."""
+    if args.http_token and args.http_token_file:
+        parser.error("use either --http-token or --http-token-file, not both")
+    if args.http_token_file:
+        try:
+            lines = args.http_token_file.read_text(encoding="utf-8").splitlines()
+        except OSError as err:
+            parser.error(f"--http-token-file: cannot read {args.http_token_file}: {err.strerror}")
+        token = lines[0].strip() if lines else ""
+        if not token:
+            parser.error(f"--http-token-file: {args.http_token_file} is empty")
+        return token
+    return args.http_token or os.environ.get("WYOMING_RTX_HTTP_TOKEN") or None
 
 
 async def main(argv: list[str] | None = None) -> int:

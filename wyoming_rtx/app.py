@@ -74,7 +74,10 @@ class App:
             is_local_command=self._is_local_command,
         )
         self.listener = Listener(
-            server.uri, partial(RtxHandler, services=self.services), self.services.limits
+            server.uri,
+            partial(RtxHandler, services=self.services),
+            self.services.limits,
+            allow=server.allow,
         )
         self.discovery: Discovery | None = None
         self.web: WebServer | None = None
@@ -98,6 +101,7 @@ class App:
                 self,
                 self.settings.http_uri,
                 token=self.settings.http_token,
+                data_dir=self.settings.data_dir,
                 trusted_proxies=self.settings.http_trusted_proxies,
             )
             await self.web.start()

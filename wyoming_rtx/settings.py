@@ -7,6 +7,7 @@ configuration surface (the add-on maps its options onto the same flags).
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -15,6 +16,26 @@ DEFAULT_PORT = 10900
 10400 openwakeword, 10700 satellite)."""
 
 DEFAULT_URI = f"tcp://0.0.0.0:{DEFAULT_PORT}"
+
+DEFAULT_ALLOW = (
+    "127.0.0.0/8",
+    "::1/128",
+    "10.0.0.0/8",
+    "172.16.0.0/12",
+    "192.168.0.0/16",
+    "169.254.0.0/16",
+    "fc00::/7",
+    "fe80::/10",
+)
+"""Peers the Wyoming port serves by default: loopback, the private (RFC 1918 / unique local)
+ranges and link-local addresses; a home's LAN, never the internet."""
+
+
+def default_data_dir() -> Path:
+    """Where the server keeps what it generates (the status page's token): the add-on's /data
+    is passed explicitly; elsewhere $XDG_DATA_HOME/wyoming-rtx or ~/.local/share/wyoming-rtx."""
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "wyoming-rtx"
 
 
 @dataclass(frozen=True)
@@ -95,7 +116,11 @@ class HandleSettings:
     llm_prompt: str | None = None
     """Extra system prompt text."""
     llm_timeout: float = 20.0
-    """Seconds before an LLM answer is abandoned with a spoken apology."""
+    """Once the first words have come, seconds the LLM may fall silent before the answer is
+    ended with a spoken apology."""
+    llm_first_token_timeout: float = 60.0
+    """Seconds to wait for the LLM's first words (or first tool call): a cold model load or
+    a model that thinks before it speaks is slow to start, not broken."""
 
 
 @dataclass(frozen=True)
@@ -103,6 +128,10 @@ class ServerSettings:
     """Transport, discovery and limits for the Wyoming server."""
 
     uri: str = DEFAULT_URI
+    allow: tuple[str, ...] = DEFAULT_ALLOW
+    """CIDR ranges whose peers may use the Wyoming port; others get an `error` and are closed."""
+    data_dir: Path | None = None
+    """Where generated state (the status page's token) is kept; None = default_data_dir()."""
     zeroconf: bool = True
     zeroconf_name: str | None = None
     """Service instance name; None = wyoming-rtx-<hostname>."""

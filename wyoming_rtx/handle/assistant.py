@@ -57,10 +57,26 @@ class Assistant:
         self.conversations = ConversationStore()
         self.executor = IntentExecutor(self.home, self.timers, self.matcher)
         self.llm = LlmAgent(settings, ToolRunner(self.executor)) if settings.ollama_url else None
+        self._started = asyncio.Event()
 
     async def start(self) -> None:
         """Load intents and start the home; an unreachable HA/Ollama never raises here."""
-        await asyncio.gather(self.matcher.load(), self.home.start())
+        try:
+            await asyncio.gather(self.matcher.load(), self.home.start())
+        finally:
+            # Set even when loading failed: waiters then fail fast on the cause instead of
+            # waiting out their bound (the server stops on a failed load anyway).
+            self._started.set()
+
+    async def wait_started(self, timeout: float) -> bool:
+        """Wait up to `timeout` s for the intents and the home (a request during start-up);
+        False when they are still loading."""
+        if not self._started.is_set():
+            try:
+                await asyncio.wait_for(self._started.wait(), timeout)
+            except TimeoutError:
+                return False
+        return self.matcher.loaded
 
     async def stop(self) -> None:
         """Stop timers, the home connection and the LLM client."""

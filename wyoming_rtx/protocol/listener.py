@@ -12,7 +12,7 @@ import asyncio
 import logging
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -45,8 +45,16 @@ def parse_uri(uri: str) -> tuple[str, str | None, int | None]:
 class Listener:
     """Owns the listening socket and every live connection."""
 
-    def __init__(self, uri: str, factory: ConnectionFactory, limits: FrameLimits) -> None:
+    def __init__(
+        self,
+        uri: str,
+        factory: ConnectionFactory,
+        limits: FrameLimits,
+        allow: Iterable[str] = (),
+    ) -> None:
+        """allow: CIDR ranges whose TCP peers are served (ServerSettings.allow)."""
         self.scheme, self.host, self.port = parse_uri(uri)
+        self.allow = tuple(allow)
         self._factory = factory
         self._limits = limits
         self._server: asyncio.AbstractServer | None = None

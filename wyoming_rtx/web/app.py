@@ -95,6 +95,7 @@ class WebServer:
         uri: str,
         *,
         token: str | None = None,
+        data_dir: Path | None = None,
         trusted_proxies: Iterable[str] = (),
         end_of_turn: EndOfTurnRules = BROWSER_RULES,
         vad_factory: VadFactory = SpeechDetector,
@@ -103,6 +104,7 @@ class WebServer:
         self.host, self.port = parse_http_uri(uri)
         self._app = app
         self._token = token.encode() if token else None
+        self._data_dir = data_dir
         self._trusted = frozenset(trusted_proxies)
         self._end_of_turn = end_of_turn
         self._vad_factory = vad_factory
