@@ -1,4 +1,7 @@
-"""This host's LAN address, for zeroconf announcements by the server and the satellite.
+"""This host's LAN address for zeroconf announcements, and who on the LAN may connect.
+
+Both the server and the satellite use this module, so it holds what they share about the
+network: the address to announce, and the one test of a peer against allowed ranges.
 
 Home Assistant drops announcements for 0.0.0.0 and link-local addresses, so both announce the
 address the host would really use on the LAN: the bound host when it is a real address, else
@@ -13,8 +16,60 @@ from __future__ import annotations
 
 import ipaddress
 import socket
+from collections.abc import Iterable
 
 _MDNS_GROUP = "224.0.0.251"
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+PRIVATE_NETWORKS = (
+    "127.0.0.0/8",
+    "::1/128",
+    "10.0.0.0/8",
+    "172.16.0.0/12",
+    "192.168.0.0/16",
+    "169.254.0.0/16",
+    "fc00::/7",
+    "fe80::/10",
+)
+"""Loopback, the private ranges (RFC 1918, IPv6 unique local) and link-local: a home's LAN,
+never the internet. The satellite's ``--ha-allow`` default; the server's ``--allow`` default
+(``settings.DEFAULT_ALLOW``) names the same ranges, and a test keeps the two equal."""
+
+
+def parse_networks(cidrs: Iterable[str]) -> tuple[Network, ...]:
+    """CIDR strings as networks (host bits allowed: ``192.168.1.5/24``); ValueError if unusable."""
+    return tuple(ipaddress.ip_network(cidr.strip(), strict=False) for cidr in cidrs)
+
+
+def peer_ip(peer: object) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    """The IP of a ``peername`` (``(host, port)`` or ``(host, port, flow, scope)``), or None.
+
+    An IPv4-mapped IPv6 address (``::ffff:192.168.1.5``, what a dual-stack ``::`` socket
+    reports for an IPv4 client) becomes the IPv4 address, so IPv4 ranges match it; a zone
+    (``fe80::1%eth0``) is dropped, since ranges carry none.
+    """
+    host = peer[0] if isinstance(peer, tuple) and peer else peer
+    if not isinstance(host, str):
+        return None
+    try:
+        ip = ipaddress.ip_address(host.split("%", 1)[0])
+    except ValueError:
+        return None
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        return ip.ipv4_mapped
+    return ip
+
+
+def allowed(peer: object, networks: Iterable[Network]) -> bool:
+    """Whether a TCP peer lies in one of ``networks``; an unparsable peer is refused.
+
+    The one test both the server's ``--allow`` and the satellite's ``--ha-allow`` use.
+    """
+    ip = peer_ip(peer)
+    if ip is None:
+        return False
+    return any(ip.version == net.version and ip in net for net in networks)
 
 
 def usable_address(address: str, allow_loopback: bool = False) -> bool:
