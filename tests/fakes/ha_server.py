@@ -8,15 +8,27 @@ the registry entry shapes in homeassistant/helpers/*_registry.py:
 - WebSocket `/api/websocket`: `auth_required` -> `auth` -> `auth_ok` / `auth_invalid`, then
   `{"id", "type"}` commands answered with `{"id", "type": "result", "success", "result"}`:
   `config/area_registry/list`, `config/floor_registry/list`, `config/device_registry/list`,
-  `config/entity_registry/list` (partial entries with `options.conversation.should_expose`),
-  `config/entity_registry/get_entries` (extended entries with `aliases`), `get_states`,
-  `subscribe_events` (then `{"id", "type": "event", "event": {...}}`), `ping`.
+  `config/entity_registry/list` (partial entries with `options.conversation.should_expose`,
+  `hidden_by`, `entity_category`), `config/entity_registry/get_entries` (extended entries with
+  `aliases`), `get_states`, `subscribe_events` (then `{"id", "type": "event", "event": {...}}`),
+  `ping`.
+- Assist exposure, as homeassistant/components/homeassistant/exposed_entities.py serves it (all
+  three admin-only: `@websocket_api.require_admin`, else `{"code": "unauthorized", "message":
+  "Unauthorized"}`): `homeassistant/expose_entity/list` -> `{"exposed_entities": {entity_id:
+  {assistant: should_expose}}}` for every registry entity (`{}` when it has no setting) and every
+  entity outside the registry that has stored settings; `homeassistant/expose_new_entities/get`
+  -> `{"expose_new": bool}`; `homeassistant/expose_entity`. A registered entity's setting lives
+  in its registry options, so changing it fires `entity_registry_updated`; an unregistered
+  entity's setting and "expose new entities" change silently, as in HA.
 
 Usage::
 
     async with FakeHomeAssistant(token="secret") as ha:       # ha.url
         ha.add_area("kitchen", "Kitchen", floor_id="ground")
         ha.add_entity("light.kitchen", "Kitchen Light", "off", area_id="kitchen")
+        ha.add_entity("switch.x", "X", "off", should_expose=None, hidden_by="user")
+        await ha.expose("light.kitchen", False)    # as HA's expose toggle does
+        ha.admin = False                           # the token's user is not an administrator
         ha.calls                                   # [ServiceCall(domain, service, data)]
         await ha.set_state("light.kitchen", "on")  # pushes state_changed to subscribers
         await ha.go_down(); await ha.come_up()     # refused connections, then back
@@ -35,6 +47,17 @@ from aiohttp import WSMsgType, web
 from tests.fakes.site import RestartableSite
 
 HA_VERSION = "2026.2.3"
+KNOWN_ASSISTANTS = ("cloud.alexa", "cloud.google_assistant", "conversation")
+CLOUD_NEVER_EXPOSED_ENTITIES = ("group.all_locks",)
+_UNAUTHORIZED = {"code": "unauthorized", "message": "Unauthorized"}
+_EXPOSURE_COMMANDS = frozenset(
+    {
+        "homeassistant/expose_entity",
+        "homeassistant/expose_entity/list",
+        "homeassistant/expose_new_entities/get",
+        "homeassistant/expose_new_entities/set",
+    }
+)
 
 
 @dataclass
@@ -59,6 +82,10 @@ def _now() -> str:
     return datetime.datetime.now(datetime.UTC).isoformat()
 
 
+def _timestamp() -> float:
+    return datetime.datetime.now(datetime.UTC).timestamp()
+
+
 _SERVICE_STATES = {
     "turn_on": "on",
     "turn_off": "off",
@@ -72,9 +99,15 @@ _SERVICE_STATES = {
 class FakeHomeAssistant(RestartableSite):
     """An aiohttp app on a free 127.0.0.1 port holding a small home."""
 
-    def __init__(self, token: str = "test-token") -> None:
+    def __init__(self, token: str = "test-token", *, admin: bool = True) -> None:
         super().__init__()
         self.token = token
+        self.admin = admin
+        """Whether the token's user is an administrator (HA's admin-only commands need it)."""
+        self.expose_new: dict[str, bool] = {"conversation": True}
+        """HA's "expose new entities" per assistant (DEFAULT_EXPOSED_ASSISTANT)."""
+        self.legacy_exposure: dict[str, dict[str, dict[str, Any]]] = {}
+        """Settings of entities outside the registry: entity_id -> assistant -> options."""
         self.floors: dict[str, dict[str, Any]] = {}
         self.areas: dict[str, dict[str, Any]] = {}
         self.devices: dict[str, dict[str, Any]] = {}
@@ -148,8 +181,15 @@ class FakeHomeAssistant(RestartableSite):
         aliases: tuple[str, ...] = (),
         should_expose: bool | None = True,
         registered: bool = True,
+        hidden_by: str | None = None,
+        entity_category: str | None = None,
     ) -> None:
-        """Add a state (with friendly_name) and, when `registered`, an entity registry entry."""
+        """Add a state (with friendly_name) and, when `registered`, an entity registry entry.
+
+        `should_expose` is the explicit Assist setting (None: none yet, HA's defaults apply);
+        it goes into the registry options, or HA's own store for an unregistered entity.
+        `hidden_by` is "user" or "integration"; `entity_category` "config" or "diagnostic".
+        """
         attrs = {"friendly_name": name, **(attributes or {})}
         registry = None
         if registered:
@@ -160,15 +200,18 @@ class FakeHomeAssistant(RestartableSite):
                 "area_id": area_id,
                 "categories": {},
                 "config_entry_id": None,
+                "config_subentry_id": None,
+                "created_at": _timestamp(),
                 "device_id": device_id,
                 "disabled_by": None,
-                "entity_category": None,
+                "entity_category": entity_category,
                 "entity_id": entity_id,
                 "has_entity_name": False,
-                "hidden_by": None,
+                "hidden_by": hidden_by,
                 "icon": None,
                 "id": uuid.uuid4().hex,
                 "labels": [],
+                "modified_at": _timestamp(),
                 "name": None,
                 "options": options,
                 "original_name": name,
@@ -176,7 +219,61 @@ class FakeHomeAssistant(RestartableSite):
                 "translation_key": None,
                 "unique_id": entity_id,
             }
+        elif should_expose is not None:
+            self.legacy_exposure[entity_id] = {"conversation": {"should_expose": should_expose}}
         self.entities[entity_id] = _Entity(entity_id, state, attrs, registry, list(aliases))
+
+    async def expose(
+        self, entity_id: str, should_expose: bool, assistant: str = "conversation"
+    ) -> None:
+        """HA's `async_expose_entity`: the Voice assistants > Expose toggle.
+
+        A registered entity's setting is its registry options (`entity_registry_updated` is
+        fired, as `async_update_entity_options` does); an unregistered one's is HA's store
+        (no event).
+        """
+        entity = self.entities[entity_id]
+        if entity.registry is None:
+            assistants = self.legacy_exposure.setdefault(entity_id, {})
+            assistants[assistant] = {
+                **assistants.get(assistant, {}),
+                "should_expose": should_expose,
+            }
+            return
+        old = entity.registry["options"]
+        current = old.get(assistant, {})
+        if current and current.get("should_expose") == should_expose:
+            return
+        await self.update_registry_entry(
+            entity_id,
+            options={**old, assistant: {**current, "should_expose": should_expose}},
+        )
+
+    async def update_registry_entry(self, entity_id: str, **changes: Any) -> None:
+        """Change registry fields (e.g. hidden_by) and fire `entity_registry_updated`."""
+        registry = self.entities[entity_id].registry
+        assert registry is not None, f"{entity_id} is not in the entity registry"
+        old = {key: registry[key] for key in changes}
+        registry.update(changes, modified_at=_timestamp())
+        await self._fire(
+            "entity_registry_updated",
+            {"action": "update", "entity_id": entity_id, "changes": old},
+        )
+
+    def exposure_list(self) -> dict[str, dict[str, bool]]:
+        """`ws_list_exposed_entities`: legacy store entries, then every registry entry."""
+        result: dict[str, dict[str, bool]] = {}
+        sources = [(eid, a) for eid, a in self.legacy_exposure.items()]
+        sources += [
+            (e.entity_id, e.registry["options"]) for e in self.entities.values() if e.registry
+        ]
+        for entity_id, settings in sources:
+            result[entity_id] = {
+                assistant: options["should_expose"]
+                for assistant in KNOWN_ASSISTANTS
+                if (options := settings.get(assistant)) and "should_expose" in options
+            }
+        return result
 
     def state_of(self, entity_id: str) -> str:
         """Current state of an entity."""
@@ -320,6 +417,9 @@ class FakeHomeAssistant(RestartableSite):
         self.ws_commands.append(command)
         msg_id, kind = command.get("id"), command.get("type")
         result: Any = None
+        if isinstance(kind, str) and kind.startswith("homeassistant/expose"):
+            await self._exposure_command(ws, command)
+            return
         if kind == "config/area_registry/list":
             result = list(self.areas.values())
         elif kind == "config/floor_registry/list":
@@ -362,3 +462,53 @@ class FakeHomeAssistant(RestartableSite):
             )
             return
         await ws.send_json({"id": msg_id, "type": "result", "success": True, "result": result})
+
+    async def _exposure_command(self, ws: web.WebSocketResponse, command: dict[str, Any]) -> None:
+        """The admin-only commands of exposed_entities.py, with HA's result and error shapes."""
+        msg_id, kind = command.get("id"), command.get("type")
+        if kind not in _EXPOSURE_COMMANDS:
+            await self._send_error(ws, msg_id, "unknown_command", "Unknown command.")
+            return
+        if not self.admin:  # require_admin raises Unauthorized before the handler runs
+            await ws.send_json(
+                {"id": msg_id, "type": "result", "success": False, "error": _UNAUTHORIZED}
+            )
+            return
+        result: Any = None
+        if kind == "homeassistant/expose_entity/list":
+            result = {"exposed_entities": self.exposure_list()}
+        elif kind in (
+            "homeassistant/expose_new_entities/get",
+            "homeassistant/expose_new_entities/set",
+        ):
+            assistant = command.get("assistant")
+            if assistant not in KNOWN_ASSISTANTS:
+                await self._send_error(ws, msg_id, "invalid_format", "bad assistant")
+                return
+            if kind.endswith("/get"):
+                result = {"expose_new": self.expose_new.get(assistant, False)}
+            else:
+                self.expose_new[assistant] = bool(command.get("expose_new"))
+        else:  # homeassistant/expose_entity
+            blocked = [
+                e for e in command.get("entity_ids", []) if e in CLOUD_NEVER_EXPOSED_ENTITIES
+            ]
+            if blocked:
+                await self._send_error(ws, msg_id, "not_allowed", f"can't expose '{blocked[0]}'")
+                return
+            for entity_id in command.get("entity_ids", []):
+                for assistant in command.get("assistants", []):
+                    await self.expose(entity_id, bool(command.get("should_expose")), assistant)
+        await ws.send_json({"id": msg_id, "type": "result", "success": True, "result": result})
+
+    async def _send_error(
+        self, ws: web.WebSocketResponse, msg_id: Any, code: str, message: str
+    ) -> None:
+        await ws.send_json(
+            {
+                "id": msg_id,
+                "type": "result",
+                "success": False,
+                "error": {"code": code, "message": message},
+            }
+        )

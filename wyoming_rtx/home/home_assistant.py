@@ -1,8 +1,21 @@
 """The Home Assistant backend: REST for states and services, WebSocket for registries/events.
 
 One supervised task keeps a WebSocket open: it authenticates, reads the area, floor, device
-and entity registries (only entities exposed to Assist), loads states over REST, subscribes to
+and entity registries and HA's Assist exposure settings, loads states over REST, subscribes to
 `state_changed` and registry updates, and refreshes everything periodically as a safety net.
+Only the entities HA exposes to Assist enter the snapshot (`exposure.py` has HA's rule), so
+local intents and LLM tools can neither see nor control the others.
+
+Exposure stays fresh because HA stores a registered entity's setting in its registry options:
+changing it fires `entity_registry_updated`, which triggers a refresh. Changes HA announces
+with no event (an entity outside the registry, "expose new entities") are picked up by the
+periodic refresh (`refresh_seconds`) and on every reconnect.
+
+`homeassistant/expose_entity/list` requires an admin user. When HA refuses it, one WARNING says
+so and the fallback applies: the settings in the entity registry's options (where HA keeps
+them for registered entities, readable by any user), HA's defaults for the rest, and nothing
+outside the entity registry; never more than HA itself would expose.
+
 If HA is down (at start-up or later) the task retries with backoff while commands are answered
 with a spoken error; the token is only ever put in headers and the auth message, never logged.
 """
@@ -20,45 +33,11 @@ from urllib.parse import urlsplit
 import aiohttp
 
 from ..errors import RtxError
+from .exposure import ASSISTANT, Exposure
 from .model import Area, Entity, Floor, Home, HomeSnapshot, HomeUnavailableError
 
 _LOGGER = logging.getLogger(__name__)
 
-DEFAULT_EXPOSED_DOMAINS = frozenset(
-    {
-        "climate",
-        "cover",
-        "fan",
-        "humidifier",
-        "light",
-        "media_player",
-        "scene",
-        "switch",
-        "todo",
-        "vacuum",
-        "water_heater",
-    }
-)
-"""HA's defaults for entities with no explicit Assist exposure setting."""
-DEFAULT_EXPOSED_SENSOR_CLASSES = frozenset(
-    {
-        "temperature",
-        "humidity",
-        "co",
-        "co2",
-        "pm25",
-        "pm10",
-        "aqi",
-        "door",
-        "garage_door",
-        "lock",
-        "moisture",
-        "motion",
-        "occupancy",
-        "presence",
-        "window",
-    }
-)
 _REGISTRY_EVENTS = (
     "area_registry_updated",
     "floor_registry_updated",
@@ -73,19 +52,20 @@ class HomeAssistantAuthError(RtxError):
     code = "ha-auth-invalid"
 
 
-def _is_exposed(entity_id: str, reg: Mapping[str, Any] | None, attrs: Mapping[str, Any]) -> bool:
-    domain = entity_id.split(".", 1)[0]
-    if reg is not None:
-        if reg.get("disabled_by") or reg.get("entity_category"):
-            return False
-        conversation = (reg.get("options") or {}).get("conversation") or {}
-        if "should_expose" in conversation:
-            return bool(conversation["should_expose"])
-    if domain in DEFAULT_EXPOSED_DOMAINS:
-        return True
-    return domain in ("sensor", "binary_sensor") and (
-        attrs.get("device_class") in DEFAULT_EXPOSED_SENSOR_CLASSES
-    )
+class HomeAssistantCommandError(RtxError):
+    """HA answered a WebSocket command with `success: false` (`ha_code` is its error code)."""
+
+    code = "ha-command-failed"
+
+    def __init__(self, message: str, ha_code: str | None) -> None:
+        super().__init__(message)
+        self.ha_code = ha_code
+
+
+class EntityNotExposedError(RtxError):
+    """A service call named an entity that is not exposed to Assist (refused locally)."""
+
+    code = "entity-not-exposed"
 
 
 class HomeAssistantHome(Home):
@@ -115,6 +95,10 @@ class HomeAssistantHome(Home):
         self._ready = asyncio.Event()
         self._ids = itertools.count(1)
         self._failures = 0
+        self._stale = False
+        """A registry changed after the running refresh read it: refresh again."""
+        self._exposure_fallback: bool | None = None
+        """Whether the last refresh used the fallback (None before the first)."""
 
     def __repr__(self) -> str:
         return f"HomeAssistantHome({self.url!r})"
@@ -219,32 +203,46 @@ class HomeAssistantHome(Home):
                 len(self._snapshot.entities),
                 len(self._snapshot.areas),
             )
-            while True:
-                try:
-                    message = await ws.receive(timeout=self.refresh_seconds)
-                except TimeoutError:
-                    await self._refresh(ws)
-                    continue
-                if message.type != aiohttp.WSMsgType.TEXT:
-                    raise RtxError(f"WebSocket closed ({message.type.name})")
-                if await self._on_message(ws, message.json()):
-                    await self._refresh(ws)
+            await self._listen(ws)
+
+    async def _listen(self, ws: aiohttp.ClientWebSocketResponse) -> None:
+        """Apply pushed events; refresh on registry changes and every `refresh_seconds`.
+
+        The periodic refresh runs on a deadline, not after `refresh_seconds` of silence: a
+        busy home sends `state_changed` all the time, and changes HA announces with no event
+        (exposure of entities outside the registry, "expose new entities") must still arrive.
+        """
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.refresh_seconds
+        while True:
+            if self._stale or loop.time() >= deadline:
+                await self._refresh(ws)
+                deadline = loop.time() + self.refresh_seconds
+                continue
+            try:
+                message = await ws.receive(timeout=deadline - loop.time())
+            except TimeoutError:
+                continue
+            if message.type != aiohttp.WSMsgType.TEXT:
+                raise RtxError(f"WebSocket closed ({message.type.name})")
+            if await self._on_message(ws, message.json()):
+                self._stale = True
 
     async def _command(self, ws: aiohttp.ClientWebSocketResponse, kind: str, **data: Any) -> Any:
         """Send one command and read until its result, applying events that arrive meanwhile."""
         msg_id = next(self._ids)
         await ws.send_json({"id": msg_id, "type": kind, **data})
-        refresh = False
         while True:
             message = await ws.receive_json(timeout=self.request_timeout)
             if message.get("type") == "result" and message.get("id") == msg_id:
                 if not message.get("success"):
                     error = message.get("error") or {}
-                    raise RtxError(f"{kind} failed: {error.get('message', error)}")
-                if refresh:
-                    _LOGGER.debug("Registry changed during a refresh; next refresh picks it up")
+                    code = error.get("code") if isinstance(error, dict) else None
+                    text = error.get("message", error) if isinstance(error, dict) else error
+                    raise HomeAssistantCommandError(f"{kind} failed: {text} ({code})", code)
                 return message.get("result")
-            refresh |= await self._on_message(ws, message)
+            if await self._on_message(ws, message):
+                self._stale = True  # read again after this refresh: it may have missed it
 
     async def _on_message(self, ws: aiohttp.ClientWebSocketResponse, message: Any) -> bool:
         """Apply a pushed event; True when registries changed (a refresh is needed)."""
@@ -268,13 +266,15 @@ class HomeAssistantHome(Home):
         )
 
     async def _refresh(self, ws: aiohttp.ClientWebSocketResponse) -> None:
-        """Reload registries (WebSocket) and states (REST) into a new snapshot."""
+        """Reload registries, exposure (WebSocket) and states (REST) into a new snapshot."""
+        self._stale = False
         areas_raw = await self._command(ws, "config/area_registry/list")
         floors_raw = await self._command(ws, "config/floor_registry/list")
         devices_raw = await self._command(ws, "config/device_registry/list")
         entities_raw = await self._command(ws, "config/entity_registry/list")
-        states = await self._get("/api/states")
         registry = {e["entity_id"]: e for e in entities_raw or ()}
+        exposure = await self._read_exposure(ws, registry)
+        states = await self._get("/api/states")
         devices = {d["id"]: d for d in devices_raw or ()}
         floors = {
             f["floor_id"]: Floor(f["floor_id"], f["name"], tuple(f.get("aliases") or ()))
@@ -291,7 +291,7 @@ class HomeAssistantHome(Home):
             entity_id = state["entity_id"]
             attrs = state.get("attributes") or {}
             reg = registry.get(entity_id)
-            if not _is_exposed(entity_id, reg, attrs):
+            if not exposure.should_expose(entity_id, reg, attrs.get("device_class")):
                 continue
             area_id = (reg or {}).get("area_id")
             if area_id is None and reg and reg.get("device_id") in devices:
@@ -306,6 +306,35 @@ class HomeAssistantHome(Home):
             if entity_id.startswith("assist_satellite.") and reg.get("device_id") in satellites:
                 satellites[entity_id] = satellites[reg["device_id"]]
         self._snapshot = HomeSnapshot(exposed, areas, floors, satellites)
+
+    async def _read_exposure(
+        self, ws: aiohttp.ClientWebSocketResponse, registry: Mapping[str, Mapping[str, Any]]
+    ) -> Exposure:
+        """HA's Assist exposure settings, or the registry-only fallback when HA refuses."""
+        try:
+            listed = await self._command(ws, "homeassistant/expose_entity/list")
+            new = await self._command(
+                ws, "homeassistant/expose_new_entities/get", assistant=ASSISTANT
+            )
+            expose_new = new.get("expose_new") if isinstance(new, dict) else None
+            if not isinstance(expose_new, bool):
+                raise ValueError(f"expose_new_entities/get: unexpected result {new!r}")
+            exposure = Exposure.from_list_result(listed, expose_new)
+        except (HomeAssistantCommandError, ValueError) as err:
+            if self._exposure_fallback is not True:
+                _LOGGER.warning(
+                    "Home Assistant did not give its Assist exposure settings (%s; "
+                    "homeassistant/expose_entity/list needs an administrator's token): using "
+                    "the per-entity settings in the entity registry and HA's defaults for the "
+                    "rest; entities outside the entity registry are not exposed",
+                    err,
+                )
+            self._exposure_fallback = True
+            return Exposure.from_registry(registry)
+        if self._exposure_fallback:
+            _LOGGER.info("Home Assistant's Assist exposure settings are readable again")
+        self._exposure_fallback = False
+        return exposure
 
     async def _add_aliases(
         self, ws: aiohttp.ClientWebSocketResponse, entities: dict[str, Entity]
@@ -338,6 +367,10 @@ class HomeAssistantHome(Home):
         """POST /api/services/<domain>/<service>; apply the states HA returns."""
         if not self.available or self._session is None:
             raise HomeUnavailableError("Home Assistant is not connected")
+        if entity_id not in self._snapshot.entities:
+            # Callers only name snapshot entities; this also holds when exposure changed
+            # between understanding a command and running it.
+            raise EntityNotExposedError(f"{entity_id} is not exposed to Assist")
         path = f"/api/services/{domain}/{service}"
         body = {"entity_id": entity_id, **(data or {})}
         try:
