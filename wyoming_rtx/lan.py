@@ -7,18 +7,37 @@ Home Assistant drops announcements for 0.0.0.0 and link-local addresses, so both
 address the host would really use on the LAN: the bound host when it is a real address, else
 the source address the kernel picks for the mDNS group, else the first real interface address.
 
-Standard library only at import: the satellite imports this and must stay light. The last
+Standard library and the ``wyoming`` package only at import: the satellite imports this and
+must stay light. The last
 resort lists interfaces with ``ifaddr``, imported when needed; it comes with ``zeroconf``,
 which every caller of this module already uses to announce.
 """
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
 import socket
+import time
+from collections import OrderedDict
 from collections.abc import Iterable
 
+from wyoming.error import Error
+from wyoming.event import async_write_event
+
 _MDNS_GROUP = "224.0.0.251"
+
+NOT_ALLOWED = "not-allowed"
+"""The ``error`` code a peer outside the allowed ranges reads before it is closed."""
+
+REFUSAL_LOG_SECONDS = 600.0
+"""A refused address is logged again only after this long (with how often it came meanwhile)."""
+
+REFUSAL_WRITE_SECONDS = 2.0
+"""How long a refusal's ``error`` event may take to leave; a peer that never reads is cut."""
+
+_REFUSAL_LOG_ENTRIES = 1024
+"""Addresses remembered for rate limiting; the oldest is forgotten (and may be logged again)."""
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -115,3 +134,61 @@ def lan_address(bound_host: str | None = None) -> str | None:
         if usable_address(address):
             return address
     return None
+
+
+async def refuse(
+    reader: asyncio.StreamReader,
+    writer: asyncio.StreamWriter,
+    text: str,
+    code: str,
+    seconds: float = REFUSAL_WRITE_SECONDS,
+) -> None:
+    """Send one ``error`` event, then close; what the peer sent is discarded, never parsed."""
+    try:
+        await asyncio.wait_for(
+            async_write_event(Error(text=text, code=code).event(), writer), seconds
+        )
+        if writer.can_write_eof():
+            writer.write_eof()
+        await _discard_until_eof(reader, seconds)
+    except (TimeoutError, ConnectionError, OSError):
+        pass
+    finally:
+        writer.transport.abort()
+
+
+async def _discard_until_eof(reader: asyncio.StreamReader, seconds: float) -> None:
+    """Drop what the refused peer sent (never parsed) until it closes, for at most `seconds`.
+
+    Closing a socket with unread input makes the kernel answer with a reset, which can
+    destroy the `error` event in the peer's receive buffer before the peer reads it; after
+    our FIN the peer closes too, and its bytes are thrown away unread.
+    """
+    async with asyncio.timeout(seconds):
+        while await reader.read(65536):
+            pass
+
+
+class RefusalLog:
+    """Decides which refusals are logged: the first from an address, then one per period."""
+
+    def __init__(
+        self, period: float = REFUSAL_LOG_SECONDS, max_entries: int = _REFUSAL_LOG_ENTRIES
+    ) -> None:
+        self.period = period
+        self.max_entries = max_entries
+        self._seen: OrderedDict[str, tuple[float, int]] = OrderedDict()
+        """address → (when it was last logged, refusals not logged since)."""
+
+    def should_log(self, host: str, now: float | None = None) -> int | None:
+        """None: stay quiet; else log, saying how many refusals went unlogged before this one."""
+        now = time.monotonic() if now is None else now
+        last = self._seen.get(host)
+        if last is not None and now - last[0] < self.period:
+            self._seen[host] = (last[0], last[1] + 1)
+            return None
+        self._seen[host] = (now, 0)
+        self._seen.move_to_end(host)
+        while len(self._seen) > self.max_entries:
+            self._seen.popitem(last=False)
+        return last[1] if last is not None else 0

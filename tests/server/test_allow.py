@@ -17,8 +17,14 @@ from wyoming.error import Error
 from wyoming.info import Describe
 from wyoming_helpers import ServerProcess, describe, free_port, start_server
 
-from wyoming_rtx.lan import PRIVATE_NETWORKS, allowed, parse_networks, peer_ip
-from wyoming_rtx.protocol.listener import NOT_ALLOWED, RefusalLog
+from wyoming_rtx.lan import (
+    NOT_ALLOWED,
+    PRIVATE_NETWORKS,
+    RefusalLog,
+    allowed,
+    parse_networks,
+    peer_ip,
+)
 from wyoming_rtx.settings import DEFAULT_ALLOW
 
 DEFAULT_NETWORKS = parse_networks(DEFAULT_ALLOW)

@@ -7,7 +7,7 @@ shutdown can cancel them.
 
 A TCP peer outside ``--allow`` is refused before its connection exists: it gets one ``error``
 event (code ``not-allowed``) and the socket is closed, so nothing it sends is ever read. One
-WARNING per refused address per ``REFUSAL_LOG_SECONDS``: a host that retries in a loop (a
+WARNING per refused address per ten minutes (``lan.RefusalLog``): a host that retries in a loop (a
 satellite pointed at the wrong server reconnects with backoff) must not flood the log.
 unix:// and stdio:// peers are local processes and always served.
 """
@@ -18,34 +18,19 @@ import asyncio
 import logging
 import os
 import sys
-import time
-from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from urllib.parse import urlparse
 
-from wyoming.error import Error
-from wyoming.event import async_get_stdin, async_write_event
+from wyoming.event import async_get_stdin
 
-from ..lan import allowed, parse_networks, peer_ip
+from ..lan import NOT_ALLOWED, RefusalLog, allowed, parse_networks, peer_ip, refuse
 from .connection import Connection
 from .framing import FrameLimits
 
 _LOGGER = logging.getLogger(__name__)
 
 ConnectionFactory = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Connection]
-
-NOT_ALLOWED = "not-allowed"
-"""The ``error`` code a refused peer reads."""
-
-REFUSAL_LOG_SECONDS = 600.0
-"""A refused address is logged again only after this long (with how often it came meanwhile)."""
-
-REFUSAL_WRITE_SECONDS = 2.0
-"""How long the refusal's ``error`` event may take to leave; a peer that never reads is cut."""
-
-_REFUSAL_LOG_ENTRIES = 1024
-"""Addresses remembered for rate limiting; the oldest is forgotten (and may be logged again)."""
 
 
 def parse_uri(uri: str) -> tuple[str, str | None, int | None]:
@@ -156,58 +141,10 @@ class Listener:
             f"{host} may not use this Wyoming server: the server's --allow "
             "(the add-on's allow option) does not include it"
         )
-        try:
-            await asyncio.wait_for(
-                async_write_event(Error(text=text, code=NOT_ALLOWED).event(), writer),
-                REFUSAL_WRITE_SECONDS,
-            )
-            if writer.can_write_eof():
-                writer.write_eof()
-            await _discard_until_eof(reader, REFUSAL_WRITE_SECONDS)
-        except (TimeoutError, ConnectionError, OSError):
-            pass
-        finally:
-            writer.transport.abort()
+        await refuse(reader, writer, text, NOT_ALLOWED)
 
     def _track(self, connection: Connection) -> asyncio.Task[None]:
         task = asyncio.create_task(connection.run(), name=f"connection {connection.peer}")
         self.connections[task] = connection
         task.add_done_callback(lambda t: self.connections.pop(t, None))
         return task
-
-
-async def _discard_until_eof(reader: asyncio.StreamReader, seconds: float) -> None:
-    """Drop what the refused peer sent (never parsed) until it closes, for at most `seconds`.
-
-    Closing a socket with unread input makes the kernel answer with a reset, which can
-    destroy the `error` event in the peer's receive buffer before the peer reads it; after
-    our FIN the peer closes too, and its bytes are thrown away unread.
-    """
-    async with asyncio.timeout(seconds):
-        while await reader.read(65536):
-            pass
-
-
-class RefusalLog:
-    """Decides which refusals are logged: the first from an address, then one per period."""
-
-    def __init__(
-        self, period: float = REFUSAL_LOG_SECONDS, max_entries: int = _REFUSAL_LOG_ENTRIES
-    ) -> None:
-        self.period = period
-        self.max_entries = max_entries
-        self._seen: OrderedDict[str, tuple[float, int]] = OrderedDict()
-        """address → (when it was last logged, refusals not logged since)."""
-
-    def should_log(self, host: str, now: float | None = None) -> int | None:
-        """None: stay quiet; else log, saying how many refusals went unlogged before this one."""
-        now = time.monotonic() if now is None else now
-        last = self._seen.get(host)
-        if last is not None and now - last[0] < self.period:
-            self._seen[host] = (last[0], last[1] + 1)
-            return None
-        self._seen[host] = (now, 0)
-        self._seen.move_to_end(host)
-        while len(self._seen) > self.max_entries:
-            self._seen.popitem(last=False)
-        return last[1] if last is not None else 0
