@@ -206,6 +206,36 @@ async def test_websockets_need_the_token_and_the_same_origin(make_client, path: 
     origin = f"http://{client.host}:{client.port}"
     ws = await client.ws_connect(path, params={"token": "s3cret"}, headers={"Origin": origin})
     await ws.close()
+    ws = await client.ws_connect(path, params={"token": "s3cret"})  # a program: no Origin
+    await ws.close()
+    cookie = {"Cookie": f"wyoming_rtx_token_{client.port}=s3cret"}
+    with pytest.raises(WSServerHandshakeError) as refused:  # no Origin, token only ambient
+        await client.ws_connect(path, headers=cookie)
+    assert refused.value.status == 403
+    ws = await client.ws_connect(path, headers={**cookie, "Origin": origin})  # the page
+    await ws.close()
+
+
+@pytest.mark.parametrize("path", ["/api/events", "/api/satellite"])
+async def test_loopback_websockets_refuse_other_origins(make_client, path: str) -> None:
+    """No token on loopback, yet another site's page in a local browser gets nowhere."""
+    client = await make_client()
+    with pytest.raises(WSServerHandshakeError) as refused:
+        await client.ws_connect(path, headers={"Origin": "http://evil.example"})
+    assert refused.value.status == 403
+    ws = await client.ws_connect(path)  # a local program
+    await ws.close()
+
+
+async def test_page_opened_with_the_token_sets_a_cookie(make_client) -> None:
+    client = await make_client(token="s3cret")
+    response = await client.get("/", params={"token": "s3cret"})
+    assert response.status == 200
+    morsel = response.cookies[f"wyoming_rtx_token_{client.port}"]
+    assert morsel.value == "s3cret"
+    assert morsel["httponly"] and morsel["samesite"] == "Strict" and morsel["path"] == "/"
+    bearer = await client.get("/", headers={"Authorization": "Bearer s3cret"})
+    assert "Set-Cookie" not in bearer.headers  # a program, not a browser: nothing to remember
 
 
 async def test_live_updates_send_status_then_turns(make_client, app: App) -> None:

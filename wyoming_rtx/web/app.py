@@ -4,17 +4,24 @@ Off unless `--http-uri` is given; the bind address comes from that URI. `start()
 port (so a clash fails at start-up, before "Ready") and `stop()` closes every page and
 browser satellite. Access control, in order: when `trusted_proxies` is set (the add-on under
 Home Assistant ingress) only those addresses are served at all; when a token is set, every
-route except /healthz and the static assets needs it (query `token`, `Authorization: Bearer`
-or `X-Access-Token`), compared in constant time; browser WebSockets must come from the page's
-own origin. Under ingress every URL in the page is relative and `X-Ingress-Path` sets the
-page's base, so the same files work at `/` and at `/api/hassio_ingress/<id>/`.
+route except /healthz and the static assets needs it (query `token`, `Authorization: Bearer`,
+`X-Access-Token`, or the cookie the page sets when opened with `?token=`), compared in
+constant time. Bound beyond loopback with neither a token nor a trusted proxy, the server
+makes a token up (``token.py``): the page shows transcripts and its Talk button runs home
+actions, so it is never open to the whole network. WebSockets: a foreign `Origin` is always
+refused, and one without `Origin` (not a browser) must name the token itself when a token is
+set. Under ingress every URL in the page is relative and `X-Ingress-Path` sets the page's
+base, so the same files work at `/` and at `/api/hassio_ingress/<id>/`.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hmac
+import ipaddress
 import logging
 import re
+import socket
 from collections.abc import Awaitable, Callable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -29,6 +36,7 @@ from .browser import MAX_MESSAGE_BYTES, BrowserSatellite
 from .live import LiveHub
 from .metrics import CONTENT_TYPE, Metrics
 from .status import StatusCollector, StatusSources
+from .token import StoredToken, load_or_create
 
 if TYPE_CHECKING:
     from ..app import App
@@ -41,6 +49,10 @@ INGRESS_PROXY = "172.30.32.2"
 STATIC_DIR = Path(__file__).parent / "static"
 _INGRESS_PATH_RE = re.compile(r"^/[A-Za-z0-9_\-/.]*$")
 _OPEN_PATHS = ("/healthz",)
+COOKIE_PREFIX = "wyoming_rtx_token_"
+"""Cookies ignore ports: the port in the name keeps two servers on one host apart."""
+COOKIE_MAX_AGE = 400 * 24 * 3600
+"""As long as browsers keep a cookie: the token itself does not expire."""
 _SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "no-referrer",
@@ -78,6 +90,25 @@ def parse_http_uri(uri: str) -> tuple[str, int]:
     return url.host, port
 
 
+def is_loopback_host(host: str) -> bool:
+    """True when only this machine can reach `host` (127.0.0.0/8, ::1, localhost)."""
+    if host.lower() in ("localhost", "localhost."):
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False  # a host name: it may well resolve to a LAN address
+
+
+def browse_host(host: str) -> str:
+    """The host a person types to open the page: the LAN address for a wildcard bind."""
+    from ..lan import lan_address
+
+    if host in ("0.0.0.0", "::", ""):
+        host = lan_address() or socket.gethostname()
+    return f"[{host}]" if ":" in host else host
+
+
 def ingress_base(request: web.Request) -> str | None:
     """The page's base path under Home Assistant ingress, when the header is sane."""
     path = request.headers.get("X-Ingress-Path")
@@ -104,7 +135,11 @@ class WebServer:
         self.host, self.port = parse_http_uri(uri)
         self._app = app
         self._token = token.encode() if token else None
+        self._token_given = token is not None
         self._data_dir = data_dir
+        self._stored: StoredToken | None = None
+        """The generated token's file, once prepare() has read or made it."""
+        self._prepared = False
         self._trusted = frozenset(trusted_proxies)
         self._end_of_turn = end_of_turn
         self._vad_factory = vad_factory
@@ -128,8 +163,33 @@ class WebServer:
         application.on_shutdown.append(self._close_sockets)
         return application
 
+    @property
+    def needs_generated_token(self) -> bool:
+        """Reachable from the network with nothing else guarding it."""
+        return (
+            self._token is None
+            and not self._token_given
+            and not self._trusted
+            and not is_loopback_host(self.host)
+        )
+
+    async def prepare(self) -> None:
+        """Read or make the token before anything listens; TokenStoreError (an OSError) if the
+        data directory cannot keep it. start() calls it; App may call it earlier so the server
+        refuses to start before its Wyoming port listens."""
+        if self._prepared:
+            return
+        if self.needs_generated_token:
+            from ..settings import default_data_dir
+
+            data_dir = self._data_dir or default_data_dir()
+            self._stored = await asyncio.to_thread(load_or_create, data_dir)
+            self._token = self._stored.value.encode()
+        self._prepared = True
+
     async def start(self) -> None:
         """Bind now, so a port clash fails start-up instead of surfacing later."""
+        await self.prepare()
         self._runner = web.AppRunner(self.web_app, access_log=None, handle_signals=False)
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.host, self.port)
@@ -138,7 +198,29 @@ class WebServer:
         if bound and self.port == 0:
             self.port = bound[0][1]
         await self.status.start()
-        _LOGGER.info("Status page on http://%s:%s/", self.host, self.port)
+        await self._announce()
+
+    async def _announce(self) -> None:
+        """Say where the page is; a freshly made token once, in full, where it shows."""
+        host = await asyncio.to_thread(browse_host, self.host)
+        url = f"http://{host}:{self.port}/"
+        stored = self._stored
+        if stored is not None and stored.created:
+            _LOGGER.warning(
+                "Status page reachable from the network: a new access token was made and kept "
+                "in %s. Open %s?token=%s (once per browser; it is printed only now)",
+                stored.path,
+                url,
+                stored.value,
+            )
+        elif stored is not None:
+            _LOGGER.info(
+                "Status page on %s (access token in %s: open ?token=...)", url, stored.path
+            )
+        elif self._token is not None:
+            _LOGGER.info("Status page on %s (access token required)", url)
+        else:
+            _LOGGER.info("Status page on %s", url)
 
     async def stop(self) -> None:
         """Close pages and browser satellites, then the listening socket."""
@@ -164,9 +246,11 @@ class WebServer:
                 "Refused %s from %s (not the ingress proxy)", request.path, request.remote
             )
             raise web.HTTPForbidden(text="forbidden")
-        if not self._is_open(request.path) and not self._token_ok(request):
+        if not self._is_open(request.path) and self._credential(request) is None:
             raise web.HTTPUnauthorized(
-                text="access token required", headers={"WWW-Authenticate": "Bearer"}
+                text="access token required: open the page's address with ?token=... "
+                "(the server's log says where its token is kept)",
+                headers={"WWW-Authenticate": "Bearer"},
             )
         response = await handler(request)
         response.headers.update(_SECURITY_HEADERS)
@@ -176,20 +260,49 @@ class WebServer:
     def _is_open(path: str) -> bool:
         return path in _OPEN_PATHS or path.startswith("/static/")
 
-    def _token_ok(self, request: web.Request) -> bool:
-        if self._token is None:
-            return True
+    @staticmethod
+    def cookie_name(request: web.Request) -> str:
+        """Named after the port the browser sees (the Host header's, not necessarily ours)."""
+        return f"{COOKIE_PREFIX}{request.url.port or ''}"
+
+    def _matches(self, given: str | None) -> bool:
+        assert self._token is not None
+        return given is not None and hmac.compare_digest(given.encode(), self._token)
+
+    def _explicit_token(self, request: web.Request) -> str | None:
+        """The token as the request names it itself: query, X-Access-Token or Bearer."""
         given = request.query.get("token") or request.headers.get("X-Access-Token")
         auth = request.headers.get("Authorization", "")
         if not given and auth.startswith("Bearer "):
             given = auth.removeprefix("Bearer ").strip()
-        return given is not None and hmac.compare_digest(given.encode(), self._token)
+        return given
 
-    def _same_origin(self, request: web.Request) -> bool:
-        """Browsers send Origin on WebSockets; another site's page must not drive our mic path."""
-        origin = request.headers.get("Origin")
-        if origin is None or request.remote in self._trusted:
+    def _credential(self, request: web.Request) -> str | None:
+        """How the request proved itself: "open" (no token set), "explicit", "cookie"; None
+        when it did not. A cookie is sent by the browser on its own, so it counts for less
+        (see _origin_ok)."""
+        if self._token is None:
+            return "open"
+        if self._matches(self._explicit_token(request)):
+            return "explicit"
+        if self._matches(request.cookies.get(self.cookie_name(request))):
+            return "cookie"
+        return None
+
+    def _origin_ok(self, request: web.Request) -> bool:
+        """Whether a WebSocket upgrade may go ahead.
+
+        A browser always sends Origin on a WebSocket, so: another site's page is refused
+        outright (it must not read transcripts or drive the microphone path); no Origin at
+        all is a program, which must name the token itself (query or header; a cookie alone
+        is not enough) whenever a token is set. The ingress proxy is trusted as it is for
+        every route: Home Assistant's frontend, not this page, is the origin there.
+        """
+        if request.remote in self._trusted:
             return True
+        origin = request.headers.get("Origin")
+        if origin is None:
+            return self._credential(request) in ("open", "explicit")
         try:
             return URL(origin).raw_authority == request.host
         except ValueError:
@@ -200,10 +313,28 @@ class WebServer:
         base = ingress_base(request)
         if base is not None:
             html = html.replace("<head>", f'<head>\n  <base href="{base}">', 1)
-        return web.Response(
+        response = web.Response(
             text=html,
             content_type="text/html",
             headers={"Content-Security-Policy": _PAGE_CSP, "Cache-Control": "no-store"},
+        )
+        if self._token is not None and self._matches(request.query.get("token")):
+            self._remember(request, response)
+        return response
+
+    def _remember(self, request: web.Request, response: web.Response) -> None:
+        """Opened with the token: keep it in a cookie, so a reload or bookmark of the page
+        without ?token (the page drops it from the address bar) still works. HttpOnly: the
+        page's scripts never need to read it; SameSite=Strict: another site's links and
+        requests do not carry it."""
+        assert self._token is not None
+        response.set_cookie(
+            self.cookie_name(request),
+            self._token.decode(),
+            max_age=COOKIE_MAX_AGE,
+            path="/",
+            httponly=True,
+            samesite="Strict",
         )
 
     async def _healthz(self, request: web.Request) -> web.Response:
@@ -234,8 +365,16 @@ class WebServer:
         return web.json_response(self.status.snapshot(), headers={"Cache-Control": "no-store"})
 
     async def _websocket(self, request: web.Request) -> web.WebSocketResponse:
-        if not self._same_origin(request):
-            raise web.HTTPForbidden(text="cross-origin WebSocket refused")
+        if not self._origin_ok(request):
+            _LOGGER.warning(
+                "Refused a WebSocket to %s from %s (Origin %s)",
+                request.path,
+                request.remote,
+                request.headers.get("Origin", "absent, and no token in the request"),
+            )
+            raise web.HTTPForbidden(
+                text="WebSocket refused: foreign origin, or no origin and no token"
+            )
         ws = web.WebSocketResponse(heartbeat=20.0, max_msg_size=MAX_MESSAGE_BYTES)
         await ws.prepare(request)
         return ws
