@@ -18,12 +18,13 @@ from wyoming_helpers import normalize, read_until, read_wav
 
 
 async def test_text_over_default_cap_gets_error(server) -> None:
-    """20,001 characters: `text-too-long`, the connection still answers."""
+    """20,001 characters: `text-too-long`, then an empty audio stream (Home Assistant skips
+    `error` and waits for `audio-stop`); the connection still answers."""
     async with AsyncTcpClient("127.0.0.1", server.port) as client:
         await client.write_event(Synthesize(text=LONG_TEXT + "x").event())
-        events = await read_until(client, "error", timeout=5)
-        assert [e.type for e in events] == ["error"]
-        assert events[-1].data["code"] == "text-too-long"
+        events = await read_until(client, "audio-stop", timeout=5)
+        assert [e.type for e in events] == ["error", "audio-start", "audio-stop"]
+        assert events[0].data["code"] == "text-too-long"
         await client.write_event(Describe().event())
         await read_until(client, "info", timeout=2)
 

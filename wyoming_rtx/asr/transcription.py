@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from wyoming.asr import Transcribe, Transcript, TranscriptChunk, TranscriptStart, TranscriptStop
 from wyoming.audio import AudioChunk, AudioStart
+from wyoming.error import Error
 from wyoming.event import Event
 
 from ..audio.convert import MODEL_BYTES_PER_SECOND, AudioFormatError, PcmConverter
@@ -113,7 +114,10 @@ class TranscriptionSession:
     def on_audio_stop(self) -> None:
         """Finish the utterance in a task so the read loop keeps serving this client."""
         if self._refused:
+            # The format was refused with an `error` at audio-start; the client still waits
+            # for a transcript (Home Assistant ignores `error`), so it gets an empty one.
             self._refused = False
+            self._spawn(self._send_transcript("", time.monotonic()), "refused transcript")
             return
         stream, self._stream, self._converter = self._stream, None, None
         record, self._record = self._record, None
@@ -169,10 +173,19 @@ class TranscriptionSession:
         try:
             with reporting(record):
                 text = await stream.finish(accept=self._accept if paced else None)
-        except RtxError:
-            raise
         except Exception as err:
-            raise RtxError(f"transcription failed: {err}", code="asr-failed") from err
+            # Home Assistant's speech-to-text client skips `error` and waits for a
+            # `transcript`: the error is said, then an empty transcript ends its wait (its
+            # pipeline reports "no text recognized" instead of hanging).
+            _LOGGER.exception("Transcription failed")
+            failure = (
+                err
+                if isinstance(err, RtxError)
+                else RtxError(f"transcription failed: {err}", code="asr-failed")
+            )
+            await self._write_event(Error(text=str(failure), code=failure.code).event())
+            await self._send_transcript("", stopped_at)
+            return
         _LOGGER.info(
             "Transcript after %.0f ms (%.1f s of audio%s%s): %s",
             (time.monotonic() - stopped_at) * 1000,

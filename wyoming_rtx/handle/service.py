@@ -26,6 +26,7 @@ from wyoming.intent import Intent, NotRecognized
 
 from ..pipeline.ha_requests import reporting
 from ..settings import HandleSettings
+from . import never_silent
 from .assistant import Assistant
 from .request import Answer, HandleRequest
 
@@ -50,13 +51,16 @@ class HandleService:
         assistant: Assistant,
         settings: HandleSettings,
         turns: HomeAssistantTurns | None = None,
+        startup_wait: float = never_silent.STARTUP_WAIT_SECONDS,
     ) -> None:
-        """turns: where each request is recorded as the conversation stage of a turn."""
+        """turns: where each request is recorded as the conversation stage of a turn.
+        startup_wait: how long a request during start-up waits for the intents."""
         if settings.reply_mode not in ("handled", "intent"):
             raise ValueError(f"reply_mode must be handled or intent, not {settings.reply_mode!r}")
         self.assistant = assistant
         self.settings = settings
         self.turns = turns
+        self.startup_wait = startup_wait
 
     @property
     def intent_mode(self) -> bool:
@@ -142,10 +146,15 @@ class HandleService:
         write_event: WriteEvent,
         record: ConversationRecord | None,
     ) -> None:
-        if self.intent_mode and await self._reply_intent(request, context, write_event, record):
-            return
+        startup_wait = self.startup_wait
+        if self.intent_mode:
+            if await self.assistant.wait_started(startup_wait) and await self._reply_intent(
+                request, context, write_event, record
+            ):
+                return
+            startup_wait = 0.0  # already waited: answers() says "still starting" at once
         streaming = False
-        async for item in self.assistant.answer(request):
+        async for item in never_silent.answers(self.assistant, request, startup_wait=startup_wait):
             if isinstance(item, Answer):
                 if record is not None:
                     # Before it is written: Home Assistant asks for the speech as soon as it
@@ -173,8 +182,15 @@ class HandleService:
         write_event: WriteEvent,
         record: ConversationRecord | None,
     ) -> bool:
-        """Send `intent{name, entities}` for a local match; False when nothing matched."""
-        match = self.assistant.recognize(request)
+        """Send `intent{name, entities}` for a local match; False when nothing matched.
+
+        A failure of the recognition is logged and treated as no match: the request then
+        goes the `handled` way, which always ends in an answer Home Assistant speaks."""
+        try:
+            match = self.assistant.recognize(request)
+        except Exception:
+            _LOGGER.exception("Recognizing %r failed", request.text)
+            return False
         if match is None:
             return False
         entities = [IntentEntity(name=k, value=v) for k, v in match.slots.items()]

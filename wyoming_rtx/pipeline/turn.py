@@ -19,7 +19,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
-from ..handle import Answer, HandleRequest
+from ..handle import Answer, HandleRequest, never_silent
 from ..tts.sentences import SentenceSplitter
 from .trace import TraceLog, TurnTrace
 
@@ -222,7 +222,9 @@ class PipelineTurn:
         splitter = SentenceSplitter(first_clause=True)
         streamed = False
         try:
-            answers: AsyncIterator[str | Answer] = self._pipeline.assistant.answer(request)
+            answers: AsyncIterator[str | Answer] = never_silent.answers(
+                self._pipeline.assistant, request
+            )
             async with contextlib.aclosing(answers) as items:
                 async for item in items:
                     if isinstance(item, str):

@@ -20,6 +20,7 @@ from collections.abc import Awaitable, Callable, Coroutine
 from typing import TYPE_CHECKING, Any
 
 from wyoming.audio import AudioStart, AudioStop
+from wyoming.error import Error
 from wyoming.event import Event
 from wyoming.tts import Synthesize, SynthesizeChunk, SynthesizeStart, SynthesizeStopped
 
@@ -54,17 +55,25 @@ class AudioWriter:
         self._record = record
         self.started_format: tuple[int, int, int] | None = None
         self.first_audio_at: float | None = None
+        self.broken = False
+        """A write failed: the client is gone (or dropped), so nothing more can be said."""
 
     async def write(self, rate: int, width: int, channels: int, pcm: bytes) -> None:
         """Write PCM, opening the stream with its format the first time."""
-        if self.started_format is None:
-            self.started_format = (rate, width, channels)
-            await self._write_event(AudioStart(rate=rate, width=width, channels=channels).event())
-            self.first_audio_at = time.monotonic()
-            if self._record is not None:
-                self._record.first_audio(self.first_audio_at)
-        for chunk in audio_chunks(rate, width, channels, pcm):
-            await self._write_event(chunk.event())
+        try:
+            if self.started_format is None:
+                self.started_format = (rate, width, channels)
+                await self._write_event(
+                    AudioStart(rate=rate, width=width, channels=channels).event()
+                )
+                self.first_audio_at = time.monotonic()
+                if self._record is not None:
+                    self._record.first_audio(self.first_audio_at)
+            for chunk in audio_chunks(rate, width, channels, pcm):
+                await self._write_event(chunk.event())
+        except Exception:
+            self.broken = True
+            raise
 
     async def stop(self, default_format: tuple[int, int, int]) -> None:
         """Close the stream; with no audio at all, still send a well-formed empty stream."""
@@ -105,9 +114,11 @@ class SynthesisSession:
             _LOGGER.debug("Ignoring synthesize inside a streaming request")
             return
         if len(request.text) > self._max_chars:
-            raise TextTooLongError(
+            refusal = TextTooLongError(
                 f"text of {len(request.text)} characters exceeds the limit of {self._max_chars}"
             )
+            self._chain(self._refuse(refusal), "refused synthesis")
+            return
         voice = request.voice
         record = self._record(request.text)
         speech = functools.partial(
@@ -194,7 +205,11 @@ class SynthesisSession:
     ) -> None:
         started = time.monotonic()
         out = AudioWriter(self._write_event, record)
-        await self._speak(out, text, voice, speaker)
+        try:
+            await self._speak(out, text, voice, speaker)
+        except Exception as err:
+            await self._end_failed(out, err, record, streaming=False)
+            return
         await out.stop(self._default_format())
         _log_done("Synthesized", text, started, out)
 
@@ -207,12 +222,50 @@ class SynthesisSession:
             # synthesized while earlier audio is still playing.
             first_clause = None if not spoken else False
             spoken.append(sentence)
-            await self._speak(out, sentence, state.voice, state.speaker, first_clause)
+            try:
+                await self._speak(out, sentence, state.voice, state.speaker, first_clause)
+            except Exception as err:
+                await self._end_failed(out, err, record, streaming=True)
+                return
         await out.stop(self._default_format())
         await self._write_event(SynthesizeStopped().event())
         if record is not None:
             record.text(" ".join(spoken))
         _log_done("Streamed", " ".join(spoken), started, out)
+
+    async def _refuse(self, refusal: RtxError) -> None:
+        """An `error`, then an empty audio stream: the client that waits for `audio-stop`
+        (Home Assistant) is answered, in its turn after earlier requests."""
+        _LOGGER.warning("Synthesis refused: %s", refusal)
+        await self._write_event(Error(text=str(refusal), code=refusal.code).event())
+        await AudioWriter(self._write_event).stop(self._default_format())
+
+    async def _end_failed(
+        self,
+        out: AudioWriter,
+        err: Exception,
+        record: SpeechRecord | None,
+        *,
+        streaming: bool,
+    ) -> None:
+        """Say what failed, then end the audio as the client expects.
+
+        Home Assistant's text-to-speech client skips `error` and reads until `audio-stop`
+        (streaming: `synthesize-stopped`): without them its pipeline waits forever. The
+        audio already written is kept; the stream is closed where it stands. A failed write
+        means the client is gone: then there is nobody to tell."""
+        if out.broken:
+            raise err
+        failure = (
+            err if isinstance(err, RtxError) else RtxError(f"synthesis failed: {err}", "tts-failed")
+        )
+        _LOGGER.error("Synthesis failed: %s", failure, exc_info=err)
+        if record is not None:
+            record.failed(failure)
+        await self._write_event(Error(text=str(failure), code=failure.code).event())
+        await out.stop(self._default_format())
+        if streaming:
+            await self._write_event(SynthesizeStopped().event())
 
     def _default_format(self) -> tuple[int, int, int]:
         return (self._engine.default_voice.sample_rate, 2, 1)
