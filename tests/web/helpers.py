@@ -1,4 +1,4 @@
-"""Helpers for the web tests: the in-process App, a spoken command, WAV reading."""
+"""Helpers for the web tests: the in-process App, a spoken command, WAV reading, Chromium."""
 
 from __future__ import annotations
 
@@ -13,6 +13,20 @@ from wyoming_rtx.settings import AsrSettings, HandleSettings, ServerSettings, Tt
 COMMAND = "Turn on the kitchen light."
 LEAD_SECONDS = 1.0
 TAIL_SECONDS = 2.0
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-quic",
+    "--no-first-run",
+    "--use-fake-ui-for-media-stream",
+    "--use-fake-device-for-media-stream",
+    "--autoplay-policy=no-user-gesture-required",
+]
 
 
 def build_app(handle: HandleSettings | None = None, http_uri: str = "http://127.0.0.1:0") -> App:

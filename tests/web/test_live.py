@@ -17,7 +17,7 @@ import pytest
 import pytest_asyncio
 from aiohttp import ClientSession, WSMsgType
 
-from tests.web.helpers import build_app, read_pcm
+from tests.web.helpers import CHROMIUM, CHROMIUM_ARGS, build_app, read_pcm
 from wyoming_rtx.app import App
 from wyoming_rtx.web import WebServer
 
@@ -25,20 +25,6 @@ pytestmark = pytest.mark.asyncio(loop_scope="module")
 
 ARTIFACTS = Path(__file__).parent.parent / "artifacts"
 DOCS_SCREENSHOT = Path(__file__).parent.parent.parent / "docs" / "status-page.png"
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--disable-quic",
-    "--no-first-run",
-    "--use-fake-ui-for-media-stream",
-    "--use-fake-device-for-media-stream",
-    "--autoplay-policy=no-user-gesture-required",
-]
 
 
 class Live:

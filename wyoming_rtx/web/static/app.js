@@ -3,8 +3,17 @@
 import { Talker } from "./talk.js";
 import { waterfall } from "./waterfall.js";
 
-const token = new URLSearchParams(location.search).get("token");
 const $ = (id) => document.getElementById(id);
+
+// Opened with ?token=...: the server answered with a cookie that carries it from now on, so
+// take it out of the address bar (history, bookmarks, screenshots). The WebSockets still name
+// it, in case this browser keeps no cookies.
+const token = new URLSearchParams(location.search).get("token");
+if (token) {
+  const clean = new URL(location.href);
+  clean.searchParams.delete("token");
+  history.replaceState(history.state, "", clean.pathname + clean.search + clean.hash);
+}
 
 function wsUrl(path) {
   const url = new URL(path, document.baseURI);
@@ -185,17 +194,68 @@ const ui = {
   turnDone: () => {},
 };
 
+// Browsers give a page the microphone only in a secure context: https, or http://localhost.
+// Opened over plain http from another machine, getUserMedia is simply missing: say what to do
+// instead of failing on the first click.
+function micUnavailable() {
+  if (!window.isSecureContext) return "insecure";
+  if (!navigator.mediaDevices || !navigator.mediaDevices.getUserMedia || !window.AudioWorkletNode) {
+    return "unsupported";
+  }
+  return null;
+}
+
+function explainNoMic(reason) {
+  const help = $("talk-help");
+  const port = location.port ? `:${location.port}` : "";
+  const local = `http://localhost${port}/`;
+  if (reason === "insecure") {
+    const link = node("a", local);
+    link.href = local;
+    help.append(
+      "Talk needs the microphone, and browsers allow it only on a secure page: https, or http://localhost. ",
+      "Open this page on the server itself (",
+      link,
+      "), or reach it through Home Assistant (the add-on's ingress panel) or an https reverse proxy.",
+    );
+  } else {
+    help.append(
+      "Talk needs the microphone, and this browser gives the page none (no navigator.mediaDevices). ",
+      "Use a current Chrome, Firefox or Safari, over https or http://localhost.",
+    );
+  }
+  help.hidden = false;
+  const talk = $("talk");
+  talk.disabled = true;
+  talk.title = "The microphone needs https or http://localhost";
+  document.body.dataset.talk = reason;
+  ui.state("no microphone here", "warn");
+}
+
+// What went wrong, in words: the browser's own error names mean nothing to most people.
+function describeFailure(err) {
+  switch (err && err.name) {
+    case "NotAllowedError": return "microphone blocked: allow it in the browser's site settings";
+    case "NotFoundError": return "no microphone found";
+    case "NotReadableError": return "the microphone is busy in another program";
+    default: return String((err && err.message) || err);
+  }
+}
+
 const talker = new Talker(wsUrl, ui);
 const talk = $("talk");
-const failed = (err) => { ui.state(String(err.message || err), "bad"); ui.active(false); };
+const failed = (err) => { ui.state(describeFailure(err), "bad"); ui.active(false); };
+const noMic = micUnavailable();
+if (noMic) explainNoMic(noMic);
+else document.body.dataset.talk = "available";
 
 talk.addEventListener("click", () => {
-  if ($("mode").value !== "hands-free") return;
+  if (noMic || $("mode").value !== "hands-free") return;
   if (talk.classList.contains("active")) talker.cancel();
   else talker.start("hands-free").catch(failed);
 });
 talk.addEventListener("pointerdown", () => {
-  if ($("mode").value === "push-to-talk") talker.start("push-to-talk").catch(failed);
+  if (!noMic && $("mode").value === "push-to-talk") talker.start("push-to-talk").catch(failed);
 });
 for (const type of ["pointerup", "pointerleave"]) {
   talk.addEventListener(type, () => {
