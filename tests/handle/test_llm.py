@@ -20,7 +20,9 @@ from wyoming_rtx.settings import HandleSettings
 async def llm_assistant(
     fake_ollama: FakeOllama, en_matcher: IntentMatcher
 ) -> AsyncIterator[Assistant]:
-    settings = HandleSettings(ollama_url=fake_ollama.url, llm_timeout=1.0)
+    settings = HandleSettings(
+        ollama_url=fake_ollama.url, llm_timeout=1.0, llm_first_token_timeout=1.0
+    )
     assistant = Assistant(settings, matcher=en_matcher)
     await assistant.start()
     yield assistant
@@ -103,7 +105,7 @@ async def test_ollama_down_apologises_quickly_and_logs_once(
     assert local.handled and local.source == "local"
 
 
-async def test_slow_ollama_is_abandoned_after_llm_timeout(
+async def test_slow_ollama_is_abandoned_after_the_first_token_timeout(
     llm_assistant: Assistant, fake_ollama: FakeOllama
 ) -> None:
     fake_ollama.first_token_delay = 5.0

@@ -40,6 +40,7 @@ SUPPORTED_INTENTS = frozenset(
 """Intents this server executes itself (in handled mode); others go to the LLM."""
 
 _CONTROLLABLE = ON_OFF_DOMAINS | {"cover", "lock", "scene", "script"}
+_DOOR_COVER_CLASSES = frozenset({"garage", "gate", "door"})
 _SERVICES = {
     ("cover", True): "open_cover",
     ("cover", False): "close_cover",
@@ -58,6 +59,21 @@ class Outcome:
     entity_ids: tuple[str, ...] = ()
     changed: dict[str, str] = field(default_factory=dict)
     """entity_id -> new state, for logs, the LLM tool result and tests."""
+
+
+def sensitive_verb(entity: Entity, turn_on: bool) -> str | None:
+    """The verb ("unlock", "open", "disarm") when turning `entity` on/off opens the home to
+    someone; None for everything else.
+
+    Locking, closing and arming are never sensitive: a mistaken "lock" is an inconvenience, a
+    mistaken "unlock" lets someone in."""
+    if entity.domain == "lock" and not turn_on:
+        return "unlock"
+    if entity.domain == "cover" and turn_on and entity.device_class in _DOOR_COVER_CLASSES:
+        return "open"
+    if entity.domain == "alarm_control_panel" and not turn_on:
+        return "disarm"
+    return None
 
 
 def _as_list(value: Any) -> list[str] | None:
@@ -100,6 +116,19 @@ class IntentExecutor:
     def supports(self, intent: str) -> bool:
         """True when this server can execute the intent itself."""
         return intent in SUPPORTED_INTENTS
+
+    def sensitive_targets(self, match: IntentMatch) -> list[tuple[str, Entity]]:
+        """(verb, entity) for each target of a turn on/off that would unlock a lock, open a
+        door-like cover or disarm an alarm; empty when none would (or targets do not resolve:
+        `execute` then answers the error)."""
+        if match.intent not in ("HassTurnOn", "HassTurnOff") or not self.home.available:
+            return []
+        targets = self._targets(match)
+        if isinstance(targets, Outcome):
+            return []
+        turn_on = match.intent == "HassTurnOn"
+        found = [(sensitive_verb(e, turn_on), e) for e in targets]
+        return [(verb, e) for verb, e in found if verb is not None]
 
     async def execute(
         self, match: IntentMatch, conversation_id: str | None = None, area: str | None = None

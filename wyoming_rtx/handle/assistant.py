@@ -3,12 +3,18 @@
 It owns the home backend, the intent matcher, timers, conversation history and the LLM agent,
 and is shared by the Wyoming handle service (HA's conversation agent) and the direct satellite
 pipeline, so both get the same answers.
+
+Sensitive actions the LLM asks for (unlock, open a garage door, gate or door, disarm) wait for
+a spoken "yes" in the next turn of the same conversation. Locally matched sentences ("unlock the
+front door") run at once, as Home Assistant's own default agent runs them: there, what a voice
+may control is decided by which entities are exposed to Assist, not by a question.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import time
 from collections.abc import AsyncIterator
 
@@ -17,9 +23,9 @@ from ..home.home_file import FileHome
 from ..home.model import Home
 from ..settings import HandleSettings
 from .actions import IntentExecutor
-from .conversations import ConversationStore
+from .conversations import ConversationStore, PendingAction
 from .intents import IntentMatch, IntentMatcher
-from .llm import APOLOGY, LlmAgent, LlmResult
+from .llm import LlmAgent, LlmResult
 from .llm_tools import ToolRunner
 from .request import Answer, HandleRequest
 from .timers import TimerCallback, TimerManager
@@ -30,6 +36,34 @@ _HELP_EN = (
     "Sorry, I didn't understand that. You can ask me to turn devices on or off, "
     "dim a light, check whether something is on, or set a timer."
 )
+
+
+_YES = frozenset(
+    {
+        "yes",
+        "yes please",
+        "yes do it",
+        "yeah",
+        "yep",
+        "sure",
+        "please do",
+        "do it",
+        "go ahead",
+        "confirm",
+        "confirmed",
+        "i confirm",
+        "ok",
+        "okay",
+    }
+)
+"""Whole answers that confirm a pending action; anything else cancels it."""
+_NO = frozenset({"no", "no thanks", "no thank you", "nope", "don't", "do not", "cancel", "stop"})
+"""Whole answers that only cancel it (the rest is also handled as a new request)."""
+
+
+def _reply_words(text: str) -> str:
+    """The words of a short reply ("Yes, please!" -> "yes please"), for the yes/no sets."""
+    return " ".join(re.sub(r"[^\w\s']", " ", text.lower()).split())
 
 
 def build_home(settings: HandleSettings) -> Home:
@@ -114,6 +148,12 @@ class Assistant:
         cid = request.conversation_id or self.conversations.new_id()
         area = self._area(request)
         text = request.text.strip()
+        pending = self.conversations.take_pending(cid)
+        if pending is not None:
+            confirmed = await self._confirmation(pending, text, cid)
+            if confirmed is not None:
+                yield confirmed
+                return
         match = self.matcher.match(text, self.home.snapshot, area) if text else None
         if match is not None and self.executor.supports(match.intent):
             outcome = await self.executor.execute(match, cid, area)
@@ -143,6 +183,22 @@ class Assistant:
         _LOGGER.info("Not handled (no local match, no LLM): %r", text)
         yield Answer(help_text, False, "none", None, cid)
 
+    async def _confirmation(self, pending: PendingAction, text: str, cid: str) -> Answer | None:
+        """The answer to the turn after a confirmation question: the held action on a yes, an
+        acknowledgement on a no, None (handle `text` as a new request) for anything else."""
+        words = _reply_words(text)
+        if words in _YES:
+            outcome = await self.executor.execute(pending.match, cid, pending.area)
+            _LOGGER.info("Confirmed: %s -> %r", pending.summary, outcome.speech)
+            self.conversations.add_turn(cid, text, outcome.speech)
+            return Answer(outcome.speech, outcome.success, "local", pending.match.intent, cid)
+        _LOGGER.info("Not confirmed (%r): %s cancelled", text, pending.summary)
+        if words in _NO:
+            speech = f"Okay, I won't {pending.summary}."
+            self.conversations.add_turn(cid, text, speech)
+            return Answer(speech, True, "local", None, cid)
+        return None
+
     async def _llm_answer(
         self, text: str, cid: str, area: str | None
     ) -> AsyncIterator[str | Answer]:
@@ -153,10 +209,12 @@ class Assistant:
             if isinstance(item, LlmResult):
                 if not item.ok:
                     if streamed:
-                        yield f" {APOLOGY}"
+                        yield f" {item.apology}"
                     yield Answer(item.text, False, "error", None, cid)
                     return
                 self.conversations.add_turn(cid, text, item.text)
+                if item.pending is not None:
+                    self.conversations.set_pending(cid, item.pending)
                 _LOGGER.info("LLM (%d tool calls): %r -> %r", item.tool_calls, text, item.text)
                 yield Answer(item.text, True, "llm", None, cid)
                 return

@@ -4,6 +4,9 @@ HA expires its chat sessions after 5 minutes idle and reuses the id within a ses
 keeping the same lifetime means "turn it off" refers to what was said a moment ago, while a new
 conversation (or an old id after a pause) starts clean. Memory stays bounded in both turns per
 conversation and conversations overall.
+
+A conversation can also hold one pending sensitive action (unlock, open a garage door) that the
+LLM asked for: it runs only when the user's next turn there says yes, within `PENDING_SECONDS`.
 """
 
 from __future__ import annotations
@@ -14,9 +17,25 @@ from collections import OrderedDict, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from .intents import IntentMatch
+
 MAX_TURNS = 20
 IDLE_SECONDS = 300.0
 MAX_CONVERSATIONS = 1000
+PENDING_SECONDS = 60.0
+"""A confirmation question is answered right away or not at all: a "yes" a minute later may
+be about something else, so the pending action is forgotten after this."""
+
+
+@dataclass(frozen=True)
+class PendingAction:
+    """A sensitive action the LLM asked for, held until the user confirms it."""
+
+    match: IntentMatch
+    """The tool call as an intent, executed unchanged on "yes"."""
+    summary: str
+    """What it does, for the question and the answers ("unlock the Front Door")."""
+    area: str | None = None
 
 
 @dataclass
@@ -24,6 +43,8 @@ class _Conversation:
     turns: deque[tuple[str, str]]
     last_used: float
     extra: dict[str, str] = field(default_factory=dict)
+    pending: PendingAction | None = None
+    pending_until: float = 0.0
 
 
 class ConversationStore:
@@ -64,18 +85,41 @@ class ConversationStore:
             messages.append({"role": "assistant", "content": assistant})
         return messages
 
-    def add_turn(self, conversation_id: str, user: str, assistant: str) -> None:
-        """Record one exchange; drops the oldest turn past `max_turns`."""
+    def _touch(self, conversation_id: str) -> _Conversation:
+        """The live conversation (created when new), marked as just used."""
         self._expire()
         conversation = self._conversations.get(conversation_id)
         if conversation is None:
             conversation = _Conversation(deque(maxlen=self.max_turns), self._clock())
             self._conversations[conversation_id] = conversation
-        conversation.turns.append((user, assistant))
         conversation.last_used = self._clock()
         self._conversations.move_to_end(conversation_id)
         while len(self._conversations) > MAX_CONVERSATIONS:
             self._conversations.popitem(last=False)
+        return conversation
+
+    def add_turn(self, conversation_id: str, user: str, assistant: str) -> None:
+        """Record one exchange; drops the oldest turn past `max_turns`."""
+        self._touch(conversation_id).turns.append((user, assistant))
+
+    def set_pending(
+        self, conversation_id: str, action: PendingAction, seconds: float = PENDING_SECONDS
+    ) -> None:
+        """Hold `action` until the next turn of this conversation (replaces an older one)."""
+        conversation = self._touch(conversation_id)
+        conversation.pending = action
+        conversation.pending_until = self._clock() + seconds
+
+    def take_pending(self, conversation_id: str) -> PendingAction | None:
+        """The pending action, removed: the next turn either confirms it or cancels it.
+
+        None when there is none or it has expired."""
+        self._expire()
+        conversation = self._conversations.get(conversation_id)
+        if conversation is None or conversation.pending is None:
+            return None
+        action, conversation.pending = conversation.pending, None
+        return action if self._clock() <= conversation.pending_until else None
 
     def __len__(self) -> int:
         self._expire()

@@ -1,31 +1,75 @@
 """LLM fallback through Ollama: streamed chat, home-aware system prompt, tools, bounded time.
 
 The chat runs in its own task and hands text deltas over a queue, so the caller can stop
-waiting after `llm_timeout` seconds of silence (unreachable or stalled Ollama) and speak an
-apology, while the task is cancelled cleanly instead of leaving an httpx stream half-read.
+waiting (unreachable, cold or stalled Ollama) and speak an apology, while the task is cancelled
+cleanly instead of leaving an httpx stream half-read.
+
+Two time bounds, because the user hears two different kinds of silence:
+
+- `llm_first_token_timeout` (default 60 s): from the request to the model's first output, a
+  text delta or a tool call. A cold model load, or a model that thinks before it speaks, is
+  slow to start but not broken, so this bound is long.
+- `llm_timeout` (default 20 s): once the model has started, the longest silence between two
+  signs of progress. Progress is a text delta, a tool call, a thinking delta, a tool starting
+  and a tool finishing. So the time our tools take never counts against the model, and each
+  tool must finish within `llm_timeout`; the model's next round, after the tool results, must
+  show progress within `llm_timeout` of the last tool: the model is loaded by then and only the
+  tool results are new to it, so a longer wait means it stalled.
+
+Any exception in the chat task (not only Ollama's connection and response errors) ends the
+answer at once with a spoken apology, and is logged with its traceback; a tool call that fails
+goes back to the model as a tool error instead (`llm_tools.ToolRunner`).
+
+The prompt is built to fit `llm_num_ctx`: the home's entities are ranked (the satellite's area
+first, then what people control by voice) and the lowest-ranked dropped, then the oldest
+history, by a conservative characters-per-token estimate.
 """
 
 from __future__ import annotations
 
 import asyncio
 import datetime
+import json
 import logging
-from collections.abc import AsyncIterator
+import math
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
 import ollama
+import pydantic
 
-from ..home.model import HomeSnapshot
+from ..home.model import Entity, HomeSnapshot
 from ..settings import HandleSettings
+from .conversations import PendingAction
 from .llm_tools import TOOLS, ToolRunner
 
 _LOGGER = logging.getLogger(__name__)
 
 MAX_TOOL_ROUNDS = 5
 MAX_PROMPT_ENTITIES = 150
+MIN_PROMPT_ENTITIES = 25
+"""Below this many entities in the prompt, the oldest history is dropped to make room."""
+CHARS_PER_TOKEN = 3.0
+"""Conservative: Llama/Qwen tokenizers average about 4 characters per English token, fewer
+for names, numbers and JSON; overestimating only drops a few more entities."""
+MESSAGE_OVERHEAD_TOKENS = 4
+"""The chat template's role markers around each message."""
 APOLOGY = "Sorry, my language model is not answering right now. Home commands still work."
+ERROR_APOLOGY = "Sorry, something went wrong while I was answering. Home commands still work."
+DOMAIN_PRIORITY = ("light", "switch", "cover", "climate", "lock", "media_player", "fan")
+"""What people control by voice, most common first; other domains come after these."""
+
+_TRANSPORT_ERRORS = (
+    ConnectionError,
+    ollama.ResponseError,
+    httpx.HTTPError,
+    json.JSONDecodeError,
+    pydantic.ValidationError,
+)
+"""Ollama unreachable, refusing, or sending what is not its API (a broken stream): its apology
+blames the language model; anything else is our bug and gets ERROR_APOLOGY."""
 
 _BASE_PROMPT = (
     "You are the voice assistant of a home. Your answers are spoken aloud: reply in one or two "
@@ -35,6 +79,18 @@ _BASE_PROMPT = (
 )
 
 
+class _Progress:
+    """Queue marker: the model or a tool is working (see the module docstring)."""
+
+    def __init__(self, started: bool) -> None:
+        self.started = started
+        """True when this is model output (a tool call), which ends the first-token wait."""
+
+
+_OUTPUT = _Progress(started=True)
+_ALIVE = _Progress(started=False)
+
+
 @dataclass
 class LlmResult:
     """The end of one LLM answer."""
@@ -42,25 +98,142 @@ class LlmResult:
     text: str
     ok: bool
     tool_calls: int = 0
+    apology: str = ""
+    """The apology ending `text` after a failure (the caller streams it after the deltas)."""
+    pending: PendingAction | None = None
+    """A sensitive action the model asked for: `text` ends with the question about it."""
 
 
-def system_prompt(
-    home: HomeSnapshot, extra: str | None, area: str | None, now: datetime.datetime
-) -> str:
-    """Short prompt: instructions, time, the satellite's area and the home's names and states."""
+@dataclass
+class PromptStats:
+    """What `build_messages` kept, for the log and tests."""
+
+    tokens: int
+    """Estimated tokens of the messages and tool schemas (without the reserve)."""
+    entities: int
+    entities_total: int
+    history: int
+    history_total: int
+
+
+def estimate_tokens(text: str) -> int:
+    """A conservative token count for `text` (see CHARS_PER_TOKEN)."""
+    return math.ceil(len(text) / CHARS_PER_TOKEN)
+
+
+def _message_tokens(message: dict[str, Any]) -> int:
+    return estimate_tokens(str(message.get("content") or "")) + MESSAGE_OVERHEAD_TOKENS
+
+
+TOOLS_TOKENS = estimate_tokens(json.dumps(TOOLS))
+"""The tool schemas Ollama renders into the prompt."""
+
+
+def reserve_tokens(num_ctx: int) -> int:
+    """Room kept free for the answer and up to a few tool calls with their results."""
+    return max(256, num_ctx // 4)
+
+
+def rank_entities(home: HomeSnapshot, area: str | None) -> list[Entity]:
+    """The home's entities, most useful for the prompt first: the satellite's area, then the
+    domains people control by voice (DOMAIN_PRIORITY order), then the rest, each group in the
+    home's order."""
+    here = home.area_named(area)
+
+    def key(entity: Entity) -> tuple[int, int]:
+        elsewhere = here is None or entity.area_id != here.area_id
+        try:
+            domain = DOMAIN_PRIORITY.index(entity.domain)
+        except ValueError:
+            domain = len(DOMAIN_PRIORITY)
+        return (int(elsewhere), domain)
+
+    return sorted(home.entities.values(), key=key)
+
+
+def _entity_line(home: HomeSnapshot, entity: Entity) -> str:
+    entity_area = home.entity_area(entity)
+    return (
+        f"- {entity.name} | {entity_area.name if entity_area else '-'} | "
+        f"{entity.domain} {entity.state_with_unit}"
+    )
+
+
+def _head(extra: str | None, area: str | None, now: datetime.datetime) -> list[str]:
     lines = [_BASE_PROMPT, f"It is {now:%A %d %B %Y, %H:%M}."]
     if area:
         lines.append(f"The user is in the {area}; 'here' means the {area}.")
     if extra:
         lines.append(extra.strip())
     lines.append("Devices (name | area | state):")
-    for entity in list(home.entities.values())[:MAX_PROMPT_ENTITIES]:
-        entity_area = home.entity_area(entity)
-        lines.append(
-            f"- {entity.name} | {entity_area.name if entity_area else '-'} | "
-            f"{entity.domain} {entity.state_with_unit}"
-        )
+    return lines
+
+
+def system_prompt(
+    home: HomeSnapshot,
+    extra: str | None,
+    area: str | None,
+    now: datetime.datetime,
+    max_entities: int = MAX_PROMPT_ENTITIES,
+) -> str:
+    """Short prompt: instructions, time, the satellite's area and the best-ranked entities."""
+    lines = _head(extra, area, now)
+    ranked = rank_entities(home, area)[:max_entities]
+    lines.extend(_entity_line(home, e) for e in ranked)
     return "\n".join(lines)
+
+
+def build_messages(
+    settings: HandleSettings,
+    home: HomeSnapshot,
+    history: Sequence[dict[str, str]],
+    text: str,
+    area: str | None,
+    now: datetime.datetime,
+) -> tuple[list[dict[str, Any]], PromptStats]:
+    """The chat messages, trimmed so that they, the tool schemas and the reserve for the answer
+    fit `llm_num_ctx`: lowest-ranked entities go first; when fewer than MIN_PROMPT_ENTITIES
+    would remain, the oldest history turns go too (a recent "turn it off" needs the last turn,
+    rarely the twentieth)."""
+    head = "\n".join(_head(settings.llm_prompt, area, now))
+    ranked = rank_entities(home, area)[:MAX_PROMPT_ENTITIES]
+    lines = [_entity_line(home, e) for e in ranked]
+    user = {"role": "user", "content": text}
+    budget = (
+        settings.llm_num_ctx
+        - reserve_tokens(settings.llm_num_ctx)
+        - TOOLS_TOKENS
+        - _message_tokens({"content": head})
+        - _message_tokens(user)
+    )
+    line_costs = [estimate_tokens(line) + 1 for line in lines]  # +1: the newline
+    kept_history = list(history)
+
+    def entities_fitting(room: int) -> int:
+        count = used = 0
+        for cost in line_costs:
+            if used + cost > room:
+                break
+            used += cost
+            count += 1
+        return count
+
+    while True:
+        history_cost = sum(_message_tokens(m) for m in kept_history)
+        count = entities_fitting(budget - history_cost)
+        if count >= min(MIN_PROMPT_ENTITIES, len(lines)) or not kept_history:
+            break
+        kept_history = kept_history[2:]  # one user/assistant turn, oldest first
+    system = {"role": "system", "content": "\n".join([head, *lines[:count]])}
+    messages = [system, *kept_history, user]
+    stats = PromptStats(
+        tokens=sum(_message_tokens(m) for m in messages) + TOOLS_TOKENS,
+        entities=count,
+        entities_total=len(home.entities),
+        history=len(kept_history),
+        history_total=len(history),
+    )
+    return messages, stats
 
 
 class LlmAgent:
@@ -73,6 +246,7 @@ class LlmAgent:
         self.tools = tools
         self._client: ollama.AsyncClient | None = None
         self._failures = 0
+        self._trim_logged = False
 
     def _get_client(self) -> ollama.AsyncClient:
         if self._client is None:
@@ -93,28 +267,24 @@ class LlmAgent:
         conversation_id: str | None = None,
         area: str | None = None,
     ) -> AsyncIterator[str | LlmResult]:
-        """Stream an answer; on failure or `llm_timeout` s of silence, end with the apology."""
-        messages: list[dict[str, Any]] = [
-            {
-                "role": "system",
-                "content": system_prompt(
-                    home, self.settings.llm_prompt, area, datetime.datetime.now()
-                ),
-            },
-            *history,
-            {"role": "user", "content": text},
-        ]
-        queue: asyncio.Queue[str | LlmResult] = asyncio.Queue()
+        """Stream an answer; on a failure or a timeout (module docstring), end with an apology.
+
+        A failure inside the chat task arrives here as its result at once, so the apology is
+        spoken as soon as the failure happens, never after a timeout."""
+        queue: asyncio.Queue[str | _Progress | LlmResult] = asyncio.Queue()
         task = asyncio.create_task(
-            self._run(messages, queue, conversation_id, area), name="ollama chat"
+            self._run(history, text, home, queue, conversation_id, area), name="ollama chat"
         )
+        loop = asyncio.get_running_loop()
+        started = False
+        deadline = loop.time() + self.settings.llm_first_token_timeout
         spoken: list[str] = []
         try:
             while True:
                 try:
-                    item = await asyncio.wait_for(queue.get(), self.settings.llm_timeout)
+                    item = await asyncio.wait_for(queue.get(), max(0.0, deadline - loop.time()))
                 except TimeoutError:
-                    self._log_failure(f"no answer within {self.settings.llm_timeout:g} s")
+                    self._log_failure(self._timeout_reason(started))
                     yield from_failure(spoken)
                     return
                 if isinstance(item, LlmResult):
@@ -122,75 +292,162 @@ class LlmAgent:
                         self._failures = 0
                     yield item
                     return
-                spoken.append(item)
-                yield item
+                if isinstance(item, _Progress) and not (item.started or started):
+                    continue  # thinking before the first output: the first-token bound holds
+                started = True
+                deadline = loop.time() + self.settings.llm_timeout
+                if isinstance(item, str):
+                    spoken.append(item)
+                    yield item
         finally:
             task.cancel()
             await asyncio.gather(task, return_exceptions=True)
 
-    def _log_failure(self, reason: str) -> None:
+    def _timeout_reason(self, started: bool) -> str:
+        if started:
+            return f"silent for {self.settings.llm_timeout:g} s mid-answer"
+        return f"no first words within {self.settings.llm_first_token_timeout:g} s"
+
+    def _log_failure(self, reason: str, err: BaseException | None = None) -> None:
         """One WARNING line per outage, then DEBUG until Ollama answers again."""
         self._failures += 1
         level = logging.WARNING if self._failures == 1 else logging.DEBUG
-        _LOGGER.log(level, "Ollama at %s failed: %s", self.settings.ollama_url, reason)
+        url = self.settings.ollama_url
+        _LOGGER.log(level, "Ollama at %s failed: %s", url, reason, exc_info=err)
+
+    def _messages(
+        self,
+        history: list[dict[str, str]],
+        text: str,
+        home: HomeSnapshot,
+        area: str | None,
+    ) -> list[dict[str, Any]]:
+        messages, stats = build_messages(
+            self.settings, home, history, text, area, datetime.datetime.now()
+        )
+        _LOGGER.debug(
+            "LLM prompt ~%d of %d tokens: %d of %d entities, %d of %d history messages",
+            stats.tokens,
+            self.settings.llm_num_ctx,
+            stats.entities,
+            stats.entities_total,
+            stats.history,
+            stats.history_total,
+        )
+        if stats.entities < stats.entities_total and not self._trim_logged:
+            self._trim_logged = True
+            _LOGGER.info(
+                "The home has %d entities; the LLM prompt lists the %d that fit --llm-num-ctx %d "
+                "(the satellite's area and lights, switches, covers, climate, locks and media "
+                "first)",
+                stats.entities_total,
+                stats.entities,
+                self.settings.llm_num_ctx,
+            )
+        return messages
 
     async def _run(
         self,
-        messages: list[dict[str, Any]],
-        queue: asyncio.Queue[str | LlmResult],
+        history: list[dict[str, str]],
+        text: str,
+        home: HomeSnapshot,
+        queue: asyncio.Queue[str | _Progress | LlmResult],
         conversation_id: str | None,
         area: str | None,
     ) -> None:
+        """The chat, tool rounds included; always ends by putting one `LlmResult`."""
         parts: list[str] = []
-        tool_calls_done = 0
         try:
-            for round_no in range(MAX_TOOL_ROUNDS + 1):
-                content: list[str] = []
-                calls: list[Any] = []
-                stream = await self._get_client().chat(
-                    model=self.settings.llm_model,
-                    messages=messages,
-                    tools=TOOLS if round_no < MAX_TOOL_ROUNDS else [],
-                    stream=True,
-                    options={"num_ctx": self.settings.llm_num_ctx},
-                    keep_alive=self.settings.llm_keep_alive,
+            result = await self._chat(
+                self._messages(history, text, home, area), queue, parts, conversation_id, area
+            )
+        except _TRANSPORT_ERRORS as err:
+            self._log_failure(str(err) or type(err).__name__, err)
+            result = from_failure(parts)
+        except Exception:
+            _LOGGER.exception("The LLM answer to %r failed", text)
+            result = from_failure(parts, ERROR_APOLOGY)
+        await queue.put(result)
+
+    async def _chat(
+        self,
+        messages: list[dict[str, Any]],
+        queue: asyncio.Queue[str | _Progress | LlmResult],
+        parts: list[str],
+        conversation_id: str | None,
+        area: str | None,
+    ) -> LlmResult:
+        tool_calls_done = 0
+        for round_no in range(MAX_TOOL_ROUNDS + 1):
+            content: list[str] = []
+            calls: list[Any] = []
+            stream = await self._get_client().chat(
+                model=self.settings.llm_model,
+                messages=messages,
+                tools=TOOLS if round_no < MAX_TOOL_ROUNDS else [],
+                stream=True,
+                options={"num_ctx": self.settings.llm_num_ctx},
+                keep_alive=self.settings.llm_keep_alive,
+            )
+            async for chunk in stream:
+                delta = chunk.message.content or ""
+                if delta:
+                    content.append(delta)
+                    parts.append(delta)
+                    await queue.put(delta)
+                if chunk.message.tool_calls:
+                    calls.extend(chunk.message.tool_calls)
+                    await queue.put(_OUTPUT)
+                elif chunk.message.thinking:
+                    await queue.put(_ALIVE)
+            assistant: dict[str, Any] = {"role": "assistant", "content": "".join(content)}
+            if calls:
+                assistant["tool_calls"] = [
+                    {"function": {"name": c.function.name, "arguments": c.function.arguments}}
+                    for c in calls
+                ]
+            messages.append(assistant)
+            if not calls:
+                break
+            for call in calls:
+                await queue.put(_ALIVE)
+                result = await self.tools.run(
+                    call.function.name, call.function.arguments, conversation_id, area
                 )
-                async for chunk in stream:
-                    delta = chunk.message.content or ""
-                    if delta:
-                        content.append(delta)
-                        parts.append(delta)
-                        await queue.put(delta)
-                    calls.extend(chunk.message.tool_calls or ())
-                assistant: dict[str, Any] = {"role": "assistant", "content": "".join(content)}
-                if calls:
-                    assistant["tool_calls"] = [
-                        {"function": {"name": c.function.name, "arguments": c.function.arguments}}
-                        for c in calls
-                    ]
-                messages.append(assistant)
-                if not calls:
-                    break
-                for call in calls:
-                    result = await self.tools.run(
-                        call.function.name, call.function.arguments, conversation_id, area
-                    )
-                    tool_calls_done += 1
-                    messages.append(
-                        {"role": "tool", "content": result, "tool_name": call.function.name}
-                    )
-        except (ConnectionError, ollama.ResponseError, httpx.HTTPError, ValueError) as err:
-            self._log_failure(str(err) or type(err).__name__)
-            await queue.put(from_failure(parts))
-            return
-        text = " ".join("".join(parts).split())
-        await queue.put(LlmResult(text, True, tool_calls_done))
+                tool_calls_done += 1
+                await queue.put(_ALIVE)
+                if result.pending is not None:
+                    return await self._ask(result.pending, queue, parts, tool_calls_done)
+                messages.append(
+                    {"role": "tool", "content": result.content, "tool_name": call.function.name}
+                )
+        return LlmResult(_joined(parts), True, tool_calls_done)
+
+    async def _ask(
+        self,
+        pending: PendingAction,
+        queue: asyncio.Queue[str | _Progress | LlmResult],
+        parts: list[str],
+        tool_calls_done: int,
+    ) -> LlmResult:
+        """End the answer with our own confirmation question, not the model's words: the
+        model could claim the door is open, and a fixed question is what the yes answers.
+        Tool calls after the held one in the same round are not run."""
+        question = f"Do you want me to {pending.summary}?"
+        delta = f" {question}" if parts else question
+        parts.append(delta)
+        await queue.put(delta)
+        return LlmResult(_joined(parts), True, tool_calls_done, pending=pending)
 
 
-def from_failure(spoken: list[str]) -> LlmResult:
+def _joined(parts: list[str]) -> str:
+    return " ".join("".join(parts).split())
+
+
+def from_failure(spoken: list[str], apology: str = APOLOGY) -> LlmResult:
     """The result after a failure: the apology (after whatever was already spoken)."""
-    already = " ".join("".join(spoken).split())
-    return LlmResult(f"{already} {APOLOGY}".strip(), False)
+    already = _joined(spoken)
+    return LlmResult(f"{already} {apology}".strip(), False, apology=apology)
 
 
 def tool_names() -> list[str]:

@@ -3,16 +3,25 @@
 So "could you switch the kitchen light on" understood by the LLM does exactly what the local
 sentence does: same target matching, same service call, same spoken result (which the model
 gets back as the tool result, with the resulting states).
+
+A malformed call (unknown tool, arguments that are not an object, a missing or wrongly typed
+argument) and a tool that fails unexpectedly both come back to the model as a tool error it can
+read and correct, never as an exception that ends the answer. A call that would unlock a lock,
+open a garage door, gate or door, or disarm an alarm is not executed: it becomes a
+`PendingAction` that runs only after the user says yes (see `Assistant`).
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import re
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from .actions import IntentExecutor
+from .conversations import PendingAction
 from .intents import IntentMatch
 
 _LOGGER = logging.getLogger(__name__)
@@ -70,6 +79,92 @@ _INTENTS = {
     "timer_status": "HassTimerStatus",
 }
 
+_TARGET_KEYS = ("name", "area", "domain")
+_REQUIRED_ANY: dict[str, tuple[tuple[str, ...], ...]] = {
+    "turn_on": (_TARGET_KEYS,),
+    "turn_off": (_TARGET_KEYS,),
+    "get_state": (_TARGET_KEYS,),
+    "set_light": (_TARGET_KEYS, ("brightness", "color")),
+    "start_timer": (("hours", "minutes", "seconds"),),
+}
+"""Per tool, groups of which at least one argument must be given (a target, a duration)."""
+_RANGES = {"brightness": (0, 100), "hours": (0, None), "minutes": (0, None), "seconds": (0, None)}
+_INTEGER_TEXT = re.compile(r"\s*-?\d+\s*")
+
+
+class ToolCallError(ValueError):
+    """A malformed tool call; its message is written for the model, so it can correct it."""
+
+
+@dataclass(frozen=True)
+class ToolResult:
+    """The `tool` message content, and the action held for confirmation, if any."""
+
+    content: str
+    pending: PendingAction | None = None
+
+
+def _properties(name: str) -> dict[str, Any]:
+    tool = next(t for t in TOOLS if t["function"]["name"] == name)
+    return tool["function"]["parameters"]["properties"]
+
+
+def _integer(key: str, value: Any) -> int:
+    """An integer argument: ints, integral floats and digit strings (as HA's `vol.Coerce(int)`
+    accepts), within the argument's range."""
+    if isinstance(value, bool):
+        number = None
+    elif isinstance(value, int):
+        number = value
+    elif isinstance(value, float) and value.is_integer():
+        number = int(value)
+    elif isinstance(value, str) and _INTEGER_TEXT.fullmatch(value):
+        number = int(value)
+    else:
+        number = None
+    if number is None:
+        raise ToolCallError(f"argument {key!r} must be an integer, not {value!r}")
+    low, high = _RANGES.get(key, (None, None))
+    if (low is not None and number < low) or (high is not None and number > high):
+        raise ToolCallError(f"argument {key!r} must be between {low} and {high}, not {number}")
+    return number
+
+
+def validate_arguments(name: str, arguments: Any) -> dict[str, Any]:
+    """The call's arguments checked against the tool's schema; raises `ToolCallError`.
+
+    Empty values (null, "") count as absent: small models fill every optional field."""
+    if name not in _INTENTS:
+        raise ToolCallError(f"unknown tool {name!r}; the tools are {', '.join(_INTENTS)}")
+    if arguments is None:
+        arguments = {}
+    if not isinstance(arguments, Mapping):
+        raise ToolCallError(f"arguments must be a JSON object, not {arguments!r}")
+    properties = _properties(name)
+    slots: dict[str, Any] = {}
+    for key, value in arguments.items():
+        if key not in properties:
+            allowed = ", ".join(properties) or "none"
+            raise ToolCallError(f"unknown argument {key!r} for {name}; allowed: {allowed}")
+        if value is None or value == "":
+            continue
+        if properties[key]["type"] == "integer":
+            slots[key] = _integer(key, value)
+        elif isinstance(value, str):
+            slots[key] = value.strip()
+        else:
+            raise ToolCallError(f"argument {key!r} must be a string, not {value!r}")
+    for group in _REQUIRED_ANY.get(name, ()):
+        if not any(key in slots for key in group):
+            raise ToolCallError(f"{name} needs at least one of: {', '.join(group)}")
+    return slots
+
+
+def _question(pending: list[tuple[str, Any]]) -> tuple[str, str]:
+    """("unlock the Front Door", "Do you want me to unlock the Front Door?")."""
+    summary = " and ".join(f"{verb} the {entity.name}" for verb, entity in pending)
+    return summary, f"Do you want me to {summary}?"
+
 
 def _response_key(intent: str, slots: Mapping[str, Any], domain: str | None) -> str:
     if intent in ("HassTurnOn", "HassTurnOff"):
@@ -93,27 +188,36 @@ class ToolRunner:
     async def run(
         self,
         name: str,
-        arguments: Mapping[str, Any] | None,
+        arguments: Any,
         conversation_id: str | None = None,
         area: str | None = None,
+    ) -> ToolResult:
+        """Run one tool call; never raises for anything the call or the tool does wrong.
+
+        A malformed call is logged as a warning (the model's mistake, no traceback needed); a
+        tool that raises is logged with its traceback (our bug). Both go back to the model."""
+        try:
+            slots = validate_arguments(name, arguments)
+        except ToolCallError as err:
+            _LOGGER.warning("LLM tool call %s(%r) rejected: %s", name, arguments, err)
+            return _error(str(err))
+        match = self._match(name, slots)
+        sensitive = self.executor.sensitive_targets(match)
+        if sensitive:
+            summary, question = _question(sensitive)
+            _LOGGER.info("LLM tool %s(%s) held for confirmation: %s", name, slots, summary)
+            content = {"success": False, "needs_confirmation": True, "question": question}
+            return ToolResult(json.dumps(content), PendingAction(match, summary, area))
+        try:
+            return ToolResult(await self.execute(name, match, conversation_id, area))
+        except Exception as err:  # any failure: the model must hear of it, we log our bug
+            _LOGGER.exception("LLM tool %s(%s) failed", name, slots)
+            return _error(f"the tool failed ({type(err).__name__}); it did not do anything")
+
+    async def execute(
+        self, name: str, match: IntentMatch, conversation_id: str | None, area: str | None
     ) -> str:
-        """Run one tool call; bad names or arguments become an error result for the model."""
-        intent = _INTENTS.get(name)
-        if intent is None:
-            return json.dumps({"success": False, "error": f"unknown tool {name}"})
-        slots = {k: v for k, v in dict(arguments or {}).items() if v not in (None, "")}
-        slots = {k: v for k, v in slots.items() if k in {*_TARGET, *_TIMER, "brightness", "color"}}
-        domain = None
-        if slots.get("name"):
-            named = self.executor.home.snapshot.entities_named(str(slots["name"]))
-            domain = named[0].domain if named else None
-        match = IntentMatch(
-            intent=intent,
-            slots=slots,
-            speech_slots={k: str(v) for k, v in slots.items()},
-            response_key=_response_key(intent, slots, domain),
-            text=f"tool {name}",
-        )
+        """Execute a validated (and, if sensitive, confirmed) call; the tool message JSON."""
         outcome = await self.executor.execute(match, conversation_id, area)
         snapshot = self.executor.home.snapshot
         states = {
@@ -121,5 +225,23 @@ class ToolRunner:
             for e in outcome.entity_ids
             if e in snapshot.entities
         }
-        _LOGGER.info("LLM tool %s(%s) -> %s", name, slots, outcome.speech)
+        _LOGGER.info("LLM tool %s(%s) -> %s", name, match.slots, outcome.speech)
         return json.dumps({"success": outcome.success, "result": outcome.speech, "states": states})
+
+    def _match(self, name: str, slots: dict[str, Any]) -> IntentMatch:
+        intent = _INTENTS[name]
+        domain = None
+        if slots.get("name"):
+            named = self.executor.home.snapshot.entities_named(str(slots["name"]))
+            domain = named[0].domain if named else None
+        return IntentMatch(
+            intent=intent,
+            slots=slots,
+            speech_slots={k: str(v) for k, v in slots.items()},
+            response_key=_response_key(intent, slots, domain),
+            text=f"tool {name}",
+        )
+
+
+def _error(message: str) -> ToolResult:
+    return ToolResult(json.dumps({"success": False, "error": message}))
