@@ -117,6 +117,8 @@ class FakeHomeAssistant(RestartableSite):
         self.auth_attempts = 0
         self.service_delay = 0.0
         """Seconds a service call takes before HA answers (a slow Z-Wave device, a busy HA)."""
+        self.states_delay = 0.0
+        """Seconds `GET /api/states` takes (a large home): registry events can arrive meanwhile."""
         self._subscribers: list[tuple[web.WebSocketResponse, int, str | None]] = []
         self._sockets: set[web.WebSocketResponse] = set()
 
@@ -356,6 +358,7 @@ class FakeHomeAssistant(RestartableSite):
     async def _states(self, request: web.Request) -> web.Response:
         if not self._authorized(request):
             return web.Response(status=401, text="401: Unauthorized")
+        await asyncio.sleep(self.states_delay)
         return web.json_response([self._state_json(e) for e in self.entities.values()])
 
     async def _state(self, request: web.Request) -> web.Response:

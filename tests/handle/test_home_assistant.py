@@ -160,3 +160,25 @@ async def test_fake_ha_rest_needs_the_token(fake_ha: FakeHomeAssistant) -> None:
             changed = await response.json()
     assert changed[0]["entity_id"] == "light.desk_lamp" and changed[0]["state"] == "on"
     assert fake_ha.calls[-1].data == {"entity_id": "light.desk_lamp"}
+
+
+async def test_registry_change_during_a_refresh_is_not_lost(
+    ha_assistant: Assistant, fake_ha: FakeHomeAssistant
+) -> None:
+    # The refresh has read the exposure list when the user un-exposes an entity; the event
+    # arrives while the refresh is still loading states. It must trigger another refresh,
+    # not wait for the periodic one (5 minutes).
+    fake_ha.states_delay = 0.5
+    reads = sum(c.get("type") == "homeassistant/expose_entity/list" for c in fake_ha.ws_commands)
+    await fake_ha.fire_registry_updated("area")  # starts a refresh
+    await _wait_for(
+        lambda: (
+            sum(c.get("type") == "homeassistant/expose_entity/list" for c in fake_ha.ws_commands)
+            > reads
+        )
+    )
+    await fake_ha.expose("switch.coffee_maker", False)  # mid-refresh
+    fake_ha.states_delay = 0.0
+    await _wait_for(lambda: "switch.coffee_maker" not in ha_assistant.home.snapshot.entities)
+    _, answer = await ask(ha_assistant, "turn on the coffee maker")
+    assert not answer.handled and fake_ha.calls == [], answer
