@@ -197,10 +197,14 @@ class HomeAssistantHome(Home):
             self._failures = 0
             self._ready.set()
             _LOGGER.info(
-                "Connected to Home Assistant %s at %s: %d exposed entities, %d areas",
+                "Connected to Home Assistant %s at %s: %d entities exposed to Assist (%s), "
+                "%d areas",
                 reply.get("ha_version", "?"),
                 self.url,
                 len(self._snapshot.entities),
+                "fallback: registry settings and defaults"
+                if self._exposure_fallback
+                else "HA's exposure settings",
                 len(self._snapshot.areas),
             )
             await self._listen(ws)
