@@ -195,13 +195,17 @@ async def test_websocket_origins_are_checked(lan_server: PageServer, tmp_path: P
 
 
 async def test_loopback_stays_open_without_a_token(tmp_path: Path) -> None:
-    """127.0.0.1: no token made, nothing written; other sites' pages still refused."""
+    """127.0.0.1: no token made, nothing written; other sites' pages still refused, by Origin
+    and (DNS rebinding) by Host."""
     server = await serve_page(tmp_path / "data", "127.0.0.1")
     try:
         assert await status_code(server.url() + "api/status") == 200
         assert await ws_status(server.url() + "api/satellite") == 101  # a local program
         evil = {"Origin": "http://evil.example"}
         assert await ws_status(server.url() + "api/satellite", headers=evil) == 403
+        rebound = {"Host": f"attacker.example:{server.http_port}"}  # DNS rebinding
+        assert await status_code(server.url() + "api/status", headers=rebound) == 403
+        assert await ws_status(server.url() + "api/satellite", headers=rebound) == 403
         assert not (tmp_path / "data").exists()
         assert "access token" not in server.log
     finally:

@@ -227,6 +227,20 @@ async def test_loopback_websockets_refuse_other_origins(make_client, path: str) 
     await ws.close()
 
 
+async def test_loopback_page_answers_only_to_loopback_names(make_client) -> None:
+    """DNS rebinding: a site whose name now resolves to 127.0.0.1 is refused by its Host."""
+    client = await make_client()
+    for host in ("evil.example", f"evil.example:{client.port}", "192.168.1.5"):
+        for path in ("/", "/api/status", "/healthz"):
+            response = await client.get(path, headers={"Host": host})
+            assert response.status == 403, (host, path)
+    for host in (f"localhost:{client.port}", f"127.0.0.1:{client.port}", "[::1]", "127.1.2.3"):
+        assert (await client.get("/api/status", headers={"Host": host})).status == 200, host
+    guarded = await make_client(token="s3cret")  # the token guards it instead (reverse proxy)
+    response = await guarded.get("/api/status", headers={"Host": "voice.example.org"})
+    assert response.status == 401
+
+
 async def test_page_opened_with_the_token_sets_a_cookie(make_client) -> None:
     client = await make_client(token="s3cret")
     response = await client.get("/", params={"token": "s3cret"})

@@ -246,6 +246,14 @@ class WebServer:
                 "Refused %s from %s (not the ingress proxy)", request.path, request.remote
             )
             raise web.HTTPForbidden(text="forbidden")
+        if self._open_to_loopback_only() and not self._loopback_name(request):
+            _LOGGER.warning(
+                "Refused %s for Host %s (not a loopback name)", request.path, request.host
+            )
+            raise web.HTTPForbidden(
+                text=f"this page answers to localhost only: open http://localhost:{self.port}/ "
+                "(behind a reverse proxy on this machine, pass --http-trusted-proxy 127.0.0.1)"
+            )
         if not self._is_open(request.path) and self._credential(request) is None:
             raise web.HTTPUnauthorized(
                 text="access token required: open the page's address with ?token=... "
@@ -255,6 +263,24 @@ class WebServer:
         response = await handler(request)
         response.headers.update(_SECURITY_HEADERS)
         return response
+
+    def _open_to_loopback_only(self) -> bool:
+        """No token and no proxy: served only because nothing but this machine reaches it."""
+        return self._token is None and not self._trusted and is_loopback_host(self.host)
+
+    @staticmethod
+    def _loopback_name(request: web.Request) -> bool:
+        """The Host the browser asked for is this machine's own name.
+
+        Without it, DNS rebinding would let any web site a local browser visits read the
+        page and drive Talk: its name re-resolved to 127.0.0.1 is, to the browser, the same
+        origin, so the Origin check alone cannot stop it.
+        """
+        try:
+            name = URL(f"http://{request.host}").host
+        except ValueError:
+            return False
+        return name is not None and is_loopback_host(name)
 
     @staticmethod
     def _is_open(path: str) -> bool:
@@ -281,6 +307,8 @@ class WebServer:
         """How the request proved itself: "open" (no token set), "explicit", "cookie"; None
         when it did not. A cookie is sent by the browser on its own, so it counts for less
         (see _origin_ok)."""
+        if self.needs_generated_token:
+            return None  # not prepared yet: never open by default
         if self._token is None:
             return "open"
         if self._matches(self._explicit_token(request)):
