@@ -296,6 +296,9 @@ async def main(argv: list[str] | None = None) -> int:
         await serving
     except asyncio.CancelledError:
         _LOGGER.info("Stopping")
+    except ModelNotFoundError as err:  # a missing model, or a bundled one failing its digests
+        _LOGGER.error("Cannot start: %s", err)
+        code = 2
     except Exception as err:  # a model that cannot load: say why, exit non-zero
         _LOGGER.error("Stopped: %s", err, exc_info=args.debug)
         code = 1

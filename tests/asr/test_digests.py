@@ -229,7 +229,7 @@ def test_server_refuses_a_damaged_bundled_install(tmp_path: Path) -> None:
     )
     # 1 today: __main__ reports any failed load as "Stopped: ..." with exit code 1
     # (a ModelNotFoundError at construction exits 2); see the change proposed for __main__.
-    assert result.returncode != 0, result.stderr
+    assert result.returncode == 2, result.stderr
     stderr = result.stderr
     assert str(package / "model" / "vocabulary.txt") in stderr
     assert f"expected {TINY_EN.files['vocabulary.txt']}" in stderr
