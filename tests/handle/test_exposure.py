@@ -255,10 +255,13 @@ async def test_without_admin_rights_the_fallback_is_never_more_open(
     warnings = [
         r.getMessage()
         for r in caplog.records
-        if r.levelno >= logging.WARNING and "exposure settings" in r.getMessage()
+        if r.levelno >= logging.WARNING and "Assist exposure settings" in r.getMessage()
     ]
     assert len(warnings) == 1, warnings
     assert "unauthorized" in warnings[0] and "administrator" in warnings[0]
+    assert any(
+        "(fallback: registry settings and defaults)" in r.getMessage() for r in caplog.records
+    )
 
 
 async def test_fake_ha_serves_the_exposure_commands_as_ha_does(fake_ha: FakeHomeAssistant) -> None:

@@ -114,5 +114,6 @@ async def test_exposure_rules_hold_end_to_end(tmp_path: Path, demo_home: dict[st
             code = await asyncio.to_thread(stop, server)
         log = server.log()
         assert code == 0, log
-        assert "exposure settings" not in log  # an admin token: no fallback warning
+        assert "entities exposed to Assist (HA's exposure settings)" in log
+        assert "did not give its Assist exposure settings" not in log  # admin: no fallback
         assert HA_TOKEN not in log
