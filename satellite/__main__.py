@@ -9,6 +9,8 @@ import logging
 import signal
 from pathlib import Path
 
+from wyoming_rtx.lan import PRIVATE_NETWORKS, parse_networks
+
 from .app import HaApp, run_direct
 from .settings import (
     SOUNDS_DIR,
@@ -40,6 +42,14 @@ def build_parser() -> argparse.ArgumentParser:
     mode.add_argument("--no-zeroconf", action="store_true", help="HA mode: do not announce")
     mode.add_argument("--zeroconf-name", help="HA mode: announced instance name")
     mode.add_argument("--zeroconf-host", help="HA mode: announced address (default: LAN IP)")
+    mode.add_argument(
+        "--ha-allow",
+        action="append",
+        metavar="CIDR",
+        help="HA mode: peers that may connect (repeatable); others get an error event and are "
+        f"closed (default: {' '.join(PRIVATE_NETWORKS)}); "
+        "e.g. --ha-allow 192.168.1.10/32 for Home Assistant's address only",
+    )
     mic = parser.add_argument_group("microphone (one of)")
     mic.add_argument("--mic-command", help="e.g. 'arecord -r 16000 -c 1 -f S16_LE -t raw'")
     mic.add_argument("--mic-device", help="sounddevice input name/index, or 'default'")
@@ -148,17 +158,34 @@ def settings_from_args(
     )
 
 
-async def _run(args: argparse.Namespace, settings: SatelliteSettings) -> None:
-    if args.ha_uri:
-        app = HaApp(
-            settings,
-            HaSettings(
-                uri=args.ha_uri,
-                zeroconf=not args.no_zeroconf,
-                zeroconf_name=args.zeroconf_name,
-                zeroconf_host=args.zeroconf_host,
-            ),
-        )
+def ha_settings_from_args(
+    parser: argparse.ArgumentParser, args: argparse.Namespace
+) -> HaSettings | None:
+    """Home Assistant mode's settings (None in direct mode); a bad range is one clear line."""
+    if args.ha_allow and not args.ha_uri:
+        parser.error("--ha-allow applies to Home Assistant mode: add --ha-uri")
+    if not args.ha_uri:
+        return None
+    allow = tuple(args.ha_allow) if args.ha_allow else PRIVATE_NETWORKS
+    for cidr in allow:
+        try:
+            parse_networks([cidr])
+        except ValueError:
+            parser.error(f"--ha-allow {cidr!r} is not an address range such as 192.168.1.0/24")
+    return HaSettings(
+        uri=args.ha_uri,
+        zeroconf=not args.no_zeroconf,
+        zeroconf_name=args.zeroconf_name,
+        zeroconf_host=args.zeroconf_host,
+        allow=allow,
+    )
+
+
+async def _run(
+    args: argparse.Namespace, settings: SatelliteSettings, ha: HaSettings | None
+) -> None:
+    if ha is not None:
+        app = HaApp(settings, ha)
         await app.start()
         try:
             await app.run()
@@ -168,14 +195,16 @@ async def _run(args: argparse.Namespace, settings: SatelliteSettings) -> None:
         await run_direct(settings, DirectSettings(server_uri=args.server_uri))
 
 
-async def _main(args: argparse.Namespace, settings: SatelliteSettings) -> None:
+async def _main(
+    args: argparse.Namespace, settings: SatelliteSettings, ha: HaSettings | None
+) -> None:
     task = asyncio.current_task()
     assert task is not None
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, task.cancel)
     with contextlib.suppress(asyncio.CancelledError):
-        await _run(args, settings)
+        await _run(args, settings, ha)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -183,9 +212,10 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.debug else logging.INFO, format=args.log_format)
     settings = settings_from_args(parser, args)
-    _LOGGER.debug(settings)
+    ha = ha_settings_from_args(parser, args)
+    _LOGGER.debug("%s %s", settings, ha)
     try:
-        asyncio.run(_main(args, settings))
+        asyncio.run(_main(args, settings, ha))
     except FileNotFoundError as err:  # a missing model or sound: one clear line, no traceback
         parser.exit(2, f"error: {err}\n")
 

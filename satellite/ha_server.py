@@ -8,17 +8,29 @@ with pipeline events (``transcript``, ``synthesize``, ``error``…) and the 2205
 
 One connection owns the satellite. A connection that only asks ``describe`` (HA's set-up
 probe, zeroconf discovery) never takes it. The first connection that sends anything else
-becomes the owner and *replaces* an older owner, which is closed: HA keeps one task per
-satellite and disconnects before it reconnects, so a second owning connection means the first
-is stale (HA restarted, or a half-open socket this side cannot notice because it only writes
-when spoken to). Refusing it would lock HA out until TCP gave up on the dead link.
+becomes the owner. While the owner is alive, a newcomer is refused with an ``error`` event
+(``satellite-busy``) and closed, so no host on the LAN can push Home Assistant off. Alive
+means: it sent an event within ``hold_seconds`` (HA pings every ~2 s while it runs the
+satellite), or Home Assistant paused it (a muted satellite gets no pings, and HA closes that
+connection itself before it reconnects). A silent owner is stale (HA restarted, or a
+half-open socket this side cannot notice because it only writes when spoken to): a newcomer
+*replaces* it, and the old connection is closed. TCP keepalive ends a paused owner whose host
+vanished, so HA is never locked out by a dead link.
+
+Who may connect at all is ``--ha-allow`` (``HaSettings.allow``): any other peer gets an
+``error`` event (``not-allowed``) and is closed before anything it sends is read.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import socket
+import time
+from collections.abc import Coroutine
 from pathlib import Path
+from typing import Any
 
 from wyoming.asr import Transcript
 from wyoming.audio import AudioChunk, AudioStart, AudioStop
@@ -34,6 +46,7 @@ from wyoming.tts import Synthesize
 from wyoming.wake import Detection
 
 from wyoming_rtx.audio.endpoint import EndReason
+from wyoming_rtx.lan import NOT_ALLOWED, RefusalLog, allowed, parse_networks, peer_ip, refuse
 
 from .audio_out import AnswerPlayer, Speaker
 from .core import AnswerWait
@@ -41,6 +54,24 @@ from .settings import HaSettings, SatelliteSettings
 from .wake import WakeDetection
 
 _LOGGER = logging.getLogger(__name__)
+
+SATELLITE_BUSY = "satellite-busy"
+"""The ``error`` code a newcomer reads while the owning connection is alive."""
+
+_KEEPALIVE = (("TCP_KEEPIDLE", 10), ("TCP_KEEPINTVL", 5), ("TCP_KEEPCNT", 3))
+"""A silent peer is probed after 10 s and dropped after 3 unanswered probes 5 s apart."""
+
+
+def _enable_keepalive(writer: asyncio.StreamWriter) -> None:
+    """Let the kernel find a vanished peer on a silent connection (a paused owner)."""
+    sock = writer.get_extra_info("socket")
+    if sock is None:
+        return
+    with contextlib.suppress(OSError):
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+        for name, value in _KEEPALIVE:
+            if hasattr(socket, name):
+                sock.setsockopt(socket.IPPROTO_TCP, getattr(socket, name), value)
 
 
 class HaConnection:
@@ -55,7 +86,18 @@ class HaConnection:
         self.peer = writer.get_extra_info("peername")
         self.running = False
         """HA said ``run-satellite`` (and not ``pause-satellite`` since)."""
+        self.paused = False
+        """HA said ``pause-satellite`` (and not ``run-satellite`` since): it stops pinging."""
+        self.last_event = time.monotonic()
+        self.ended = asyncio.Event()
         self.player = AnswerPlayer(satellite.speaker, self._send_played, satellite._tasks)
+
+    def alive(self) -> bool:
+        """Whether this owner keeps newcomers out (see the module docstring)."""
+        if self.ended.is_set() or self.writer.is_closing():
+            return False
+        quiet = time.monotonic() - self.last_event
+        return self.paused or quiet < self.satellite.ha.hold_seconds
 
     async def write(self, event: Event) -> None:
         await async_write_event(event, self.writer)
@@ -67,11 +109,13 @@ class HaConnection:
     async def run(self) -> None:
         try:
             while (event := await async_read_event(self.reader)) is not None:
+                self.last_event = time.monotonic()
                 if not await self._handle(event):
                     break
         except (ConnectionError, OSError) as err:
             _LOGGER.debug("Connection %s failed: %r", self.peer, err)
         finally:
+            self.ended.set()
             self.player.cancel()
             self.satellite._release(self)
             self.writer.close()
@@ -85,14 +129,16 @@ class HaConnection:
         if Describe.is_type(event.type):
             await self.write(self.satellite.info.event())
             return True
-        self.satellite._claim(self)
+        if not await self.satellite._claim(self):
+            await self.satellite._refuse_busy(self)
+            return False
         if Ping.is_type(event.type):
             await self.write(Pong(text=Ping.from_event(event).text).event())
         elif RunSatellite.is_type(event.type):
-            self.running = True
+            self.running, self.paused = True, False
             _LOGGER.info("Home Assistant is running the satellite")
         elif PauseSatellite.is_type(event.type):
-            self.running = False
+            self.running, self.paused = False, True
             self.satellite._turn_done()
             _LOGGER.info("Home Assistant paused the satellite")
         elif self.player.handle_event(event):
@@ -184,6 +230,8 @@ class HaSatellite:
         self._server: asyncio.Server | None = None
         self._tasks: set[asyncio.Task] = set()
         self._connections: set[HaConnection] = set()
+        self._networks = parse_networks(ha.allow)
+        self._refusals = RefusalLog()
         self.answer = AnswerWait("Home Assistant")
 
     async def start(self) -> int:
@@ -206,6 +254,11 @@ class HaSatellite:
         await asyncio.gather(*self._tasks, return_exceptions=True)
 
     def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        peer = writer.get_extra_info("peername")
+        if not allowed(peer, self._networks):
+            self._spawn(self._refuse_peer(peer, reader, writer), "satellite refusal")
+            return
+        _enable_keepalive(writer)
         connection = HaConnection(self, reader, writer)
         self._connections.add(connection)
         task = asyncio.create_task(connection.run(), name="satellite HA connection")
@@ -213,13 +266,58 @@ class HaSatellite:
         task.add_done_callback(self._tasks.discard)
         task.add_done_callback(lambda _t: self._connections.discard(connection))
 
-    def _claim(self, connection: HaConnection) -> None:
+    def _spawn(self, coro: Coroutine[Any, Any, None], name: str) -> None:
+        task = asyncio.create_task(coro, name=name)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    def _log_refusal(self, host: str, why: str) -> None:
+        """One WARNING per address per period: a host retrying in a loop must not flood."""
+        repeats = self._refusals.should_log(host)
+        if repeats is not None:
+            again = f" ({repeats} more since the last report)" if repeats else ""
+            _LOGGER.warning("Refused %s: %s%s", host, why, again)
+
+    async def _refuse_peer(
+        self, peer: object, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
+        ip = peer_ip(peer)
+        host = str(ip) if ip is not None else str(peer)
+        self._log_refusal(host, f"not in --ha-allow {' '.join(self.ha.allow) or '(empty)'}")
+        text = f"{host} may not connect to this satellite: --ha-allow does not include it"
+        await refuse(reader, writer, text, NOT_ALLOWED)
+
+    async def _refuse_busy(self, connection: HaConnection) -> None:
+        owner = self.owner
+        holder = owner.peer[0] if owner is not None and owner.peer else "another client"
+        host = connection.peer[0] if connection.peer else "?"
+        self._log_refusal(host, f"Home Assistant at {holder} holds the satellite and is alive")
+        text = (
+            f"this satellite is held by {holder}, which is still connected and answering; "
+            "it is free again once that connection closes or goes quiet"
+        )
+        await refuse(connection.reader, connection.writer, text, SATELLITE_BUSY)
+
+    async def _claim(self, connection: HaConnection) -> bool:
+        """Make `connection` the owner unless a live owner holds the satellite.
+
+        Returns False when the newcomer must be refused. A live owner gets
+        ``claim_grace_seconds`` to end first: HA's reconnect closes the old link just before.
+        """
         if self.owner is connection:
-            return
+            return True
+        holder = self.owner
+        if holder is not None and holder.alive():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(holder.ended.wait(), self.ha.claim_grace_seconds)
+            if self.owner is connection:
+                return True
+            if self.owner is not None and self.owner.alive():
+                return False
         old, self.owner = self.owner, connection
         if old is not None:
             _LOGGER.warning(
-                "Home Assistant connection from %s replaces the one from %s",
+                "Home Assistant connection from %s replaces the silent one from %s",
                 connection.peer,
                 old.peer,
             )
@@ -227,6 +325,7 @@ class HaSatellite:
             self._turn_done()
         else:
             _LOGGER.info("Home Assistant connected from %s", connection.peer)
+        return True
 
     def _release(self, connection: HaConnection) -> None:
         if self.owner is connection:
@@ -235,9 +334,7 @@ class HaSatellite:
             _LOGGER.warning("Home Assistant disconnected; wake words are ignored until it returns")
 
     def _spawn_sound(self, path: Path | None) -> None:
-        task = asyncio.create_task(self.speaker.play_wav(path), name="satellite timer sound")
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        self._spawn(self.speaker.play_wav(path), "satellite timer sound")
 
     def _turn_sent(self) -> None:
         self.answer.bound(self.settings.response_timeout_seconds)

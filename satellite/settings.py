@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from wyoming_rtx.audio.endpoint import SATELLITE_RULES, EndOfTurnRules
+from wyoming_rtx.lan import PRIVATE_NETWORKS
 
 SOUNDS_DIR = Path(__file__).parent / "sounds"
 
@@ -160,3 +161,15 @@ class HaSettings:
     zeroconf_host: str | None = None
     """Address announced (default: this host's LAN address, never 0.0.0.0)."""
     zeroconf_interfaces: tuple[str, ...] | None = None
+    allow: tuple[str, ...] = PRIVATE_NETWORKS
+    """``--ha-allow``: CIDR ranges that may connect; others get an ``error`` event and are
+    closed before anything they send is read (default: loopback, private and link-local)."""
+    hold_seconds: float = 5.0
+    """The connection that owns the satellite is kept from newcomers while it sent an event
+    within this long. Home Assistant pings 2 s after each pong and gives up itself after 5 s
+    of silence (``_PING_SEND_DELAY``/``_PING_TIMEOUT`` in its wyoming assist_satellite.py),
+    so a live Home Assistant is never silent this long while it runs the satellite."""
+    claim_grace_seconds: float = 0.5
+    """A newcomer meeting a live owner waits this long for the owner to close before it is
+    refused: Home Assistant closes its old connection just before it opens the new one, and
+    the new one's first event may be read before the old one's end."""

@@ -182,17 +182,21 @@ async def test_home_assistant_drives_the_satellite(
     await wait_for(lambda: app.satellite.timers_finished == 1 and len(sink.playbacks) > plays)
     assert "Timer t1 started" in caplog.text
 
-    # HA reconnects (a new owning connection): the old one is closed, the new one owns it.
+    # HA reconnects as its _connect() does: it closes the old connection and opens a new one at
+    # once. The new one owns the satellite even if its first event is read before the old end.
+    old_owner = app.satellite.owner
+    await ha.close()
     ha2 = FakeHa(port)
     await ha2.connect()
-    await wait_for(lambda: "<closed>" in ha.types())
-    assert app.satellite.owner is not None and "replaces" in caplog.text
+    await ha2.send(Ping(text="ha2").event())
+    await wait_for(lambda: "pong" in ha2.types(), timeout=5)
+    assert app.satellite.owner is not None and app.satellite.owner is not old_owner
+    assert "error" not in ha2.types()
     mic.feed(wake_pcm)
     await wait_for(lambda: "audio-stop" in ha2.types())
     assert "detection" in ha2.types()
     await ha2.answer(seconds=0.1)
     await wait_for(lambda: "played" in ha2.types())
-    await ha.close()
     await ha2.close()
 
 

@@ -124,3 +124,22 @@ def test_the_satellite_stays_light() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
     ).stdout
     assert out.strip() == "[]"
+
+
+def test_ha_allow_defaults_to_the_home_lan_and_is_validated() -> None:
+    from satellite.__main__ import ha_settings_from_args
+    from wyoming_rtx.lan import PRIVATE_NETWORKS
+
+    parser = build_parser()
+    ha = ha_settings_from_args(parser, parser.parse_args(["--ha-uri", "tcp://0.0.0.0:10700"]))
+    assert ha is not None and ha.allow == PRIVATE_NETWORKS
+    argv = ["--ha-uri", "tcp://0.0.0.0:10700", "--ha-allow", "192.168.1.10/32"]
+    ha = ha_settings_from_args(parser, parser.parse_args([*argv, "--ha-allow", "fd00::/8"]))
+    assert ha is not None and ha.allow == ("192.168.1.10/32", "fd00::/8")
+    assert ha_settings_from_args(parser, parser.parse_args([])) is None  # direct mode
+    for bad in (
+        ["--ha-uri", "tcp://0.0.0.0:10700", "--ha-allow", "kitchen"],
+        ["--ha-allow", "::/0"],
+    ):
+        with pytest.raises(SystemExit):
+            ha_settings_from_args(parser, parser.parse_args(bad))
