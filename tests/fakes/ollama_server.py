@@ -13,6 +13,8 @@ Usage::
         ollama.error_status = (500, "boom")         # every request fails with that status
         ollama.close_after_tokens = 2               # drop the connection mid-stream
         ollama.bad_token_after = 1                  # send a line that is not JSON
+        ollama.stall_after_tokens = (2, 5.0)        # fall silent 5 s after 2 tokens
+        ollama.queue_reply("Hi.", delay=3.0, thinking="Hmm.")  # per reply: wait, then think
         await ollama.go_down(); await ollama.come_up()   # connection refused, then back
         ollama.requests                            # every /api/chat body received
 
@@ -42,7 +44,12 @@ class Reply:
     """One assistant message: text (streamed word by word) and/or tool calls."""
 
     content: str = ""
-    tool_calls: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    tool_calls: list[tuple[str, Any]] = field(default_factory=list)
+    """(name, arguments): arguments as the model gave them (an object, or anything else)."""
+    delay: float = 0.0
+    """Seconds before this reply's first chunk (a cold load, a slow prompt evaluation)."""
+    thinking: str = ""
+    """Streamed word by word as `message.thinking` before the content (a thinking model)."""
 
 
 def _now() -> str:
@@ -68,13 +75,18 @@ class FakeOllama(RestartableSite):
         self.error_status: tuple[int, str] | None = None
         self.close_after_tokens: int | None = None
         self.bad_token_after: int | None = None
+        self.stall_after_tokens: tuple[int, float] | None = None
         self.requests: list[dict[str, Any]] = []
 
     def queue_reply(
-        self, content: str = "", tool_calls: list[tuple[str, dict[str, Any]]] | None = None
+        self,
+        content: str = "",
+        tool_calls: list[tuple[str, Any]] | None = None,
+        delay: float = 0.0,
+        thinking: str = "",
     ) -> None:
         """Queue the next assistant message (used before `responder`)."""
-        self.replies.append(Reply(content, list(tool_calls or ())))
+        self.replies.append(Reply(content, list(tool_calls or ()), delay, thinking))
 
     def make_app(self) -> web.Application:
         app = web.Application()
@@ -171,14 +183,20 @@ class FakeOllama(RestartableSite):
         ]
         tokens = re.findall(r"\S+\s*|\s+", reply.content)
         if body.get("stream", True) is False:
-            await asyncio.sleep(self.first_token_delay + self.token_delay * len(tokens))
+            await asyncio.sleep(
+                self.first_token_delay + reply.delay + self.token_delay * len(tokens)
+            )
             message: dict[str, Any] = {"role": "assistant", "content": reply.content}
             if tool_calls:
                 message["tool_calls"] = tool_calls
             return web.json_response(self._chunk(model, message, True))
         response = web.StreamResponse(headers={"Content-Type": "application/x-ndjson"})
         await response.prepare(request)
-        await asyncio.sleep(self.first_token_delay)
+        await asyncio.sleep(self.first_token_delay + reply.delay)
+        for word in re.findall(r"\S+\s*", reply.thinking):
+            await asyncio.sleep(self.token_delay)
+            thought = {"role": "assistant", "content": "", "thinking": word}
+            await response.write(_line(self._chunk(model, thought, False)))
         if tool_calls:
             tool_message = {"role": "assistant", "content": "", "tool_calls": tool_calls}
             await response.write(_line(self._chunk(model, tool_message, False)))
@@ -190,6 +208,8 @@ class FakeOllama(RestartableSite):
             if self.bad_token_after is not None and index >= self.bad_token_after:
                 await response.write(b'{"model": "broken\n')
                 return response
+            if self.stall_after_tokens is not None and index == self.stall_after_tokens[0]:
+                await asyncio.sleep(self.stall_after_tokens[1])
             await asyncio.sleep(self.token_delay)
             token_message = {"role": "assistant", "content": token}
             await response.write(_line(self._chunk(model, token_message, False)))
