@@ -241,6 +241,20 @@ async def test_loopback_page_answers_only_to_loopback_names(make_client) -> None
     assert response.status == 401
 
 
+async def test_lan_server_is_never_open_before_its_token_is_made(app: App) -> None:
+    """A WebServer bound beyond loopback answers 401 until prepare() has made its token."""
+    server = WebServer(app, "http://0.0.0.0:0")
+    client = TestClient(TestServer(server.web_app))
+    await client.start_server()
+    try:
+        assert (await client.get("/api/status")).status == 401
+        with pytest.raises(WSServerHandshakeError):
+            await client.ws_connect("/api/satellite")
+    finally:
+        await client.close()
+        await server.stop()
+
+
 async def test_page_opened_with_the_token_sets_a_cookie(make_client) -> None:
     client = await make_client(token="s3cret")
     response = await client.get("/", params={"token": "s3cret"})

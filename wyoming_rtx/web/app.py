@@ -10,8 +10,10 @@ constant time. Bound beyond loopback with neither a token nor a trusted proxy, t
 makes a token up (``token.py``): the page shows transcripts and its Talk button runs home
 actions, so it is never open to the whole network. WebSockets: a foreign `Origin` is always
 refused, and one without `Origin` (not a browser) must name the token itself when a token is
-set. Under ingress every URL in the page is relative and `X-Ingress-Path` sets the page's
-base, so the same files work at `/` and at `/api/hassio_ingress/<id>/`.
+set. With neither token nor proxy (loopback only) a request must name a loopback Host, so
+DNS rebinding cannot turn another site into this page's origin. Under ingress every URL in
+the page is relative and `X-Ingress-Path` sets the page's base, so the same files work at `/`
+and at `/api/hassio_ingress/<id>/`.
 """
 
 from __future__ import annotations
@@ -135,7 +137,6 @@ class WebServer:
         self.host, self.port = parse_http_uri(uri)
         self._app = app
         self._token = token.encode() if token else None
-        self._token_given = token is not None
         self._data_dir = data_dir
         self._stored: StoredToken | None = None
         """The generated token's file, once prepare() has read or made it."""
@@ -166,12 +167,7 @@ class WebServer:
     @property
     def needs_generated_token(self) -> bool:
         """Reachable from the network with nothing else guarding it."""
-        return (
-            self._token is None
-            and not self._token_given
-            and not self._trusted
-            and not is_loopback_host(self.host)
-        )
+        return self._token is None and not self._trusted and not is_loopback_host(self.host)
 
     async def prepare(self) -> None:
         """Read or make the token before anything listens; TokenStoreError (an OSError) if the

@@ -11,11 +11,15 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import logging
 import os
 import secrets
 import stat
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+
+_LOGGER = logging.getLogger(__name__)
 
 TOKEN_FILE = "http-token"
 TOKEN_BYTES = 24
@@ -70,9 +74,11 @@ def _read(path: Path) -> str | None:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         return None
-    mode = stat.S_IMODE(path.stat().st_mode)
-    if mode & 0o077:
-        path.chmod(0o600)  # readable by others: every local user could open the page
+    if stat.S_IMODE(path.stat().st_mode) & 0o077:
+        try:
+            path.chmod(0o600)  # readable by others: every local user could open the page
+        except OSError as err:  # not ours, or read-only: still usable, but say so
+            _LOGGER.warning("%s is readable by other users and cannot be made 0600: %s", path, err)
     lines = text.splitlines()
     return lines[0].strip() if lines else ""
 
@@ -84,8 +90,8 @@ def _write_new(path: Path, value: str, replace: bool = False) -> bool:
     tokens, and a reader never sees a half-written file. `replace` overwrites (an empty file);
     so does a file system without hard links.
     """
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    temporary = Path(name)  # mkstemp: 0600, a name no other start or thread uses
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as file:
             file.write(value + "\n")
