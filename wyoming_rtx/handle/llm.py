@@ -49,7 +49,7 @@ _LOGGER = logging.getLogger(__name__)
 
 MAX_TOOL_ROUNDS = 5
 MAX_PROMPT_ENTITIES = 150
-MIN_PROMPT_ENTITIES = 25
+MIN_PROMPT_ENTITIES = 40
 """Below this many entities in the prompt, the oldest history is dropped to make room."""
 CHARS_PER_TOKEN = 3.0
 """Conservative: Llama/Qwen tokenizers average about 4 characters per English token, fewer
