@@ -8,8 +8,10 @@ config.yaml, translations/en.yaml and the option sections of DOCS.md name the sa
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import logging
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,6 +36,12 @@ MODELS_SUBDIR = "models"
 HOME_HOME_ASSISTANT = "home_assistant"
 HOME_FILE = "file"
 HOME_DEMO = "demo"
+
+ADDON_ALWAYS_ALLOWED = ("127.0.0.0/8", "::1/128", "172.30.32.0/23", "fd0c:ac1e:2100::/48")
+"""Served whatever ``allow`` says: the add-on's own health checks (loopback) and the
+Supervisor's ``hassio`` network, over which Home Assistant and the Supervisor's watchdog
+connect (``DOCKER_IPV4_NETWORK_MASK`` and ``DOCKER_IPV6_NETWORK_MASK`` in the Supervisor's
+``supervisor/const.py``). A narrow ``allow`` must never lock Home Assistant out."""
 
 SECRET_FLAGS = frozenset({"--ha-token", "--http-token"})
 """Flags whose value never reaches a log line."""
@@ -153,6 +161,27 @@ def _allow_download(value: Any, _options: Mapping[str, Any], ctx: AddonContext) 
     return ["--allow-download", "--download-dir", str(ctx.config_dir / MODELS_SUBDIR)]
 
 
+def _allow(value: Any, _options: Mapping[str, Any], _ctx: AddonContext) -> list[str]:
+    """Ranges (commas or spaces between them) → one ``--allow`` each, after the ranges the
+    add-on always serves. Empty: no flag, the server's default (loopback and private ranges,
+    which already include the Supervisor's network)."""
+    if value is None or not str(value).strip():
+        return []
+    ranges: list[str] = []
+    for cidr in filter(None, re.split(r"[\s,]+", str(value))):
+        try:
+            ipaddress.ip_network(cidr, strict=False)
+        except ValueError:
+            raise OptionsError(
+                f"allow: {cidr!r} is not an address range such as 192.168.1.0/24 or 2001:db8::/64"
+            ) from None
+        ranges.append(cidr)
+    args: list[str] = []
+    for cidr in dict.fromkeys([*ADDON_ALWAYS_ALLOWED, *ranges]):
+        args += ["--allow", cidr]
+    return args
+
+
 OPTION_FLAGS: tuple[OptionFlag, ...] = (
     OptionFlag("asr_model", "--asr-model", _path_or_name("--asr-model")),
     OptionFlag("language", "--language", _language),
@@ -168,6 +197,7 @@ OPTION_FLAGS: tuple[OptionFlag, ...] = (
     OptionFlag("ollama_url", "--ollama-url", _value("--ollama-url")),
     OptionFlag("llm_model", "--llm-model", _value("--llm-model")),
     OptionFlag("llm_prompt", "--llm-prompt", _value("--llm-prompt")),
+    OptionFlag("allow", "--allow", _allow),
     OptionFlag("debug_logging", "--debug", _switch("--debug")),
 )
 """The one table: add-on option → server flag(s)."""

@@ -49,7 +49,9 @@ async def test_addon_runs_the_real_server(
     tmp_path: Path, supervisor: FakeSupervisor, free_port: int
 ) -> None:
     options = tmp_path / "options.json"
-    options.write_text(json.dumps({**DEFAULTS, "home_source": "demo"}))
+    # A narrow allow that leaves out the test's own address: the add-on still serves loopback
+    # and the Supervisor's network, so its health check and Home Assistant are never refused.
+    options.write_text(json.dumps({**DEFAULTS, "home_source": "demo", "allow": "10.9.9.0/24"}))
     env = {**os.environ, "SUPERVISOR_TOKEN": "e2e-t0ken"}
     env.pop("HA_TOKEN", None)
     process = await asyncio.create_subprocess_exec(
@@ -105,6 +107,8 @@ async def test_addon_runs_the_real_server(
     log = "".join(lines)
     assert process.returncode == 0, log[-3000:]
     assert "e2e-t0ken" not in log
+    assert "--allow 127.0.0.0/8" in log and "--allow 10.9.9.0/24" in log
+    assert "Refused" not in log
     # The server went down with the add-on: nothing answers on its port any more.
     try:
         await _info(free_port)

@@ -169,7 +169,11 @@ def test_addon_points(config: dict[str, Any]) -> None:
 
 def test_ports_consistent(config: dict[str, Any], translations: dict[str, Any]) -> None:
     ports = config["ports"]
-    assert ports, "the Wyoming port is published"
+    assert ports, "the Wyoming port is declared (the user may publish it)"
+    # Not published on the host by default: Home Assistant reaches the add-on over the
+    # Supervisor's internal network; "If the host port is null then the mapping is disabled"
+    # (developers.home-assistant docs/add-ons/configuration.md, `ports`).
+    assert all(host_port is None for host_port in ports.values()), ports
     for key, host_port in ports.items():
         assert RE_DOCKER_PORT.match(str(key)), key
         assert host_port is None or 1 <= host_port <= 65535

@@ -71,6 +71,16 @@ CASES: list[tuple[dict[str, Any], list[str], list[str]]] = [
     ({"ollama_url": "http://10.0.0.5:11434"}, ["--ollama-url", "http://10.0.0.5:11434"], []),
     ({"llm_model": "qwen2.5:7b"}, ["--llm-model", "qwen2.5:7b"], []),
     ({"llm_prompt": "Be brief."}, ["--llm-prompt", "Be brief."], []),
+    ({"allow": ""}, [], ["--allow"]),  # empty: the server's default ranges
+    (
+        {"allow": "192.168.1.0/24, 2001:db8:1::/64"},
+        [
+            *("--allow 127.0.0.0/8 --allow ::1/128 --allow 172.30.32.0/23".split()),
+            *("--allow fd0c:ac1e:2100::/48 --allow 192.168.1.0/24".split()),
+            *("--allow 2001:db8:1::/64".split()),
+        ],
+        [],
+    ),
     ({"debug_logging": True}, ["--debug"], []),
     ({"debug_logging": False}, [], ["--debug"]),
 ]
@@ -178,3 +188,25 @@ def test_load_options(tmp_path: Path) -> None:
     path.write_text("[1, 2]")
     with pytest.raises(OptionsError, match="JSON object"):
         load_options(path)
+
+
+@pytest.mark.parametrize("bad", ["kitchen", "192.168.1.0/33", "192.168.1.0/24 ,nope"])
+def test_a_bad_allow_range_is_one_clear_error(tmp_path: Path, bad: str) -> None:
+    with pytest.raises(OptionsError, match="allow: .* is not an address range"):
+        _args({**DEFAULTS, "allow": bad}, tmp_path)
+
+
+def test_home_assistant_is_served_whatever_allow_says(tmp_path: Path) -> None:
+    """Home Assistant Core and the watchdog connect over the Supervisor's hassio network
+    (172.30.32.0/23, fd0c:ac1e:2100::/48); the health check over loopback. Both the default
+    ranges and a narrow ``allow`` must serve them."""
+    from wyoming_rtx.lan import allowed, parse_networks
+    from wyoming_rtx.settings import DEFAULT_ALLOW
+
+    args = _args({**DEFAULTS, "allow": "192.168.1.10/32"}, tmp_path)
+    narrow = parse_networks(args[i + 1] for i, a in enumerate(args) if a == "--allow")
+    peers = [("172.30.32.1", 1), ("172.30.33.5", 1), ("fd0c:ac1e:2100::1", 1, 0, 0)]
+    peers += [("127.0.0.1", 1), ("::1", 1, 0, 0)]
+    for networks in (parse_networks(DEFAULT_ALLOW), narrow):
+        assert all(allowed(peer, networks) for peer in peers)
+    assert allowed(("192.168.1.10", 1), narrow) and not allowed(("192.168.1.11", 1), narrow)
