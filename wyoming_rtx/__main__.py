@@ -276,8 +276,19 @@ async def main(argv: list[str] | None = None) -> int:
     except (ModelNotFoundError, RtxError, ValueError) as err:
         _LOGGER.error("Cannot start: %s", err)
         return 2
+    from .app import StatusPageError
+    from .web import TokenStoreError
+
     try:
         await app.start()
+    except TokenStoreError as err:
+        _LOGGER.error("Cannot start the status page: %s", err)
+        await app.stop()
+        return 2
+    except StatusPageError as err:
+        _LOGGER.error("%s", err)
+        await app.stop()
+        return 2
     except OSError as err:
         _LOGGER.error("Cannot listen on %s: %s", server_settings.uri, err)
         await app.stop()

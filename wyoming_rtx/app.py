@@ -36,6 +36,10 @@ from .web import WebServer
 _LOGGER = logging.getLogger(__name__)
 
 
+class StatusPageError(OSError):
+    """The status page could not start (its port is taken, or its token cannot be kept)."""
+
+
 class App:
     """Builds the engines (cheap: models are resolved, not loaded) and serves them."""
 
@@ -93,9 +97,10 @@ class App:
         return self.assistant.handles_locally(text, None, None)
 
     async def start(self) -> None:
-        """Bind first (describe works at once), then load models in the background."""
-        await self.listener.start()
-        _LOGGER.info("Listening on %s", self.settings.uri)
+        """Bind first (describe works at once), then load models in the background.
+
+        The status page's token is read or made before anything listens: a data directory
+        that cannot keep it stops the start (TokenStoreError) with no port left open."""
         if self.settings.http_uri:
             self.web = WebServer(
                 self,
@@ -104,8 +109,14 @@ class App:
                 data_dir=self.settings.data_dir,
                 trusted_proxies=self.settings.http_trusted_proxies,
             )
-            await self.web.start()
-            _LOGGER.info("Status page on %s", self.settings.http_uri)
+            await self.web.prepare()
+        await self.listener.start()
+        _LOGGER.info("Listening on %s", self.settings.uri)
+        if self.web is not None:
+            try:
+                await self.web.start()
+            except OSError as err:
+                raise StatusPageError(f"Cannot listen on {self.settings.http_uri}: {err}") from err
         self._loading = asyncio.create_task(self._load(), name="load models")
         if self.settings.zeroconf and self.listener.scheme == "tcp":
             assert self.listener.port is not None

@@ -258,6 +258,7 @@ async def test_unwritable_data_dir_refuses_to_start(tmp_path: Path) -> None:
     assert "cannot keep the status page's access token" in log, log
     assert "--data-dir" in log and "--http-token-file" in log
     assert "Traceback" not in log
+    assert "Listening on" not in log, "refused before the Wyoming port listens"
     assert await asyncio.to_thread(_refused, process.port)
 
 
