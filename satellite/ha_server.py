@@ -266,7 +266,7 @@ class HaSatellite:
         task.add_done_callback(self._tasks.discard)
         task.add_done_callback(lambda _t: self._connections.discard(connection))
 
-    def _spawn(self, coro: Coroutine[Any, Any, None], name: str) -> None:
+    def _spawn(self, coro: Coroutine[Any, Any, object], name: str) -> None:
         task = asyncio.create_task(coro, name=name)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
@@ -317,7 +317,7 @@ class HaSatellite:
         old, self.owner = self.owner, connection
         if old is not None:
             _LOGGER.warning(
-                "Home Assistant connection from %s replaces the silent one from %s",
+                "Home Assistant connection from %s replaces the one from %s (quiet or closed)",
                 connection.peer,
                 old.peer,
             )
