@@ -12,7 +12,7 @@ import socket
 
 import pytest
 from server_proc import RunningServer
-from wyoming.client import AsyncTcpClient
+from wyoming.client import AsyncTcpClient, AsyncUnixClient
 from wyoming.error import Error
 from wyoming.info import Describe
 from wyoming_helpers import ServerProcess, describe, free_port, start_server
@@ -151,6 +151,22 @@ async def test_an_ipv6_peer_outside_allow_is_refused_and_inside_is_served() -> N
         assert not any("Refused" in line for line in serving.log)
     finally:
         assert await serving.stop() == 0, "\n".join(serving.log)
+
+
+async def test_a_unix_socket_is_local_and_always_served(tmp_path) -> None:  # noqa: ANN001
+    """--allow is about network peers; a unix socket's peer is a process on this machine."""
+    path = tmp_path / "rtx.sock"
+    server = await start_server(
+        "--uri", f"unix://{path}", "--allow", "10.0.0.0/8", wait_ready=False
+    )
+    try:
+        async with AsyncUnixClient(str(path)) as client:
+            await client.write_event(Describe().event())
+            event = await asyncio.wait_for(client.read_event(), 5)
+        assert event is not None and event.type == "info"
+        assert not any("Refused" in line for line in server.log)
+    finally:
+        assert await server.stop() == 0, "\n".join(server.log)
 
 
 async def test_default_allow_serves_loopback(server: RunningServer) -> None:
