@@ -37,6 +37,11 @@ class PendingAction:
     """What it does, for the question and the answers ("unlock the Front Door")."""
     area: str | None = None
 
+    @property
+    def question(self) -> str:
+        """What the user is asked; a yes (see `Assistant`) runs the action."""
+        return f"Do you want me to {self.summary}?"
+
 
 @dataclass
 class _Conversation:

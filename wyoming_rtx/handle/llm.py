@@ -433,8 +433,7 @@ class LlmAgent:
         """End the answer with our own confirmation question, not the model's words: the
         model could claim the door is open, and a fixed question is what the yes answers.
         Tool calls after the held one in the same round are not run."""
-        question = f"Do you want me to {pending.summary}?"
-        delta = f" {question}" if parts else question
+        delta = f" {pending.question}" if parts else pending.question
         parts.append(delta)
         await queue.put(delta)
         return LlmResult(_joined(parts), True, tool_calls_done, pending=pending)

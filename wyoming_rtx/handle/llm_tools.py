@@ -51,8 +51,18 @@ _TIMER = {
 }
 
 TOOLS: list[dict[str, Any]] = [
-    _fn("turn_on", "Turn on a device, open a cover or lock a lock.", _TARGET),
-    _fn("turn_off", "Turn off a device, close a cover or unlock a lock.", _TARGET),
+    _fn(
+        "turn_on",
+        "Turn on a device, open a cover or lock a lock. Opening a garage door, gate or door "
+        "asks the user to confirm first.",
+        _TARGET,
+    ),
+    _fn(
+        "turn_off",
+        "Turn off a device, close a cover or unlock a lock. Unlocking asks the user to "
+        "confirm first.",
+        _TARGET,
+    ),
     _fn(
         "set_light",
         "Set a light's brightness (0-100 percent) and/or colour.",
@@ -160,10 +170,9 @@ def validate_arguments(name: str, arguments: Any) -> dict[str, Any]:
     return slots
 
 
-def _question(pending: list[tuple[str, Any]]) -> tuple[str, str]:
-    """("unlock the Front Door", "Do you want me to unlock the Front Door?")."""
-    summary = " and ".join(f"{verb} the {entity.name}" for verb, entity in pending)
-    return summary, f"Do you want me to {summary}?"
+def _summary(sensitive: list[tuple[str, Any]]) -> str:
+    """What the held call would do: "unlock the Front Door and open the Garage Door"."""
+    return " and ".join(f"{verb} the {entity.name}" for verb, entity in sensitive)
 
 
 def _response_key(intent: str, slots: Mapping[str, Any], domain: str | None) -> str:
@@ -204,10 +213,10 @@ class ToolRunner:
         match = self._match(name, slots)
         sensitive = self.executor.sensitive_targets(match)
         if sensitive:
-            summary, question = _question(sensitive)
-            _LOGGER.info("LLM tool %s(%s) held for confirmation: %s", name, slots, summary)
-            content = {"success": False, "needs_confirmation": True, "question": question}
-            return ToolResult(json.dumps(content), PendingAction(match, summary, area))
+            pending = PendingAction(match, _summary(sensitive), area)
+            _LOGGER.info("LLM tool %s(%s) held for confirmation: %s", name, slots, pending.summary)
+            content = {"success": False, "needs_confirmation": True, "question": pending.question}
+            return ToolResult(json.dumps(content), pending)
         try:
             return ToolResult(await self.execute(name, match, conversation_id, area))
         except Exception as err:  # any failure: the model must hear of it, we log our bug
