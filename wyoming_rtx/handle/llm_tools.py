@@ -210,6 +210,15 @@ class ToolRunner:
         except ToolCallError as err:
             _LOGGER.warning("LLM tool call %s(%r) rejected: %s", name, arguments, err)
             return _error(str(err))
+        try:
+            return await self._run(name, slots, conversation_id, area)
+        except Exception as err:  # any failure: the model must hear of it, we log our bug
+            _LOGGER.exception("LLM tool %s(%s) failed", name, slots)
+            return _error(f"the tool failed ({type(err).__name__}); it did not do anything")
+
+    async def _run(
+        self, name: str, slots: dict[str, Any], conversation_id: str | None, area: str | None
+    ) -> ToolResult:
         match = self._match(name, slots)
         sensitive = self.executor.sensitive_targets(match)
         if sensitive:
@@ -217,11 +226,7 @@ class ToolRunner:
             _LOGGER.info("LLM tool %s(%s) held for confirmation: %s", name, slots, pending.summary)
             content = {"success": False, "needs_confirmation": True, "question": pending.question}
             return ToolResult(json.dumps(content), pending)
-        try:
-            return ToolResult(await self.execute(name, match, conversation_id, area))
-        except Exception as err:  # any failure: the model must hear of it, we log our bug
-            _LOGGER.exception("LLM tool %s(%s) failed", name, slots)
-            return _error(f"the tool failed ({type(err).__name__}); it did not do anything")
+        return ToolResult(await self.execute(name, match, conversation_id, area))
 
     async def execute(
         self, name: str, match: IntentMatch, conversation_id: str | None, area: str | None
