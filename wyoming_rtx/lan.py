@@ -52,8 +52,8 @@ PRIVATE_NETWORKS = (
     "fe80::/10",
 )
 """Loopback, the private ranges (RFC 1918, IPv6 unique local) and link-local: a home's LAN,
-never the internet. The satellite's ``--ha-allow`` default; the server's ``--allow`` default
-(``settings.DEFAULT_ALLOW``) names the same ranges, and a test keeps the two equal."""
+never the internet. The satellite's ``--ha-allow`` default and the server's ``--allow`` default
+(``settings.DEFAULT_ALLOW``)."""
 
 
 def parse_networks(cidrs: Iterable[str]) -> tuple[Network, ...]:

@@ -11,24 +11,18 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .lan import PRIVATE_NETWORKS
+
 DEFAULT_PORT = 10900
 """Default TCP port: clear of the official add-ons (10200 piper, 10300 whisper,
 10400 openwakeword, 10700 satellite)."""
 
 DEFAULT_URI = f"tcp://0.0.0.0:{DEFAULT_PORT}"
 
-DEFAULT_ALLOW = (
-    "127.0.0.0/8",
-    "::1/128",
-    "10.0.0.0/8",
-    "172.16.0.0/12",
-    "192.168.0.0/16",
-    "169.254.0.0/16",
-    "fc00::/7",
-    "fe80::/10",
-)
+DEFAULT_ALLOW = PRIVATE_NETWORKS
 """Peers the Wyoming port serves by default: loopback, the private (RFC 1918 / unique local)
-ranges and link-local addresses; a home's LAN, never the internet."""
+ranges and link-local addresses; a home's LAN, never the internet (the satellite's
+``--ha-allow`` default is the same list)."""
 
 
 def default_data_dir() -> Path:
