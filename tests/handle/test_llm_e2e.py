@@ -59,18 +59,16 @@ async def _failures(server: ServerProcess, fake_ollama: FakeOllama) -> None:
     (result,) = _tool_results(fake_ollama)
     assert "must be an integer" in result["error"]
 
-    # A tool that raises inside actions.py (a duration no clock can hold: HA's own schema,
-    # positive_int, accepts it too): traceback in the server log, the model told, answered.
+    # A duration no clock can hold (HA's own schema, positive_int, accepts it): a tool error
+    # the model is told about, not a crash (it raised OverflowError before).
     fake_ollama.queue_reply(tool_calls=[("start_timer", {"hours": 10**400})])
     fake_ollama.queue_reply("That timer is too long for me.")
     answer, elapsed = await converse(server.port, "a timer until the sun burns out", "e2e-raise")
     assert elapsed < 3.0, elapsed
     assert answer.text == "That timer is too long for me."
     (result,) = _tool_results(fake_ollama)
-    assert result["success"] is False and "OverflowError" in result["error"]
-    await server.wait_for_log("OverflowError", timeout=5)
-    log = "\n".join(server.log)
-    assert "LLM tool start_timer(" in log and "Traceback (most recent call last)" in log
+    assert result["success"] is False
+    assert "OverflowError" not in "\n".join(server.log)
 
 
 async def _confirmation(server: ServerProcess, fake_ollama: FakeOllama) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime
 import logging
+import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -93,9 +94,10 @@ def _timer_seconds(slots: dict[str, Any]) -> int:
         if value is not None:
             try:
                 total += float(value) * scale
-            except (TypeError, ValueError):
+            except (TypeError, ValueError, OverflowError):
                 continue
-    return int(total)
+    # A duration no clock can hold (an LLM's 10**400 hours, "inf") is no duration at all.
+    return int(total) if math.isfinite(total) else 0
 
 
 class IntentExecutor:
