@@ -68,3 +68,24 @@ def stop(server: RunningServer) -> int:
             os.killpg(server.proc.pid, signal.SIGKILL)
             server.proc.wait()
     return int(server.proc.returncode)
+
+
+def run_to_exit(site: Path, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    """Run the server with `site` first on PYTHONPATH (a package there shadows the installed
+    one, as a damaged site-packages would) until it exits by itself; returns its result."""
+    env = {**os.environ, "PYTHONPATH": str(site), "HF_HUB_OFFLINE": "1"}
+    return subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "wyoming_rtx",
+            "--uri",
+            f"tcp://127.0.0.1:{free_port()}",
+            "--no-zeroconf",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=REPO,
+        env=env,
+    )
