@@ -131,6 +131,17 @@ def build_parser() -> argparse.ArgumentParser:
     handle.add_argument("--ha-token", help="HA long-lived token (or env HA_TOKEN)")
     handle.add_argument("--reply-mode", default="handled", choices=["handled", "intent"])
     handle.add_argument("--ollama-url", help="Ollama URL, e.g. http://127.0.0.1:11434")
+    handle.add_argument(
+        "--llm-url",
+        help="an OpenAI-compatible chat API instead of Ollama (vLLM, llama.cpp's server, "
+        "LM Studio, SGLang), e.g. http://127.0.0.1:8000/v1",
+    )
+    handle.add_argument(
+        "--llm-api-key-file",
+        type=Path,
+        help="file whose first line is the key for --llm-url (or the WYOMING_RTX_LLM_API_KEY "
+        "environment variable)",
+    )
     handle.add_argument("--llm-model", default="llama3.2")
     handle.add_argument("--llm-keep-alive", default="30m")
     handle.add_argument("--llm-num-ctx", type=int, default=4096)
@@ -183,6 +194,10 @@ def settings_from_args(
             parse_http_uri(args.http_uri)
         except ValueError as err:
             parser.error(f"--http-uri: {err}")
+    if args.ollama_url and args.llm_url:
+        parser.error("use either --ollama-url or --llm-url, not both")
+    if args.llm_api_key_file and not args.llm_url:
+        parser.error("--llm-api-key-file is for --llm-url")
     if args.ha_url and args.home_file:
         parser.error("use either --ha-url or --home-file, not both")
     if args.ha_url and not ha_token:
@@ -234,6 +249,8 @@ def settings_from_args(
         ha_token=ha_token,
         reply_mode=args.reply_mode,
         ollama_url=args.ollama_url,
+        llm_url=args.llm_url,
+        llm_api_key=_llm_api_key(args, parser),
         llm_model=args.llm_model,
         llm_keep_alive=args.llm_keep_alive,
         llm_num_ctx=args.llm_num_ctx,
@@ -242,6 +259,17 @@ def settings_from_args(
         llm_first_token_timeout=args.llm_first_token_timeout,
     )
     return server, asr, tts, handle
+
+
+def _llm_api_key(args: argparse.Namespace, parser: argparse.ArgumentParser) -> str | None:
+    """The OpenAI-compatible API's key from a file or WYOMING_RTX_LLM_API_KEY (never argv)."""
+    if args.llm_api_key_file:
+        try:
+            lines = args.llm_api_key_file.read_text(encoding="utf-8").splitlines()
+        except OSError as err:
+            parser.error(f"--llm-api-key-file: cannot read {args.llm_api_key_file}: {err.strerror}")
+        return lines[0].strip() if lines and lines[0].strip() else None
+    return os.environ.get("WYOMING_RTX_LLM_API_KEY") or None
 
 
 def _http_token(args: argparse.Namespace, parser: argparse.ArgumentParser) -> str | None:

@@ -104,6 +104,11 @@ class HandleSettings:
     """handled = we execute and answer; intent = reply intent{name, entities} for HA to execute."""
     ollama_url: str | None = None
     """Ollama base URL; None = no LLM fallback (unmatched text gets a polite not-handled)."""
+    llm_url: str | None = None
+    """OpenAI-compatible chat API base URL (vLLM, llama.cpp's server, LM Studio, SGLang), e.g.
+    http://127.0.0.1:8000/v1; None = not used. Exclusive with ollama_url."""
+    llm_api_key: str | None = field(default=None, repr=False)
+    """Bearer key for the OpenAI-compatible API, when its server wants one (never logged)."""
     llm_model: str = "llama3.2"
     llm_keep_alive: str = "30m"
     llm_num_ctx: int = 4096
