@@ -40,7 +40,7 @@ RUN apt-get update \
     && rm -rf /var/lib/apt/lists/*
 
 WORKDIR /usr/src/wyoming-rtx
-COPY pyproject.toml README.md ./
+COPY pyproject.toml README.md LICENSE ./
 COPY wyoming_rtx ./wyoming_rtx
 COPY satellite ./satellite
 COPY addon ./addon
