@@ -35,7 +35,12 @@ if TYPE_CHECKING:
 
 _LOGGER = logging.getLogger(__name__)
 
-_ATTRIBUTION = Attribution(name="wyoming-rtx", url="https://github.com/OHF-Voice/intents")
+_ATTRIBUTION = Attribution(name="wyoming-rtx", url="")
+"""Our own program. No canonical project URL is declared anywhere yet, so none is made up."""
+_INTENTS_ATTRIBUTION = Attribution(
+    name="home-assistant-intents", url="https://github.com/OHF-Voice/intents"
+)
+"""The sentences and intents the model matches against (Apache-2.0, OHF-Voice)."""
 try:
     _VERSION = version("wyoming-rtx")
 except PackageNotFoundError:
@@ -82,7 +87,7 @@ class HandleService:
                     name=f"home-assistant-intents-{self.settings.language}",
                     description="hassil + home-assistant-intents"
                     + (f", LLM {self.settings.llm_model}" if self.settings.ollama_url else ""),
-                    attribution=_ATTRIBUTION,
+                    attribution=_INTENTS_ATTRIBUTION,
                     installed=True,
                     version=version,
                     languages=languages,
@@ -104,7 +109,7 @@ class HandleService:
                         IntentModel(
                             name=f"home-assistant-intents-{self.settings.language}",
                             description="hassil + home-assistant-intents",
-                            attribution=_ATTRIBUTION,
+                            attribution=_INTENTS_ATTRIBUTION,
                             installed=True,
                             version=version,
                             languages=languages,
