@@ -13,6 +13,7 @@ import asyncio
 import logging
 from collections.abc import Coroutine
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Protocol
 
 from wyoming.info import Attribution, Info, Satellite, WakeModel, WakeProgram
@@ -23,12 +24,47 @@ from wyoming_rtx.audio.vad import CHUNK_SECONDS, SpeechDetector
 from .audio_in import MicSupervisor
 from .audio_out import Speaker
 from .settings import SatelliteSettings
-from .wake import WakeDetection, WakeDetector
+from .wake import WakeDetection, WakeDetector, _model_id
 
 _LOGGER = logging.getLogger(__name__)
 
 __version__ = "0.1.0"
-_ATTRIBUTION = Attribution(name="wyoming-rtx", url="https://github.com/wyoming-rtx")
+_ATTRIBUTION = Attribution(name="wyoming-rtx", url="")
+"""The satellite program is ours; no canonical project URL is declared yet, so none is made up."""
+WAKE_ATTRIBUTIONS: dict[str, tuple[Attribution, Attribution]] = {
+    "openwakeword": (
+        Attribution(
+            name="David Scripka (openWakeWord)", url="https://github.com/dscripka/openWakeWord"
+        ),
+        Attribution(
+            name="David Scripka (openWakeWord pre-trained models, CC BY-NC-SA 4.0)",
+            url="https://github.com/dscripka/openWakeWord",
+        ),
+    ),
+    "microwakeword": (
+        Attribution(
+            name="OHF-Voice (pymicro-wakeword)", url="https://github.com/OHF-Voice/pymicro-wakeword"
+        ),
+        Attribution(
+            name="Kevin Ahrendt (microWakeWord models, shipped in pymicro-wakeword, Apache-2.0)",
+            url="https://github.com/kahrendt/microWakeWord",
+        ),
+    ),
+}
+"""Per engine: (the engine, its bundled models). openWakeWord's pre-trained models are
+CC BY-NC-SA 4.0 (non-commercial), unlike its Apache-2.0 code; the microWakeWord models'
+own JSON names Kevin Ahrendt as their author."""
+CUSTOM_WAKE_ATTRIBUTION = Attribution(name="your own model (author not stated)", url="")
+"""A model the user pointed at by path: we cannot know who made it."""
+_CUSTOM_SUFFIXES = (".tflite", ".onnx", ".json")
+
+
+def wake_attributions(settings: SatelliteSettings, wake_names: list[str]) -> list[Attribution]:
+    """Each listed wake word's credit: the engine's bundled models, or a model given by path."""
+    _engine, bundled = WAKE_ATTRIBUTIONS.get(settings.wake.engine, (None, CUSTOM_WAKE_ATTRIBUTION))
+    paths = [Path(n) for n in settings.wake.names if Path(n).suffix in _CUSTOM_SUFFIXES]
+    custom = {p.stem for p in paths} | {_model_id(p) for p in paths}
+    return [CUSTOM_WAKE_ATTRIBUTION if name in custom else bundled for name in wake_names]
 
 
 class TurnUplink(Protocol):
@@ -120,21 +156,23 @@ def build_info(settings: SatelliteSettings, wake_names: list[str], phrases: list
         wake=[
             WakeProgram(
                 name=settings.wake.engine,
-                attribution=_ATTRIBUTION,
+                attribution=WAKE_ATTRIBUTIONS.get(settings.wake.engine, (_ATTRIBUTION,))[0],
                 installed=True,
                 description=f"{settings.wake.engine} (local)",
                 version=__version__,
                 models=[
                     WakeModel(
                         name=name,
-                        attribution=_ATTRIBUTION,
+                        attribution=attribution,
                         installed=True,
                         description=phrase,
                         version=None,
                         languages=["en"],
                         phrase=phrase,
                     )
-                    for name, phrase in zip(wake_names, phrases, strict=True)
+                    for name, phrase, attribution in zip(
+                        wake_names, phrases, wake_attributions(settings, wake_names), strict=True
+                    )
                 ],
             )
         ],
