@@ -1,4 +1,4 @@
-"""The Assistant: local intents first (milliseconds, no LLM), then Ollama for the rest.
+"""The Assistant: local intents first (milliseconds, no LLM), then the LLM for the rest.
 
 It owns the home backend, the intent matcher, timers, conversation history and the LLM agent,
 and is shared by the Wyoming handle service (HA's conversation agent) and the direct satellite
@@ -90,11 +90,12 @@ class Assistant:
         self.timers = TimerManager(on_timer_finished)
         self.conversations = ConversationStore()
         self.executor = IntentExecutor(self.home, self.timers, self.matcher)
-        self.llm = LlmAgent(settings, ToolRunner(self.executor)) if settings.ollama_url else None
+        has_llm = bool(settings.ollama_url or settings.llm_url)
+        self.llm = LlmAgent(settings, ToolRunner(self.executor)) if has_llm else None
         self._started = asyncio.Event()
 
     async def start(self) -> None:
-        """Load intents and start the home; an unreachable HA/Ollama never raises here."""
+        """Load intents and start the home; an unreachable HA or LLM never raises here."""
         try:
             await asyncio.gather(self.matcher.load(), self.home.start())
         finally:

@@ -1,8 +1,12 @@
-"""LLM fallback through Ollama: streamed chat, home-aware system prompt, tools, bounded time.
+"""LLM fallback: streamed chat, home-aware system prompt, tools, bounded time.
+
+One agent, two transports (`llm_backend`): Ollama (`llm_ollama`) or an OpenAI-compatible
+server such as vLLM, llama.cpp's server or LM Studio (`llm_openai`). Everything below holds
+for both; a backend only sends a round and reads it back as normalized items.
 
 The chat runs in its own task and hands text deltas over a queue, so the caller can stop
-waiting (unreachable, cold or stalled Ollama) and speak an apology, while the task is cancelled
-cleanly instead of leaving an httpx stream half-read.
+waiting (unreachable, cold or stalled LLM server) and speak an apology, while the task is
+cancelled cleanly instead of leaving an httpx stream half-read.
 
 Two time bounds, because the user hears two different kinds of silence:
 
@@ -16,7 +20,7 @@ Two time bounds, because the user hears two different kinds of silence:
   show progress within `llm_timeout` of the last tool: the model is loaded by then and only the
   tool results are new to it, so a longer wait means it stalled.
 
-Any exception in the chat task (not only Ollama's connection and response errors) ends the
+Any exception in the chat task (not only the server's connection and response errors) ends the
 answer at once with a spoken apology, and is logged with its traceback; a tool call that fails
 goes back to the model as a tool error instead (`llm_tools.ToolRunner`).
 
@@ -43,6 +47,7 @@ import pydantic
 from ..home.model import Entity, HomeSnapshot
 from ..settings import HandleSettings
 from .conversations import PendingAction
+from .llm_backend import ALIVE, OUTPUT, LlmBackend, LlmServerError, Progress, ToolCall, make_backend
 from .llm_tools import TOOLS, ToolRunner
 
 _LOGGER = logging.getLogger(__name__)
@@ -67,9 +72,10 @@ _TRANSPORT_ERRORS = (
     httpx.HTTPError,
     json.JSONDecodeError,
     pydantic.ValidationError,
+    LlmServerError,
 )
-"""Ollama unreachable, refusing, or sending what is not its API (a broken stream): its apology
-blames the language model; anything else is our bug and gets ERROR_APOLOGY."""
+"""The LLM server unreachable, refusing, or sending what is not its API (a broken stream): its
+apology blames the language model; anything else is our bug and gets ERROR_APOLOGY."""
 
 _BASE_PROMPT = (
     "You are the voice assistant of a home. Your answers are spoken aloud: reply in one or two "
@@ -77,18 +83,6 @@ _BASE_PROMPT = (
     "or check devices and timers, and never claim to have changed something without calling a "
     "tool. Use device and area names exactly as listed."
 )
-
-
-class _Progress:
-    """Queue marker: the model or a tool is working (see the module docstring)."""
-
-    def __init__(self, started: bool) -> None:
-        self.started = started
-        """True when this is model output (a tool call), which ends the first-token wait."""
-
-
-_OUTPUT = _Progress(started=True)
-_ALIVE = _Progress(started=False)
 
 
 @dataclass
@@ -126,7 +120,7 @@ def _message_tokens(message: dict[str, Any]) -> int:
 
 
 TOOLS_TOKENS = estimate_tokens(json.dumps(TOOLS))
-"""The tool schemas Ollama renders into the prompt."""
+"""The tool schemas the server renders into the prompt."""
 
 
 def reserve_tokens(num_ctx: int) -> int:
@@ -237,27 +231,20 @@ def build_messages(
 
 
 class LlmAgent:
-    """Talks to Ollama; `respond()` yields text deltas then one `LlmResult`."""
+    """Talks to the LLM server; `respond()` yields text deltas then one `LlmResult`."""
 
-    def __init__(self, settings: HandleSettings, tools: ToolRunner) -> None:
-        if not settings.ollama_url:
-            raise ValueError("LlmAgent needs settings.ollama_url")
+    def __init__(
+        self, settings: HandleSettings, tools: ToolRunner, backend: LlmBackend | None = None
+    ) -> None:
         self.settings = settings
         self.tools = tools
-        self._client: ollama.AsyncClient | None = None
+        self.backend = backend or make_backend(settings)
         self._failures = 0
         self._trim_logged = False
 
-    def _get_client(self) -> ollama.AsyncClient:
-        if self._client is None:
-            self._client = ollama.AsyncClient(host=self.settings.ollama_url)
-        return self._client
-
     async def stop(self) -> None:
         """Close the HTTP client."""
-        if self._client is not None:
-            await self._client.close()
-            self._client = None
+        await self.backend.close()
 
     async def respond(
         self,
@@ -271,9 +258,9 @@ class LlmAgent:
 
         A failure inside the chat task arrives here as its result at once, so the apology is
         spoken as soon as the failure happens, never after a timeout."""
-        queue: asyncio.Queue[str | _Progress | LlmResult] = asyncio.Queue()
+        queue: asyncio.Queue[str | Progress | LlmResult] = asyncio.Queue()
         task = asyncio.create_task(
-            self._run(history, text, home, queue, conversation_id, area), name="ollama chat"
+            self._run(history, text, home, queue, conversation_id, area), name="llm chat"
         )
         loop = asyncio.get_running_loop()
         started = False
@@ -292,7 +279,7 @@ class LlmAgent:
                         self._failures = 0
                     yield item
                     return
-                if isinstance(item, _Progress) and not (item.started or started):
+                if isinstance(item, Progress) and not (item.started or started):
                     continue  # thinking before the first output: the first-token bound holds
                 started = True
                 deadline = loop.time() + self.settings.llm_timeout
@@ -309,11 +296,11 @@ class LlmAgent:
         return f"no first words within {self.settings.llm_first_token_timeout:g} s"
 
     def _log_failure(self, reason: str, err: BaseException | None = None) -> None:
-        """One WARNING line per outage, then DEBUG until Ollama answers again."""
+        """One WARNING line per outage, then DEBUG until the server answers again."""
         self._failures += 1
         level = logging.WARNING if self._failures == 1 else logging.DEBUG
-        url = self.settings.ollama_url
-        _LOGGER.log(level, "Ollama at %s failed: %s", url, reason, exc_info=err)
+        name, url = self.backend.name, self.backend.url
+        _LOGGER.log(level, "%s at %s failed: %s", name, url, reason, exc_info=err)
 
     def _messages(
         self,
@@ -351,7 +338,7 @@ class LlmAgent:
         history: list[dict[str, str]],
         text: str,
         home: HomeSnapshot,
-        queue: asyncio.Queue[str | _Progress | LlmResult],
+        queue: asyncio.Queue[str | Progress | LlmResult],
         conversation_id: str | None,
         area: str | None,
     ) -> None:
@@ -372,61 +359,55 @@ class LlmAgent:
     async def _chat(
         self,
         messages: list[dict[str, Any]],
-        queue: asyncio.Queue[str | _Progress | LlmResult],
+        queue: asyncio.Queue[str | Progress | LlmResult],
         parts: list[str],
         conversation_id: str | None,
         area: str | None,
     ) -> LlmResult:
         tool_calls_done = 0
         for round_no in range(MAX_TOOL_ROUNDS + 1):
-            content: list[str] = []
-            calls: list[Any] = []
-            stream = await self._get_client().chat(
-                model=self.settings.llm_model,
-                messages=messages,
-                tools=TOOLS if round_no < MAX_TOOL_ROUNDS else [],
-                stream=True,
-                options={"num_ctx": self.settings.llm_num_ctx},
-                keep_alive=self.settings.llm_keep_alive,
-            )
-            async for chunk in stream:
-                delta = chunk.message.content or ""
-                if delta:
-                    content.append(delta)
-                    parts.append(delta)
-                    await queue.put(delta)
-                if chunk.message.tool_calls:
-                    calls.extend(chunk.message.tool_calls)
-                    await queue.put(_OUTPUT)
-                elif chunk.message.thinking:
-                    await queue.put(_ALIVE)
-            assistant: dict[str, Any] = {"role": "assistant", "content": "".join(content)}
-            if calls:
-                assistant["tool_calls"] = [
-                    {"function": {"name": c.function.name, "arguments": c.function.arguments}}
-                    for c in calls
-                ]
-            messages.append(assistant)
+            tools = TOOLS if round_no < MAX_TOOL_ROUNDS else []
+            content, calls = await self._round(messages, tools, queue, parts)
+            messages.append(self.backend.assistant_message("".join(content), calls))
             if not calls:
                 break
             for call in calls:
-                await queue.put(_ALIVE)
-                result = await self.tools.run(
-                    call.function.name, call.function.arguments, conversation_id, area
-                )
+                await queue.put(ALIVE)
+                result = await self.tools.run(call.name, call.arguments, conversation_id, area)
                 tool_calls_done += 1
-                await queue.put(_ALIVE)
+                await queue.put(ALIVE)
                 if result.pending is not None:
                     return await self._ask(result.pending, queue, parts, tool_calls_done)
-                messages.append(
-                    {"role": "tool", "content": result.content, "tool_name": call.function.name}
-                )
+                messages.append(self.backend.tool_message(call, result.content))
         return LlmResult(_joined(parts), True, tool_calls_done)
+
+    async def _round(
+        self,
+        messages: list[dict[str, Any]],
+        tools: list[dict[str, Any]],
+        queue: asyncio.Queue[str | Progress | LlmResult],
+        parts: list[str],
+    ) -> tuple[list[str], list[ToolCall]]:
+        """One request: text deltas and progress go to the queue as they come; the round's
+        text and complete tool calls are returned."""
+        content: list[str] = []
+        calls: list[ToolCall] = []
+        async for item in self.backend.chat(messages, tools):
+            if isinstance(item, str):
+                content.append(item)
+                parts.append(item)
+                await queue.put(item)
+            elif isinstance(item, ToolCall):
+                calls.append(item)
+                await queue.put(OUTPUT)
+            else:
+                await queue.put(item)
+        return content, calls
 
     async def _ask(
         self,
         pending: PendingAction,
-        queue: asyncio.Queue[str | _Progress | LlmResult],
+        queue: asyncio.Queue[str | Progress | LlmResult],
         parts: list[str],
         tool_calls_done: int,
     ) -> LlmResult:

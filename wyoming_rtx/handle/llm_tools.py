@@ -77,7 +77,8 @@ TOOLS: list[dict[str, Any]] = [
     _fn("cancel_timer", "Cancel a timer.", {"name": _TIMER["name"]}),
     _fn("timer_status", "Tell how much time is left on timers.", {}),
 ]
-"""JSON-schema tool definitions as Ollama's /api/chat expects them."""
+"""JSON-schema tool definitions in the OpenAI function format, which Ollama's /api/chat and
+OpenAI-compatible servers both take."""
 
 _INTENTS = {
     "turn_on": "HassTurnOn",
@@ -100,6 +101,15 @@ _REQUIRED_ANY: dict[str, tuple[tuple[str, ...], ...]] = {
 """Per tool, groups of which at least one argument must be given (a target, a duration)."""
 _RANGES = {"brightness": (0, 100), "hours": (0, None), "minutes": (0, None), "seconds": (0, None)}
 _INTEGER_TEXT = re.compile(r"\s*-?\d+\s*")
+
+
+@dataclass(frozen=True)
+class InvalidJson:
+    """Arguments streamed as a JSON string (OpenAI-compatible servers) that do not parse:
+    the model made a mistake it can correct, so it is a tool error, not a broken stream."""
+
+    text: str
+    error: str
 
 
 class ToolCallError(ValueError):
@@ -148,6 +158,8 @@ def validate_arguments(name: str, arguments: Any) -> dict[str, Any]:
         raise ToolCallError(f"unknown tool {name!r}; the tools are {', '.join(_INTENTS)}")
     if arguments is None:
         arguments = {}
+    if isinstance(arguments, InvalidJson):
+        raise ToolCallError(f"arguments are not valid JSON ({arguments.error}): {arguments.text!r}")
     if not isinstance(arguments, Mapping):
         raise ToolCallError(f"arguments must be a JSON object, not {arguments!r}")
     properties = _properties(name)

@@ -78,7 +78,7 @@ class HandleService:
         version = _VERSION
         handle = HandleProgram(
             name="wyoming-rtx",
-            description="Local Home Assistant intents first, then an Ollama LLM",
+            description="Local Home Assistant intents first, then an LLM",
             attribution=_ATTRIBUTION,
             installed=True,
             version=version,
@@ -86,7 +86,11 @@ class HandleService:
                 HandleModel(
                     name=f"home-assistant-intents-{self.settings.language}",
                     description="hassil + home-assistant-intents"
-                    + (f", LLM {self.settings.llm_model}" if self.settings.ollama_url else ""),
+                    + (
+                        f", LLM {self.settings.llm_model}"
+                        if self.settings.llm_url or self.settings.ollama_url
+                        else ""
+                    ),
                     attribution=_INTENTS_ATTRIBUTION,
                     installed=True,
                     version=version,
