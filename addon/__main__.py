@@ -17,7 +17,7 @@ from pathlib import Path
 
 from wyoming_rtx.settings import DEFAULT_PORT
 
-from .options import DEFAULT_CONFIG_DIR, DEFAULT_OPTIONS_PATH
+from .options import DEFAULT_CONFIG_DIR, DEFAULT_OPTIONS_PATH, INGRESS_PORT, INGRESS_PROXY
 from .runner import RunnerConfig, run
 from .supervisor import DEFAULT_SUPERVISOR_URL
 
@@ -39,6 +39,14 @@ def parse_args(argv: list[str] | None = None) -> RunnerConfig:
     )
     parser.add_argument("--hostname", default=socket.gethostname())
     parser.add_argument("--port", type=int, default=DEFAULT_PORT)
+    parser.add_argument(
+        "--ingress-port", type=int, default=INGRESS_PORT, help="status page for ingress"
+    )
+    parser.add_argument(
+        "--ingress-proxy",
+        default=INGRESS_PROXY,
+        help="the only address the status page serves (the Supervisor's ingress proxy)",
+    )
     args = parser.parse_args(argv)
     return RunnerConfig(
         options_path=args.options,
@@ -47,6 +55,8 @@ def parse_args(argv: list[str] | None = None) -> RunnerConfig:
         supervisor_token=os.environ.get("SUPERVISOR_TOKEN") or None,
         hostname=args.hostname,
         port=args.port,
+        ingress_port=args.ingress_port,
+        ingress_proxy=args.ingress_proxy,
     )
 
 

@@ -43,6 +43,15 @@ Supervisor's ``hassio`` network, over which Home Assistant and the Supervisor's 
 connect (``DOCKER_IPV4_NETWORK_MASK`` and ``DOCKER_IPV6_NETWORK_MASK`` in the Supervisor's
 ``supervisor/const.py``). A narrow ``allow`` must never lock Home Assistant out."""
 
+INGRESS_PORT = 10901
+"""The status page's port inside the add-on: config.yaml's ``ingress_port`` (the server's own
+default status port, so the page is at the same port in and out of the add-on)."""
+
+INGRESS_PROXY = "172.30.32.2"
+"""The Supervisor's ingress proxy. Home Assistant's developer docs (add-ons, "Presenting your
+add-on", Ingress): accept only connections from 172.30.32.2 on the ingress port and treat them
+as authenticated; Home Assistant has already checked the user's session."""
+
 SECRET_FLAGS = frozenset({"--ha-token", "--http-token"})
 """Flags whose value never reaches a log line."""
 
@@ -58,6 +67,9 @@ class AddonContext:
     config_dir: Path = DEFAULT_CONFIG_DIR
     port: int = DEFAULT_PORT
     supervisor_token: str | None = None
+    ingress_port: int = INGRESS_PORT
+    ingress_proxy: str = INGRESS_PROXY
+    """Only tests change it (a second loopback address stands in for the proxy)."""
 
 
 ToArgs = Callable[[Any, Mapping[str, Any], AddonContext], list[str]]
@@ -203,6 +215,22 @@ OPTION_FLAGS: tuple[OptionFlag, ...] = (
 """The one table: add-on option → server flag(s)."""
 
 
+def ingress_args(ctx: AddonContext) -> list[str]:
+    """The status page as the add-on's ingress panel.
+
+    Bound on every interface because the Supervisor's proxy connects to the add-on's address
+    on its network; the trusted proxy makes the server answer that one address only (anyone
+    else gets 403) and need no token of its own, since Home Assistant authenticates the user.
+    The page honours ``X-Ingress-Path``, so its links work under /api/hassio_ingress/<id>/.
+    """
+    return [
+        "--http-uri",
+        f"http://0.0.0.0:{ctx.ingress_port}",
+        "--http-trusted-proxy",
+        ctx.ingress_proxy,
+    ]
+
+
 def fixed_args(ctx: AddonContext) -> list[str]:
     """Flags every add-on start gets, whatever the options.
 
@@ -210,7 +238,7 @@ def fixed_args(ctx: AddonContext) -> list[str]:
     Assistant, and an mDNS announcement from the add-on network would name a 172.30.x
     address that no satellite on the LAN can reach, and a second, duplicate discovery.
     """
-    args = ["--uri", f"tcp://0.0.0.0:{ctx.port}", "--no-zeroconf"]
+    args = ["--uri", f"tcp://0.0.0.0:{ctx.port}", "--no-zeroconf", *ingress_args(ctx)]
     voices_dir = ctx.config_dir / VOICES_SUBDIR
     if voices_dir.is_dir():
         args += ["--voices-dir", str(voices_dir)]

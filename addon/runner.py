@@ -24,6 +24,8 @@ from .healthcheck import answers_describe
 from .options import (
     DEFAULT_CONFIG_DIR,
     DEFAULT_OPTIONS_PATH,
+    INGRESS_PORT,
+    INGRESS_PROXY,
     AddonContext,
     OptionsError,
     build_server_args,
@@ -51,6 +53,9 @@ class RunnerConfig:
     supervisor_token: str | None = field(default=None, repr=False)
     hostname: str = field(default_factory=socket.gethostname)
     port: int = DEFAULT_PORT
+    ingress_port: int = INGRESS_PORT
+    """config.yaml's ``ingress_port``: where the status page listens for the ingress proxy."""
+    ingress_proxy: str = INGRESS_PROXY
     server_command: tuple[str, ...] = DEFAULT_SERVER_COMMAND
     ready_poll_interval: float = 0.5
     stop_grace: float = 15.0
@@ -110,7 +115,11 @@ async def run(cfg: RunnerConfig, env: Mapping[str, str] | None = None) -> int:
     """Run the add-on until the server exits or we are told to stop; return the exit code."""
     base_env = dict(os.environ if env is None else env)
     ctx = AddonContext(
-        config_dir=cfg.config_dir, port=cfg.port, supervisor_token=cfg.supervisor_token
+        config_dir=cfg.config_dir,
+        port=cfg.port,
+        supervisor_token=cfg.supervisor_token,
+        ingress_port=cfg.ingress_port,
+        ingress_proxy=cfg.ingress_proxy,
     )
     try:
         options = load_options(cfg.options_path)

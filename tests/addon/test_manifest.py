@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 import yaml
 
-from addon.options import OPTION_FLAGS
+from addon.options import INGRESS_PORT, INGRESS_PROXY, OPTION_FLAGS, AddonContext, fixed_args
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -79,6 +79,11 @@ OPTIONAL_TYPES: dict[str, type | tuple[type, ...]] = {
     "options": dict,
     "schema": dict,
     "image": str,
+    "ingress": bool,
+    "ingress_port": int,
+    "panel_icon": str,
+    "panel_title": str,
+    "panel_admin": bool,
 }
 STARTUP = {"initialize", "system", "services", "application", "once"}
 BOOT = {"auto", "manual", "manual_only"}
@@ -206,6 +211,56 @@ def test_options_and_schema_agree(config: dict[str, Any]) -> None:
     for key in set(options):
         assert not schema[key].endswith("?"), f"{key} is optional but has a default"
         _validate_value(schema[key], options[key])
+
+
+def test_ingress_is_the_status_page(config: dict[str, Any]) -> None:
+    """The panel opens the server's status page, served to the ingress proxy only.
+
+    Keys and defaults from the Supervisor's ``_SCHEMA_ADDON_CONFIG`` (``ingress`` bool,
+    ``ingress_port`` a network port, ``panel_icon`` a string defaulting to ``mdi:puzzle``,
+    ``panel_admin`` bool defaulting to true) and docs/add-ons/presentation.md (only
+    172.30.32.2 may connect to the ingress port; ``X-Ingress-Path`` names the base path).
+    """
+    from wyoming_rtx.web.app import DEFAULT_HTTP_PORT
+    from wyoming_rtx.web.app import INGRESS_PROXY as SERVER_INGRESS_PROXY
+
+    assert config["ingress"] is True
+    assert config["ingress_port"] == INGRESS_PORT == DEFAULT_HTTP_PORT
+    assert INGRESS_PROXY == SERVER_INGRESS_PROXY == "172.30.32.2"
+    assert re.fullmatch(r"mdi:[a-z0-9-]+", config["panel_icon"])
+    assert config["panel_title"].strip()
+    # The page's Talk button runs home actions: administrators only (the Supervisor's default,
+    # said explicitly so a later edit has to mean it).
+    assert config["panel_admin"] is True
+    assert "ingress_entry" not in config, "the page is at / of its port"
+    # Ingress needs no host port: the status port is not in `ports`.
+    assert f"{INGRESS_PORT}/tcp" not in config["ports"]
+    args = fixed_args(AddonContext())
+    assert args[args.index("--http-uri") + 1] == f"http://0.0.0.0:{config['ingress_port']}"
+    assert args[args.index("--http-trusted-proxy") + 1] == "172.30.32.2"
+
+
+def _translation_files() -> list[Path]:
+    return sorted((ROOT / "translations").glob("*.yaml"))
+
+
+def test_every_option_is_translated_in_every_language(config: dict[str, Any]) -> None:
+    """Each option in ``schema`` (and ``options``) has a name and a description in every
+    translations/*.yaml, and nothing there names an option that does not exist; the same for
+    the ports under ``network`` (docs/add-ons/configuration.md, "Add-on translations")."""
+    files = _translation_files()
+    assert ROOT / "translations" / "en.yaml" in files
+    options = set(config["schema"]) | set(config["options"])
+    for path in files:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        assert set(data) <= {"configuration", "network"}, path.name
+        entries = data.get("configuration") or {}
+        assert set(entries) == options, (path.name, options ^ set(entries))
+        for key, entry in entries.items():
+            for field in ("name", "description"):
+                value = entry.get(field)
+                assert isinstance(value, str) and value.strip(), f"{path.name}: {key}.{field}"
+        assert set(data.get("network") or {}) == set(config["ports"]), path.name
 
 
 def test_names_agree_everywhere(config: dict[str, Any], translations: dict[str, Any]) -> None:

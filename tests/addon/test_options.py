@@ -21,7 +21,15 @@ from addon.options import (
 
 ROOT = Path(__file__).resolve().parents[2]
 DEFAULTS: dict[str, Any] = yaml.safe_load((ROOT / "config.yaml").read_text())["options"]
-FIXED = ["--uri", "tcp://0.0.0.0:10900", "--no-zeroconf"]
+FIXED = [
+    "--uri",
+    "tcp://0.0.0.0:10900",
+    "--no-zeroconf",
+    "--http-uri",
+    "http://0.0.0.0:10901",
+    "--http-trusted-proxy",
+    "172.30.32.2",
+]
 
 
 def _args(options: dict[str, Any], config_dir: Path, token: str | None = "tok") -> list[str]:
@@ -99,7 +107,7 @@ def test_option_maps_to_flags(
     assert _contains_run(args, expected), args
     for flag in absent:
         assert flag not in args
-    assert args[:3] == FIXED
+    assert args[: len(FIXED)] == FIXED
 
 
 def test_every_option_has_a_case() -> None:

@@ -66,10 +66,14 @@ async def test_starts_announces_and_stops_cleanly(
     await killer
     assert code == 0
     record = json.loads((tmp_path / "record.json").read_text())
-    assert record["argv"][:4] == [
+    assert record["argv"][:8] == [
         "--uri",
         f"tcp://0.0.0.0:{free_port}",
         "--no-zeroconf",
+        "--http-uri",
+        f"http://0.0.0.0:{cfg.ingress_port}",
+        "--http-trusted-proxy",
+        "172.30.32.2",
         "--language",
     ]
     assert "--ha-url" in record["argv"] and "sup3r" not in record["argv"]
