@@ -1,8 +1,8 @@
 """The status snapshot behind the page: models, device, services, satellites, reachability, turns.
 
 Everything here is read from objects the app already holds, so building a snapshot is cheap
-and never blocks. The two facts that need I/O (Ollama's reachability, GPU memory from
-nvidia-smi) are refreshed by one background task and cached. Nothing secret goes in: the HA
+and never blocks. The two facts that need I/O (the LLM server's reachability, GPU memory
+from nvidia-smi) are refreshed by one background task and cached. Nothing secret goes in: the HA
 token is never read, and URLs lose any user:password part.
 """
 
@@ -115,7 +115,7 @@ class StatusCollector:
         """Connected browser satellites (set by the web server)."""
 
     async def start(self) -> None:
-        """Probe at once in the background (a slow Ollama must not delay start-up), then
+        """Probe at once in the background (a slow LLM server must not delay start-up), then
         every `probe_interval` s."""
         self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=2.0))
         self._task = asyncio.create_task(self._probe_loop(), name="status probes")
@@ -137,26 +137,44 @@ class StatusCollector:
             await asyncio.sleep(self._interval)
 
     async def refresh(self) -> None:
-        """GPU memory and Ollama reachability, concurrently."""
-        await asyncio.gather(self._refresh_gpus(), self._refresh_ollama())
+        """GPU memory and the LLM server's reachability, concurrently."""
+        await asyncio.gather(self._refresh_gpus(), self._refresh_llm())
 
     async def _refresh_gpus(self) -> None:
         if self._sources.asr.device == "cuda" or self._sources.tts.settings.use_cuda:
             self._gpus = await query_nvidia_smi()
 
-    async def _refresh_ollama(self) -> None:
-        url = self._sources.assistant.settings.ollama_url
+    async def _refresh_llm(self) -> None:
+        """Ollama: `GET /api/version`; an OpenAI-compatible server: `GET {llm_url}/models`
+        with the API key (vLLM and llama.cpp guard it with the same key as the chat)."""
+        settings = self._sources.assistant.settings
+        url = settings.llm_url or settings.ollama_url
         if not url or self._session is None:
             return
         reachable, version = False, None
         try:
-            async with self._session.get(URL(url) / "api" / "version") as response:
-                if response.status == 200:
-                    reachable = True
-                    version = (await response.json(content_type=None)).get("version")
+            if settings.llm_url:
+                reachable = await self._probe_openai(settings.llm_url, settings.llm_api_key)
+            else:
+                reachable, version = await self._probe_ollama(url)
         except (aiohttp.ClientError, TimeoutError, ValueError) as err:
-            _LOGGER.debug("Ollama at %s unreachable: %s", public_url(url), err)
+            _LOGGER.debug("The LLM server at %s is unreachable: %s", public_url(url), err)
         self._ollama = {"reachable": reachable, "version": version, "checked": time.time()}
+
+    async def _probe_ollama(self, url: str) -> tuple[bool, str | None]:
+        assert self._session is not None
+        async with self._session.get(URL(url) / "api" / "version") as response:
+            if response.status != 200:
+                return False, None
+            return True, (await response.json(content_type=None)).get("version")
+
+    async def _probe_openai(self, url: str, api_key: str | None) -> bool:
+        assert self._session is not None
+        headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+        async with self._session.get(f"{url.rstrip('/')}/models", headers=headers) as response:
+            if response.status != 200:
+                _LOGGER.debug("The LLM server's models list: HTTP %d", response.status)
+            return response.status == 200
 
     def device(self) -> dict[str, Any]:
         """cpu, or cuda with the GPUs nvidia-smi (or CTranslate2) reports."""
@@ -193,16 +211,18 @@ class StatusCollector:
     def reachability(self) -> dict[str, Any]:
         settings = self._sources.assistant.settings
         home = self._sources.assistant.home
+        url = settings.llm_url or settings.ollama_url
         return {
             "home": {
                 "kind": "home-assistant" if settings.ha_url else "file",
                 "url": public_url(settings.ha_url),
                 "available": home.available,
             },
-            "ollama": {
-                "configured": bool(settings.ollama_url),
-                "url": public_url(settings.ollama_url),
-                "model": settings.llm_model if settings.ollama_url else None,
+            "ollama": {  # the key the page reads; it is whichever LLM server is configured
+                "kind": "openai" if settings.llm_url else "ollama",
+                "configured": bool(url),
+                "url": public_url(url),
+                "model": settings.llm_model if url else None,
                 **self._ollama,
             },
         }
