@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import re
+import struct
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -282,6 +283,21 @@ def test_docs_say_the_gpu_story() -> None:
     docs = (ROOT / "DOCS.md").read_text(encoding="utf-8")
     assert "Home Assistant OS gives add-ons no NVIDIA GPU" in docs
     assert "--gpus all" in docs and "zeroconf" in docs
+
+
+def _png_size(path: Path) -> tuple[int, int]:
+    """Width and height from a PNG's IHDR chunk (the first chunk, right after the signature)."""
+    data = path.read_bytes()[:24]
+    assert data[:8] == b"\x89PNG\r\n\x1a\n" and data[12:16] == b"IHDR", f"{path.name} is not a PNG"
+    return struct.unpack(">II", data[16:24])
+
+
+def test_icon_and_logo() -> None:
+    """docs/add-ons/presentation.md: icon.png square, 128x128 recommended; logo.png about
+    250x100. Both are drawn by script/make_addon_images.py."""
+    assert _png_size(ROOT / "icon.png") == (128, 128)
+    width, height = _png_size(ROOT / "logo.png")
+    assert 200 <= width <= 300 and 80 <= height <= 120 and width > height
 
 
 def test_repository_yaml() -> None:
