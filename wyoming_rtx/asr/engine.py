@@ -31,7 +31,14 @@ from ..errors import RtxError
 from ..language import supported_language
 from ..settings import AsrSettings
 from .command_window import CommandWindow
-from .device import DeviceChoice, load_with_cpu_fallback, pick_device
+from .device import (
+    CudaUnusableError,
+    DeviceChoice,
+    load_with_cpu_fallback,
+    pick_device,
+    probe_command,
+    run_cuda_probe,
+)
 from .models import resolve_asr_model, verify_asr_model
 from .short_window import FULL_WINDOW_SECONDS, decode_short
 from .stream import AsrStream
@@ -90,9 +97,9 @@ class AsrEngine:
         self._loading: asyncio.Future[WhisperModel] | None = None
         self._closed = False
 
-    def _use_device(self, device: str) -> None:
+    def _use_device(self, device: str, cuda_compute_type: str | None = None) -> None:
         """Every choice that follows from the device, where the settings leave it on auto."""
-        choice = DeviceChoice.for_device(self.settings, device)
+        choice = DeviceChoice.for_device(self.settings, device, cuda_compute_type)
         self.device = choice.device
         self.compute_type = choice.compute_type
         self.beam_size = choice.beam_size
@@ -206,12 +213,61 @@ class AsrEngine:
         """
         verify_asr_model(self.resolved)
         self.vads.warm_workers()
+        self._probe_cuda()
         return load_with_cpu_fallback(
             self.settings.device,
             self.device,
             self._load_on_device,
             functools.partial(self._use_device, "cpu"),
         )
+
+    def _probe_cuda(self) -> None:
+        """On CUDA, load the model in a child process first (device.run_cuda_probe).
+
+        A broken cuDNN aborts the process that loads the model, which no `except` catches:
+        the child dies instead of the server. Its success also gives the compute type the GPU
+        supports. Failure: auto switches to the CPU's choices, --device cuda stops the start
+        with CudaUnusableError. Runs in the executor, never on the event loop; on the CPU (no
+        GPU counted) nothing runs.
+        """
+        if self.device != "cuda":
+            return
+        command = probe_command()
+        if command is None:
+            _LOGGER.warning("CUDA probe skipped: a broken CUDA install will abort the server")
+            return
+        download_dir = self.settings.download_dir
+        request: dict[str, object] = {
+            "model": self.resolved.model,
+            "compute_type": self.settings.compute_type,
+            "download_root": str(download_dir) if download_dir is not None else None,
+            "local_files_only": not self.resolved.download,
+            "language": self.settings.language,
+        }
+        result = run_cuda_probe(request, command)
+        if result.ok:
+            self._use_device("cuda", result.compute_type)
+            _LOGGER.info(
+                "CUDA probe passed in %.1f s: compute type %s (the GPU supports %s)",
+                result.seconds,
+                self.compute_type,
+                ", ".join(result.supported) or "?",
+            )
+            return
+        reason = result.describe(self.description.name)
+        if self.settings.device != "auto":
+            raise CudaUnusableError(
+                f"--device cuda, but {reason}. Install the CUDA 12 cuBLAS and cuDNN 9 "
+                "libraries (pip install 'wyoming-rtx[gpu]'), or use --device auto or cpu"
+            )
+        _LOGGER.warning(
+            "CUDA is visible but unusable: %s. Using the CPU instead (%.1f s spent probing). "
+            "For GPU speed install the CUDA 12 cuBLAS and cuDNN 9 libraries "
+            "(pip install 'wyoming-rtx[gpu]'), or pass --device cpu to skip the probe.",
+            reason,
+            result.seconds,
+        )
+        self._use_device("cpu")
 
     def _load_on_device(self) -> WhisperModel:
         started = time.perf_counter()
