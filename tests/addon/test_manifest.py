@@ -307,6 +307,23 @@ def test_repository_yaml() -> None:
         assert key not in repository or isinstance(repository[key], str)
 
 
+def test_install_docs_name_the_repository_address() -> None:
+    """DOCS.md's installation step and repository.yaml agree on the repository's address.
+
+    With a canonical URL in repository.yaml, DOCS.md gives that URL; without one (the case
+    today), DOCS.md says exactly what to paste instead of pointing at an address it never
+    gives, and no made-up address stands in for it."""
+    docs = (ROOT / "DOCS.md").read_text(encoding="utf-8")
+    install = docs.split("## Installation", 1)[1].split("\n## ", 1)[0]
+    assert "the URL of this Git repository" not in install
+    url = _load("repository.yaml").get("url")
+    if url:
+        assert url in install
+    else:
+        assert "you cloned or forked this repository from" in install
+        assert "git clone" in install and "Local add-ons" in install
+
+
 def test_no_second_addon_manifest() -> None:
     """The Supervisor reads every ``config.{json,yaml,yml}`` outside dot folders and rootfs/
     as an add-on (store/data.py); another one in the repository would be a broken add-on."""
