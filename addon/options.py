@@ -173,6 +173,33 @@ def _allow_download(value: Any, _options: Mapping[str, Any], ctx: AddonContext) 
     return ["--allow-download", "--download-dir", str(ctx.config_dir / MODELS_SUBDIR)]
 
 
+LLM_API_KEY_ENV = "WYOMING_RTX_LLM_API_KEY"
+"""How the server takes the OpenAI-compatible API's key: never argv, where ``ps`` shows it."""
+
+
+def _blank(value: Any) -> bool:
+    return value is None or not str(value).strip()
+
+
+def _llm_url(value: Any, options: Mapping[str, Any], _ctx: AddonContext) -> list[str]:
+    """An OpenAI-compatible server (vLLM, llama.cpp's server, LM Studio) instead of Ollama.
+
+    The server allows one LLM backend; said here, the user reads it in the add-on's log
+    instead of a usage error from the server's argument parser."""
+    if _blank(value):
+        return []
+    if not _blank(options.get("ollama_url")):
+        raise OptionsError("set either ollama_url or llm_url, not both (one LLM backend)")
+    return ["--llm-url", str(value).strip()]
+
+
+def _llm_api_key(value: Any, options: Mapping[str, Any], _ctx: AddonContext) -> list[str]:
+    """No flag: ``server_env`` hands the key over as WYOMING_RTX_LLM_API_KEY."""
+    if not _blank(value) and _blank(options.get("llm_url")):
+        raise OptionsError("llm_api_key is set but llm_url is empty: the key is for llm_url")
+    return []
+
+
 def _allow(value: Any, _options: Mapping[str, Any], _ctx: AddonContext) -> list[str]:
     """Ranges (commas or spaces between them) → one ``--allow`` each, after the ranges the
     add-on always serves. Empty: no flag, the server's default (loopback and private ranges,
@@ -207,6 +234,8 @@ OPTION_FLAGS: tuple[OptionFlag, ...] = (
     OptionFlag("home_file", "--home-file", _home_file),
     OptionFlag("reply_mode", "--reply-mode", _value("--reply-mode")),
     OptionFlag("ollama_url", "--ollama-url", _value("--ollama-url")),
+    OptionFlag("llm_url", "--llm-url", _llm_url),
+    OptionFlag("llm_api_key", "--llm-url", _llm_api_key),
     OptionFlag("llm_model", "--llm-model", _value("--llm-model")),
     OptionFlag("llm_prompt", "--llm-prompt", _value("--llm-prompt")),
     OptionFlag("allow", "--allow", _allow),
@@ -260,8 +289,11 @@ def build_server_args(options: Mapping[str, Any], ctx: AddonContext) -> list[str
 def server_env(
     options: Mapping[str, Any], ctx: AddonContext, base: Mapping[str, str]
 ) -> dict[str, str]:
-    """The server's environment: the caller's, plus the HA token when the home is HA."""
+    """The server's environment: the caller's, plus the HA token when the home is HA and the
+    LLM API's key when one is set (secrets travel here, never on the command line)."""
     env = dict(base)
+    if not _blank(options.get("llm_api_key")):
+        env[LLM_API_KEY_ENV] = str(options["llm_api_key"]).strip()
     if options.get("home_source") == HOME_HOME_ASSISTANT:
         if not ctx.supervisor_token:
             raise OptionsError(

@@ -77,6 +77,13 @@ CASES: list[tuple[dict[str, Any], list[str], list[str]]] = [
     ({"home_source": "demo"}, [], ["--ha-url", "--home-file"]),
     ({"reply_mode": "intent"}, ["--reply-mode", "intent"], []),
     ({"ollama_url": "http://10.0.0.5:11434"}, ["--ollama-url", "http://10.0.0.5:11434"], []),
+    ({"llm_url": "http://10.0.0.5:8000/v1"}, ["--llm-url", "http://10.0.0.5:8000/v1"], []),
+    ({"llm_url": "", "llm_api_key": ""}, [], ["--llm-url", "--ollama-url"]),
+    (
+        {"llm_url": "http://10.0.0.5:8000/v1", "llm_api_key": "sk-local"},
+        ["--llm-url", "http://10.0.0.5:8000/v1"],
+        ["sk-local"],
+    ),
     ({"llm_model": "qwen2.5:7b"}, ["--llm-model", "qwen2.5:7b"], []),
     ({"llm_prompt": "Be brief."}, ["--llm-prompt", "Be brief."], []),
     ({"allow": ""}, [], ["--allow"]),  # empty: the server's default ranges
@@ -166,6 +173,32 @@ def test_token_goes_to_the_environment_not_the_command_line(tmp_path: Path) -> N
     assert env == {"PATH": "/bin", "HA_TOKEN": "s3cret"}
     demo = {**DEFAULTS, "home_source": "demo"}
     assert "HA_TOKEN" not in server_env(demo, ctx, {})
+
+
+def test_llm_api_key_goes_to_the_environment_not_the_command_line(tmp_path: Path) -> None:
+    options = {**DEFAULTS, "llm_url": "http://10.0.0.5:8000/v1", "llm_api_key": " sk-local "}
+    ctx = AddonContext(config_dir=tmp_path, supervisor_token="s3cret")
+    assert "sk-local" not in " ".join(build_server_args(options, ctx))
+    assert server_env(options, ctx, {})["WYOMING_RTX_LLM_API_KEY"] == "sk-local"
+    assert "WYOMING_RTX_LLM_API_KEY" not in server_env(DEFAULTS, ctx, {})
+
+
+@pytest.mark.parametrize(
+    ("changed", "message"),
+    [
+        (
+            {"ollama_url": "http://10.0.0.5:11434", "llm_url": "http://10.0.0.5:8000/v1"},
+            "either ollama_url or llm_url",
+        ),
+        ({"llm_api_key": "sk-local"}, "llm_url is empty"),
+    ],
+)
+def test_llm_options_that_cannot_work_are_refused(
+    tmp_path: Path, changed: dict[str, Any], message: str
+) -> None:
+    """The server would refuse them with a usage error; the add-on says it in a sentence."""
+    with pytest.raises(OptionsError, match=message):
+        _args({**DEFAULTS, **changed}, tmp_path)
 
 
 def test_home_assistant_without_token_is_refused(tmp_path: Path) -> None:
