@@ -89,6 +89,8 @@ class TtsEngine:
             intra_op_threads = max(1, _usable_cores() // workers)
         self._intra_op_threads = intra_op_threads
         self._loaded: dict[str, PiperVoice] = {}
+        self.device = "cpu"
+        """Where the last loaded voice runs ("cuda" or "cpu"), for the status page."""
         self._loading: dict[str, asyncio.Task[PiperVoice]] = {}
         self.cache = SpeechCache(settings.cache_mb * 1024 * 1024)
 
@@ -243,7 +245,7 @@ class TtsEngine:
                 self._executor,
                 _load_blocking,
                 description,
-                self.settings.use_cuda,
+                tts_device(self.settings),
                 self._intra_op_threads,
             )
         except ModelIntegrityError as err:
@@ -258,6 +260,7 @@ class TtsEngine:
         finally:
             self._loading.pop(description.name, None)
         self._loaded[description.name] = piper_voice
+        self.device = voice_device(piper_voice)
         return piper_voice
 
 
@@ -268,24 +271,63 @@ def _usable_cores() -> int:
     return os.cpu_count() or 1
 
 
-def _load_blocking(description: VoiceDescription, use_cuda: bool, threads: int) -> PiperVoice:
+def _load_blocking(description: VoiceDescription, device: str, threads: int) -> PiperVoice:
     """Check a bundled voice's digests, load it and synthesize once (ONNX's warm-up)."""
     verify_voice(description)
     started = time.perf_counter()
-    piper_voice = _open_voice(description, use_cuda, threads)
+    piper_voice = _open_voice(description, device, threads)
     loaded = time.perf_counter()
     _render(piper_voice, _WARM_UP_TEXT, SynthesisConfig(), threading.Event())
     _LOGGER.info(
-        "Loaded voice %s in %.2fs (warm-up %.2fs)",
+        "Loaded voice %s on %s in %.2fs (warm-up %.2fs)",
         description.name,
+        voice_device(piper_voice),
         loaded - started,
         time.perf_counter() - loaded,
     )
     return piper_voice
 
 
-def _open_voice(description: VoiceDescription, use_cuda: bool, threads: int) -> PiperVoice:
-    """`PiperVoice.load`, plus a cap on ONNX Runtime's intra-op threads.
+CUDA_PROVIDER = "CUDAExecutionProvider"
+CPU_PROVIDER = "CPUExecutionProvider"
+Provider = str | tuple[str, dict[str, str]]
+
+
+def voice_device(piper_voice: PiperVoice) -> str:
+    """ "cuda" when the voice's ONNX session really runs on CUDA, else "cpu"."""
+    return "cuda" if CUDA_PROVIDER in piper_voice.session.get_providers() else "cpu"
+
+
+def tts_device(settings: TtsSettings) -> str:
+    """The device the settings ask piper for: "cuda" with use_cuda, else "cpu"."""
+    return "cuda" if settings.use_cuda else "cpu"
+
+
+def pick_providers(requested: str, available: list[str]) -> tuple[list[Provider], str | None]:
+    """ONNX Runtime providers for `requested` ("auto", "cpu" or "cuda"), and a warning.
+
+    CUDA only when this onnxruntime lists CUDAExecutionProvider (onnxruntime-gpu, the `gpu`
+    extra); the CPU provider is always last, so ONNX Runtime can still run what CUDA cannot.
+    The warning (None when there is nothing to say) is for "cuda" without the provider: the
+    voice then speaks on the CPU rather than not at all. "auto" without it is silent.
+    """
+    if requested == "cpu":
+        return [CPU_PROVIDER], None
+    if CUDA_PROVIDER in available:
+        # HEURISTIC: the exhaustive cuDNN search costs seconds per new sentence length.
+        cuda: Provider = (CUDA_PROVIDER, {"cudnn_conv_algo_search": "HEURISTIC"})
+        return [cuda, CPU_PROVIDER], None
+    if requested == "cuda":
+        return [CPU_PROVIDER], (
+            "Piper on CUDA was asked for, but this onnxruntime has no CUDAExecutionProvider "
+            f"(it offers {', '.join(available) or 'none'}): speaking on the CPU. Install the "
+            "gpu extra with onnxruntime-gpu in place of onnxruntime (see bench/README.md)."
+        )
+    return [CPU_PROVIDER], None
+
+
+def _open_voice(description: VoiceDescription, device: str, threads: int) -> PiperVoice:
+    """`PiperVoice.load`, plus a cap on ONNX Runtime's intra-op threads and the providers.
 
     `PiperVoice.load` gives each session one thread per core; with `parallel` requests
     running at once that oversubscribes the CPU, and each inference's parallel loops wait
@@ -293,13 +335,22 @@ def _open_voice(description: VoiceDescription, use_cuda: bool, threads: int) -> 
     """
     options = onnxruntime.SessionOptions()
     options.intra_op_num_threads = threads
-    providers: list[str | tuple[str, dict[str, str]]] = ["CPUExecutionProvider"]
-    if use_cuda:
-        providers.insert(0, ("CUDAExecutionProvider", {"cudnn_conv_algo_search": "HEURISTIC"}))
+    providers, warning = pick_providers(device, onnxruntime.get_available_providers())
+    if warning:
+        _LOGGER.warning("%s", warning)
     config = json.loads(description.config_path.read_text(encoding="utf-8"))
     session = onnxruntime.InferenceSession(
         str(description.model_path), sess_options=options, providers=providers
     )
+    used = session.get_providers()
+    if len(providers) > 1 and CUDA_PROVIDER not in used:
+        # onnxruntime-gpu without a loadable cuDNN/cuBLAS logs its own error and quietly
+        # builds a CPU session: say so once, in our words.
+        _LOGGER.warning(
+            "Piper could not start CUDA for voice %s (onnxruntime's error is above): "
+            "speaking on the CPU",
+            description.name,
+        )
     return PiperVoice(config=PiperConfig.from_dict(config), session=session)
 
 
