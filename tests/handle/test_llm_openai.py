@@ -323,3 +323,25 @@ async def test_the_status_page_probes_the_models_list_with_the_key(server: FakeO
         assert collector.reachability()["ollama"]["reachable"] is False
     finally:
         await collector.stop()
+
+
+async def test_the_end_of_a_stream_is_done_or_a_finish_reason() -> None:
+    """`[DONE]` ends a round; so does a server closing after `finish_reason`; a stream cut
+    before either is broken, so a half-streamed tool call never runs."""
+    from wyoming_rtx.handle.llm_backend import LlmServerError
+
+    def chunk(delta: dict[str, Any], finish: str | None) -> str:
+        choice = {"index": 0, "delta": delta, "finish_reason": finish}
+        return f"data: {json.dumps({'object': 'chat.completion.chunk', 'choices': [choice]})}\n\n"
+
+    backend = OpenAiBackend(HandleSettings(llm_url="http://unused/v1"))
+    call = {"tool_calls": [{"index": 0, "id": "c", "function": {"name": "timer_status"}}]}
+
+    async def read(body: str) -> list[Any]:
+        response = httpx.Response(200, content=body.encode())
+        return [item async for item in backend._read(response)]  # noqa: SLF001
+
+    closed = await read(chunk(call, None) + chunk({}, "tool_calls"))
+    assert closed[-1] == ToolCall("timer_status", {}, "c", "")
+    with pytest.raises(LlmServerError, match="before data: \\[DONE\\]"):
+        await read(chunk(call, None))

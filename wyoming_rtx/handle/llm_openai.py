@@ -153,14 +153,21 @@ class OpenAiBackend:
                 yield item
 
     async def _read(self, response: httpx.Response) -> AsyncIterator[str | Progress | ToolCall]:
+        """The round's items; complete tool calls once the stream has ended. The end is
+        `data: [DONE]`, or a `finish_reason` followed by the server closing the stream; a
+        stream cut before either is broken (a half-streamed call must not run)."""
         calls: dict[int, _PartialCall] = {}
+        finished = False
         async for data in sse_data(response.aiter_lines()):
             if data.strip() == "[DONE]":
+                finished = True
                 break
-            for item in _chunk_items(json.loads(data), calls):
+            chunk = json.loads(data)
+            for item in _chunk_items(chunk, calls):
                 yield item
-        else:
-            raise LlmServerError("the stream ended without data: [DONE]")
+            finished = finished or _finish_reason(chunk) is not None
+        if not finished:
+            raise LlmServerError("the stream ended before data: [DONE]")
         for index in sorted(calls):
             yield calls[index].complete(index)
 
@@ -186,6 +193,11 @@ class OpenAiBackend:
         if self._client is not None:
             await self._client.aclose()
             self._client = None
+
+
+def _finish_reason(chunk: dict[str, Any]) -> str | None:
+    choices = chunk.get("choices") or [{}]
+    return choices[0].get("finish_reason")
 
 
 def _chunk_items(chunk: Any, calls: dict[int, _PartialCall]) -> list[str | Progress | ToolCall]:

@@ -108,7 +108,7 @@ class StatusCollector:
         self._interval = probe_interval
         self._started = time.time()
         self._gpus: list[dict[str, Any]] | None = None
-        self._ollama: dict[str, Any] = {"reachable": None, "version": None, "checked": None}
+        self._llm: dict[str, Any] = {"reachable": None, "version": None, "checked": None}
         self._task: asyncio.Task[None] | None = None
         self._session: aiohttp.ClientSession | None = None
         self.browser_clients = 0
@@ -159,7 +159,7 @@ class StatusCollector:
                 reachable, version = await self._probe_ollama(url)
         except (aiohttp.ClientError, TimeoutError, ValueError) as err:
             _LOGGER.debug("The LLM server at %s is unreachable: %s", public_url(url), err)
-        self._ollama = {"reachable": reachable, "version": version, "checked": time.time()}
+        self._llm = {"reachable": reachable, "version": version, "checked": time.time()}
 
     async def _probe_ollama(self, url: str) -> tuple[bool, str | None]:
         assert self._session is not None
@@ -223,7 +223,7 @@ class StatusCollector:
                 "configured": bool(url),
                 "url": public_url(url),
                 "model": settings.llm_model if url else None,
-                **self._ollama,
+                **self._llm,
             },
         }
 
