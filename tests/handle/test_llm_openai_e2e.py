@@ -14,6 +14,7 @@ import pytest
 from wyoming.asr import Transcript
 from wyoming.client import AsyncTcpClient
 from wyoming.handle import Handled, HandledChunk
+from wyoming.info import Describe, Info
 from wyoming_helpers import read_until, start_server
 
 from tests.fakes import FakeOpenAi
@@ -59,5 +60,11 @@ async def test_the_real_server_answers_with_a_tool_call_through_an_openai_server
             tools = [m for m in fake.requests[-1]["messages"] if m["role"] == "tool"]
             assert json.loads(tools[0]["content"])["states"] == {"Kitchen Light": "on"}
             assert KEY not in "\n".join(server.log), "the key is never logged"
+            async with AsyncTcpClient("127.0.0.1", server.port) as client:
+                await client.write_event(Describe().event())
+                info = Info.from_event((await read_until(client, "info"))[-1])
+            (handle,) = info.handle
+            assert handle.description == "Local Home Assistant intents first, then an LLM"
+            assert handle.models[0].description.endswith(", LLM x")
         finally:
             assert await server.stop() == 0
