@@ -345,3 +345,20 @@ async def test_the_end_of_a_stream_is_done_or_a_finish_reason() -> None:
     assert closed[-1] == ToolCall("timer_status", {}, "c", "")
     with pytest.raises(LlmServerError, match="before data: \\[DONE\\]"):
         await read(chunk(call, None))
+
+
+async def test_tool_rounds_are_bounded_and_the_last_round_sends_no_tools(
+    patient: Assistant, server: FakeOpenAi
+) -> None:
+    from tests.fakes import Reply
+
+    server.responder = lambda body: (
+        Reply(tool_calls=[("get_state", {"name": "TV"})])
+        if "tools" in body
+        else Reply("Giving up.")
+    )
+    _, answer = await ask(patient, "keep checking the tv forever")
+    assert answer.text == "Giving up."
+    assert len(server.requests) == 6  # 5 tool rounds, then one answer without tools
+    assert "tools" not in server.requests[-1], "an empty tools array is refused by OpenAI"
+    assert len(_tool_messages(server)) == 5
