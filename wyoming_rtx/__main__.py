@@ -10,7 +10,11 @@ import logging
 import os
 import signal
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from urllib.parse import urlparse
+
+import yaml
 
 from .errors import ModelNotFoundError, RtxError
 from .language import primary_language
@@ -27,19 +31,83 @@ from .version import __version__
 _LOGGER = logging.getLogger("wyoming_rtx")
 
 
+COMPUTE_TYPES = (
+    "auto",
+    "default",
+    "int8",
+    "int8_float32",
+    "int8_float16",
+    "int8_bfloat16",
+    "int16",
+    "float16",
+    "bfloat16",
+    "float32",
+)
+"""CTranslate2's compute type names: a typo is a usage error, not a failed model load after
+"Listening" (whether the device supports the type is CTranslate2's to decide at load)."""
+
+
+class DefaultsHelpFormatter(argparse.HelpFormatter):
+    """Append "(default: X)" to each option's help, except where X says nothing.
+
+    argparse.ArgumentDefaultsHelpFormatter prints "(default: None)" and "(default: False)";
+    an option whose default is empty either says what empty means in its own help ("default:
+    the bundled voice") or is a switch that is off unless given."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        help_text = action.help or ""
+        if "default:" in help_text.lower() or not _shows_default(action):
+            return help_text
+        return f"{help_text} (default: %(default)s)"
+
+
+def _shows_default(action: argparse.Action) -> bool:
+    """True when the option has a default worth printing."""
+    default = action.default
+    if default is argparse.SUPPRESS or not action.option_strings:
+        return False
+    if default is None or default is False:
+        return False
+    return not (isinstance(default, (str, list, tuple)) and not default)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Every option of the server; the add-on maps its options onto these same flags."""
     p = argparse.ArgumentParser(
         prog="wyoming-rtx",
         description="Local voice assistant server: speech-to-text, intents/LLM, text-to-speech.",
+        formatter_class=DefaultsHelpFormatter,
     )
-    p.add_argument("--uri", default=DEFAULT_URI, help="tcp://HOST:PORT, unix://PATH or stdio://")
+    _server_options(p)
+    _asr_options(p.add_argument_group("speech-to-text"))
+    _tts_options(p.add_argument_group("text-to-speech"))
+    _handle_options(p.add_argument_group("handling"))
+    return p
+
+
+def _server_options(p: argparse.ArgumentParser) -> None:
+    """Transport, discovery, status page, limits and logging."""
+    p.add_argument(
+        "--uri",
+        default=DEFAULT_URI,
+        help="where to serve: tcp://HOST:PORT, unix://PATH or stdio://",
+    )
     p.add_argument("--debug", action="store_true", help="log DEBUG messages")
-    p.add_argument("--log-format", default="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    p.add_argument(
+        "--log-format",
+        default="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        help="Python logging format of each log line",
+    )
     p.add_argument("--version", action="version", version=__version__)
-    p.add_argument("--zeroconf-name", help="service name to announce (default wyoming-rtx-HOST)")
+    p.add_argument(
+        "--zeroconf-name", help="service name to announce (default: wyoming-rtx-HOSTNAME)"
+    )
     p.add_argument("--no-zeroconf", action="store_true", help="do not announce by zeroconf")
-    p.add_argument("--http-uri", help="status page and /metrics, e.g. http://0.0.0.0:10901")
+    p.add_argument(
+        "--http-uri",
+        help="serve the status page and /metrics here, e.g. http://0.0.0.0:10901 "
+        "(default: no status page)",
+    )
     p.add_argument(
         "--allow",
         action="append",
@@ -52,27 +120,34 @@ def build_parser() -> argparse.ArgumentParser:
         "--data-dir",
         type=Path,
         help="where generated state (the status page's token) is kept "
-        "(default $XDG_DATA_HOME/wyoming-rtx or ~/.local/share/wyoming-rtx)",
+        "(default: $XDG_DATA_HOME/wyoming-rtx or ~/.local/share/wyoming-rtx)",
     )
     p.add_argument(
         "--http-token",
         help="access token for the status page (visible in `ps`: prefer --http-token-file or "
-        "the WYOMING_RTX_HTTP_TOKEN environment variable)",
+        "the WYOMING_RTX_HTTP_TOKEN environment variable; default: none on loopback, else one "
+        "generated once and kept in --data-dir)",
     )
     p.add_argument(
-        "--http-token-file", type=Path, help="file whose first line is the status page's token"
+        "--http-token-file",
+        type=Path,
+        help="file whose first line is the status page's token (default: see --http-token)",
     )
     p.add_argument(
         "--http-trusted-proxy",
         action="append",
         default=[],
-        help="only this address may use the status page (repeatable; add-on: 172.30.32.2)",
+        help="only this address may use the status page, without a token (repeatable; "
+        "add-on: 172.30.32.2; default: anyone with the token)",
     )
     p.add_argument(
         "--header-timeout", type=float, default=30.0, help="seconds to finish a started frame"
     )
     p.add_argument(
-        "--write-timeout", type=float, default=15.0, help="drop clients not reading this long"
+        "--write-timeout",
+        type=float,
+        default=15.0,
+        help="seconds a client may leave its answer unread before it is dropped",
     )
     p.add_argument(
         "--release-memory",
@@ -86,18 +161,67 @@ def build_parser() -> argparse.ArgumentParser:
         help="do not give fragmented free heap memory back when idle after a burst",
     )
 
-    asr = p.add_argument_group("speech-to-text")
-    asr.add_argument("--asr-model", default="", help="local model folder or faster-whisper name")
-    asr.add_argument("--device", default="auto", choices=["auto", "cuda", "cpu"])
-    asr.add_argument("--compute-type", default="auto", help="auto: float16 on CUDA, int8 on CPU")
-    asr.add_argument("--language", help="default language (also selects the intents language)")
-    asr.add_argument("--beam-size", type=int, default=0, help="0 = auto (1 on CPU, 5 on CUDA)")
-    asr.add_argument("--initial-prompt", help="text that biases the decoder (names in the home)")
-    asr.add_argument("--cpu-threads", type=int, default=0)
-    asr.add_argument("--max-audio-seconds", type=float, default=30.0)
-    asr.add_argument("--allow-download", action="store_true", help="opt in to hub downloads")
-    asr.add_argument("--download-dir", type=Path)
-    asr.add_argument("--no-speculative", action="store_true", help="no decode during silence")
+
+def _asr_options(asr: argparse._ArgumentGroup) -> None:
+    """faster-whisper: model, device, decoding."""
+    asr.add_argument(
+        "--asr-model",
+        default="",
+        help="local CTranslate2 model folder or faster-whisper name such as small.en "
+        "(default: the bundled tiny.en)",
+    )
+    asr.add_argument(
+        "--device",
+        default="auto",
+        choices=["auto", "cuda", "cpu"],
+        help="where speech-to-text runs; auto: CUDA when a GPU is usable, else the CPU",
+    )
+    asr.add_argument(
+        "--compute-type",
+        default="auto",
+        metavar="TYPE",
+        help=f"CTranslate2 compute type, one of {', '.join(COMPUTE_TYPES)}; "
+        "auto: float16 on CUDA, int8 on CPU",
+    )
+    asr.add_argument(
+        "--language",
+        help="default language, e.g. en or de-CH; also selects the intents "
+        "(default: the model's own language, English intents)",
+    )
+    asr.add_argument(
+        "--beam-size", type=int, default=0, help="beam width; 0 = auto (1 on CPU, 5 on CUDA)"
+    )
+    asr.add_argument(
+        "--initial-prompt",
+        help="text that biases the decoder, e.g. the names in the home (default: none)",
+    )
+    asr.add_argument(
+        "--cpu-threads",
+        type=int,
+        default=0,
+        help="CPU threads per decoder; 0 = CTranslate2's choice",
+    )
+    asr.add_argument(
+        "--max-audio-seconds",
+        type=float,
+        default=30.0,
+        help="audio per transcription past this is dropped",
+    )
+    asr.add_argument(
+        "--allow-download",
+        action="store_true",
+        help="let a named --asr-model be downloaded from the Hugging Face hub",
+    )
+    asr.add_argument(
+        "--download-dir",
+        type=Path,
+        help="where downloaded models are kept (default: the Hugging Face cache)",
+    )
+    asr.add_argument(
+        "--no-speculative",
+        action="store_true",
+        help="do not decode during the trailing silence (the transcript is then later)",
+    )
     asr.add_argument(
         "--asr-window-seconds",
         type=float,
@@ -112,92 +236,265 @@ def build_parser() -> argparse.ArgumentParser:
         "0 = auto (15 on CPU, off on CUDA), 30 = off",
     )
 
-    tts = p.add_argument_group("text-to-speech")
-    tts.add_argument("--voice", default="", help="voice name or .onnx path (default: bundled)")
-    tts.add_argument("--voices-dir", type=Path, action="append", default=[])
-    tts.add_argument("--speaker", help="default speaker name or id")
-    tts.add_argument("--length-scale", type=float)
-    tts.add_argument("--noise-scale", type=float)
-    tts.add_argument("--noise-w-scale", type=float)
-    tts.add_argument("--max-text-chars", type=int, default=20_000)
+
+def _tts_options(tts: argparse._ArgumentGroup) -> None:
+    """piper: voices and synthesis."""
+    tts.add_argument(
+        "--voice",
+        default="",
+        help="voice name (found in --voices-dir) or .onnx path (default: the bundled "
+        "en_US-joe-medium)",
+    )
+    tts.add_argument(
+        "--voices-dir",
+        type=Path,
+        action="append",
+        default=[],
+        help="folder of piper voices (*.onnx with their .onnx.json), all listed to Home "
+        "Assistant (repeatable; default: the bundled voice only)",
+    )
+    tts.add_argument(
+        "--speaker", help="default speaker name or id (default: the voice's first speaker)"
+    )
+    tts.add_argument(
+        "--length-scale", type=float, help="speaking pace, >1 slower (default: the voice's own)"
+    )
+    tts.add_argument("--noise-scale", type=float, help="voice variation (default: the voice's own)")
+    tts.add_argument(
+        "--noise-w-scale", type=float, help="timing variation (default: the voice's own)"
+    )
+    tts.add_argument(
+        "--max-text-chars",
+        type=int,
+        default=20_000,
+        help="longer text to speak is refused with an error event",
+    )
     tts.add_argument("--tts-parallel", type=int, default=2, help="syntheses run at once")
     tts.add_argument(
         "--tts-cache-mb", type=int, default=32, help="cache of rendered sentences; 0 = off"
     )
 
-    handle = p.add_argument_group("handling")
-    handle.add_argument("--home-file", type=Path, help="home YAML (default: bundled demo home)")
-    handle.add_argument("--ha-url", help="Home Assistant URL, e.g. http://homeassistant.local:8123")
-    handle.add_argument("--ha-token", help="HA long-lived token (or env HA_TOKEN)")
-    handle.add_argument("--reply-mode", default="handled", choices=["handled", "intent"])
-    handle.add_argument("--ollama-url", help="Ollama URL, e.g. http://127.0.0.1:11434")
+
+def _handle_options(handle: argparse._ArgumentGroup) -> None:
+    """The home, Home Assistant and the LLM."""
+    handle.add_argument("--home-file", type=Path, help="home YAML (default: the bundled demo home)")
+    handle.add_argument(
+        "--ha-url",
+        help="Home Assistant URL, e.g. http://homeassistant.local:8123 (default: use --home-file)",
+    )
+    handle.add_argument(
+        "--ha-token",
+        help="Home Assistant long-lived access token (default: the HA_TOKEN environment variable)",
+    )
+    handle.add_argument(
+        "--reply-mode",
+        default="handled",
+        choices=["handled", "intent"],
+        help="handled: run commands and answer; intent: send Home Assistant the intent to run",
+    )
+    handle.add_argument(
+        "--ollama-url",
+        help="Ollama URL for what the intents do not handle, e.g. http://127.0.0.1:11434 "
+        "(default: no LLM, a polite not-handled)",
+    )
     handle.add_argument(
         "--llm-url",
         help="an OpenAI-compatible chat API instead of Ollama (vLLM, llama.cpp's server, "
-        "LM Studio, SGLang), e.g. http://127.0.0.1:8000/v1",
+        "LM Studio, SGLang), e.g. http://127.0.0.1:8000/v1 (default: none)",
     )
     handle.add_argument(
         "--llm-api-key-file",
         type=Path,
-        help="file whose first line is the key for --llm-url (or the WYOMING_RTX_LLM_API_KEY "
-        "environment variable)",
+        help="file whose first line is the key for --llm-url (default: the "
+        "WYOMING_RTX_LLM_API_KEY environment variable, else no key)",
     )
-    handle.add_argument("--llm-model", default="llama3.2")
-    handle.add_argument("--llm-keep-alive", default="30m")
-    handle.add_argument("--llm-num-ctx", type=int, default=4096)
-    handle.add_argument("--llm-prompt", help="extra system prompt text")
+    handle.add_argument("--llm-model", default="llama3.2", help="model name the LLM server knows")
+    handle.add_argument(
+        "--llm-keep-alive",
+        default="30m",
+        help="how long Ollama keeps the model loaded after a request",
+    )
+    handle.add_argument(
+        "--llm-num-ctx", type=int, default=4096, help="Ollama context window in tokens"
+    )
+    handle.add_argument("--llm-prompt", help="extra system prompt text (default: none)")
     handle.add_argument(
         "--llm-timeout",
         type=float,
         default=20.0,
-        help="seconds the LLM may fall silent once it has started answering (default 20)",
+        help="seconds the LLM may fall silent once it has started answering",
     )
     handle.add_argument(
         "--llm-first-token-timeout",
         type=float,
         default=60.0,
-        help="seconds to wait for the LLM's first words: covers a cold model load (default 60)",
+        help="seconds to wait for the LLM's first words: covers a cold model load",
     )
-    return p
 
 
-def settings_from_args(
-    args: argparse.Namespace, parser: argparse.ArgumentParser
-) -> tuple[ServerSettings, AsrSettings, TtsSettings, HandleSettings]:
-    """Map flags to settings once, rejecting bad combinations with a usage error."""
-    if args.beam_size < 0:
-        parser.error("--beam-size must be 0 (auto) or more")
-    if args.asr_window_seconds and not 5 <= args.asr_window_seconds <= 30:
-        parser.error("--asr-window-seconds must be 0 (full window) or between 5 and 30")
-    if args.asr_command_window_seconds and not 5 <= args.asr_command_window_seconds <= 30:
-        parser.error("--asr-command-window-seconds must be 0 (auto) or between 5 and 30")
-    if args.max_audio_seconds <= 0:
-        parser.error("--max-audio-seconds must be positive")
-    if args.tts_cache_mb < 0:
-        parser.error("--tts-cache-mb must be 0 or more")
-    if args.tts_parallel < 1:
-        parser.error("--tts-parallel must be at least 1")
-    ha_token = args.ha_token or os.environ.get("HA_TOKEN")
-    if args.llm_timeout <= 0 or args.llm_first_token_timeout <= 0:
-        parser.error("--llm-timeout and --llm-first-token-timeout must be positive")
-    allow = tuple(args.allow) if args.allow else DEFAULT_ALLOW
-    for cidr in allow:
-        try:
-            ipaddress.ip_network(cidr, strict=False)
-        except ValueError:
-            parser.error(f"--allow {cidr!r} is not an address range such as 192.168.1.0/24")
-    http_token = _http_token(args, parser)
+_NUMBER_RULES: tuple[tuple[str, str, Callable[[float], bool], str], ...] = (
+    ("beam_size", "--beam-size", lambda v: v >= 0, "must be 0 (auto) or more"),
+    ("cpu_threads", "--cpu-threads", lambda v: v >= 0, "must be 0 (CTranslate2's choice) or more"),
+    (
+        "asr_window_seconds",
+        "--asr-window-seconds",
+        lambda v: v == 0 or 5 <= v <= 30,
+        "must be 0 (full window) or between 5 and 30",
+    ),
+    (
+        "asr_command_window_seconds",
+        "--asr-command-window-seconds",
+        lambda v: v == 0 or 5 <= v <= 30,
+        "must be 0 (auto) or between 5 and 30",
+    ),
+    ("max_audio_seconds", "--max-audio-seconds", lambda v: v > 0, "must be more than 0"),
+    ("header_timeout", "--header-timeout", lambda v: v > 0, "must be more than 0 seconds"),
+    ("write_timeout", "--write-timeout", lambda v: v > 0, "must be more than 0 seconds"),
+    ("max_text_chars", "--max-text-chars", lambda v: v >= 1, "must be 1 or more"),
+    ("tts_parallel", "--tts-parallel", lambda v: v >= 1, "must be 1 or more"),
+    ("tts_cache_mb", "--tts-cache-mb", lambda v: v >= 0, "must be 0 (off) or more"),
+    ("length_scale", "--length-scale", lambda v: v > 0, "must be more than 0"),
+    ("noise_scale", "--noise-scale", lambda v: v >= 0, "must be 0 or more"),
+    ("noise_w_scale", "--noise-w-scale", lambda v: v >= 0, "must be 0 or more"),
+    ("llm_num_ctx", "--llm-num-ctx", lambda v: v >= 1, "must be 1 token or more"),
+    ("llm_timeout", "--llm-timeout", lambda v: v > 0, "must be more than 0 seconds"),
+    (
+        "llm_first_token_timeout",
+        "--llm-first-token-timeout",
+        lambda v: v > 0,
+        "must be more than 0 seconds",
+    ),
+)
+"""(attribute, option, rule, what the rule says): a bad number is a usage error at once,
+not a failure minutes later (a negative timeout drops every client, a negative thread count
+fails the model load after "Listening")."""
+
+
+def _check_numbers(args: argparse.Namespace, parser: argparse.ArgumentParser) -> None:
+    """Every numeric option within its range (None = not given, the component's own)."""
+    for attr, option, rule, text in _NUMBER_RULES:
+        value = getattr(args, attr)
+        if value is not None and not rule(value):
+            parser.error(f"{option} {value:g}: it {text}")
+
+
+def _check_addresses(args: argparse.Namespace, parser: argparse.ArgumentParser) -> None:
+    """--uri, --http-uri, --allow and the HTTP(S) URLs, before anything is bound or dialled."""
+    from .protocol.listener import parse_uri
+
+    try:
+        parse_uri(args.uri)
+    except ValueError as err:
+        parser.error(f"--uri {err}")
     if args.http_uri:
         from .web import parse_http_uri
 
         try:
             parse_http_uri(args.http_uri)
         except ValueError as err:
-            parser.error(f"--http-uri: {err}")
+            parser.error(f"--http-uri {err}")
+    for cidr in args.allow or ():
+        try:
+            ipaddress.ip_network(cidr, strict=False)
+        except ValueError:
+            parser.error(f"--allow {cidr}: not an address range such as 192.168.1.0/24")
+    for option, example in (
+        ("--ha-url", "http://homeassistant.local:8123"),
+        ("--ollama-url", "http://127.0.0.1:11434"),
+        ("--llm-url", "http://127.0.0.1:8000/v1"),
+    ):
+        url = getattr(args, option[2:].replace("-", "_"))
+        if url and not _is_http_url(url):
+            parser.error(f"{option} {url}: it must be an http:// or https:// URL, e.g. {example}")
+
+
+def _is_http_url(url: str) -> bool:
+    """http(s)://HOST[:PORT][/path] with a numeric port when one is given."""
+    parsed = urlparse(url)
+    try:
+        parsed.port  # noqa: B018 - raises ValueError for a port that is not a number
+    except ValueError:
+        return False
+    return parsed.scheme in ("http", "https") and bool(parsed.hostname)
+
+
+def _check_files(args: argparse.Namespace, parser: argparse.ArgumentParser) -> None:
+    """The files and folders the options name exist and read, so no error waits for a load."""
+    if args.home_file:
+        _check_home_file(args.home_file, parser)
+    for folder in args.voices_dir:
+        if not folder.is_dir():
+            parser.error(f"--voices-dir {folder}: no such folder")
+    if "/" in args.voice:  # a path, as the voice resolver reads it; a name is looked up later
+        voice = Path(args.voice).expanduser()
+        if not voice.is_file():
+            parser.error(f"--voice {args.voice}: no such voice file")
+        if not Path(f"{voice}.json").is_file():
+            parser.error(f"--voice {args.voice}: its {voice.name}.json is missing beside it")
+    if args.log_format:
+        try:
+            logging.Formatter(args.log_format, validate=True)
+        except ValueError:
+            parser.error(
+                f"--log-format {args.log_format}: not a Python logging format such as "
+                "'%(levelname)s %(name)s: %(message)s'"
+            )
+
+
+def _check_home_file(path: Path, parser: argparse.ArgumentParser) -> None:
+    """The home file reads, is YAML and is a home: the same parse the start-up does later."""
+    from .home.home_file import HomeFileError, parse_home
+
+    try:
+        parse_home(yaml.safe_load(path.read_text(encoding="utf-8")), str(path))
+    except OSError as err:
+        parser.error(f"--home-file {path}: cannot read it ({err.strerror})")
+    except yaml.YAMLError as err:
+        parser.error(f"--home-file {path}: it is not valid YAML ({_yaml_problem(err)})")
+    except HomeFileError as err:
+        parser.error(f"--home-file {path}: {str(err).removeprefix(f'{path}: ')}")
+
+
+def _yaml_problem(err: yaml.YAMLError) -> str:
+    """YAML's multi-line message as one phrase with the line and column a person can find."""
+    problem = getattr(err, "problem", None) or " ".join(str(err).split())
+    mark = getattr(err, "problem_mark", None)
+    return f"{problem} at line {mark.line + 1}, column {mark.column + 1}" if mark else problem
+
+
+def _check_models(args: argparse.Namespace, parser: argparse.ArgumentParser) -> None:
+    """Names that can be checked without loading a model: compute type, intents language."""
+    if args.compute_type not in COMPUTE_TYPES:
+        parser.error(
+            f"--compute-type {args.compute_type}: not a CTranslate2 compute type; "
+            f"use one of {', '.join(COMPUTE_TYPES)}"
+        )
+    language = primary_language(args.language) or "en"
+    from home_assistant_intents import get_languages
+
+    if language not in get_languages():
+        parser.error(
+            f"--language {args.language}: there are no intents for {language!r}; "
+            f"available: {', '.join(sorted(get_languages()))}"
+        )
+
+
+def settings_from_args(
+    args: argparse.Namespace, parser: argparse.ArgumentParser
+) -> tuple[ServerSettings, AsrSettings, TtsSettings, HandleSettings]:
+    """Map flags to settings once, rejecting bad values and combinations with a usage error
+    (exit 2, the option named) before anything listens."""
+    _check_numbers(args, parser)
+    _check_addresses(args, parser)
+    _check_files(args, parser)
+    _check_models(args, parser)
+    ha_token = args.ha_token or os.environ.get("HA_TOKEN")
+    allow = tuple(args.allow) if args.allow else DEFAULT_ALLOW
+    http_token = _http_token(args, parser)
     if args.ollama_url and args.llm_url:
         parser.error("use either --ollama-url or --llm-url, not both")
     if args.llm_api_key_file and not args.llm_url:
-        parser.error("--llm-api-key-file is for --llm-url")
+        parser.error("--llm-api-key-file is for --llm-url: add --llm-url")
     if args.ha_url and args.home_file:
         parser.error("use either --ha-url or --home-file, not both")
     if args.ha_url and not ha_token:
@@ -267,7 +564,9 @@ def _llm_api_key(args: argparse.Namespace, parser: argparse.ArgumentParser) -> s
         try:
             lines = args.llm_api_key_file.read_text(encoding="utf-8").splitlines()
         except OSError as err:
-            parser.error(f"--llm-api-key-file: cannot read {args.llm_api_key_file}: {err.strerror}")
+            parser.error(
+                f"--llm-api-key-file {args.llm_api_key_file}: cannot read it ({err.strerror})"
+            )
         return lines[0].strip() if lines and lines[0].strip() else None
     return os.environ.get("WYOMING_RTX_LLM_API_KEY") or None
 
@@ -280,10 +579,12 @@ def _http_token(args: argparse.Namespace, parser: argparse.ArgumentParser) -> st
         try:
             lines = args.http_token_file.read_text(encoding="utf-8").splitlines()
         except OSError as err:
-            parser.error(f"--http-token-file: cannot read {args.http_token_file}: {err.strerror}")
+            parser.error(
+                f"--http-token-file {args.http_token_file}: cannot read it ({err.strerror})"
+            )
         token = lines[0].strip() if lines else ""
         if not token:
-            parser.error(f"--http-token-file: {args.http_token_file} is empty")
+            parser.error(f"--http-token-file {args.http_token_file}: the file is empty")
         return token
     return args.http_token or os.environ.get("WYOMING_RTX_HTTP_TOKEN") or None
 
@@ -292,8 +593,9 @@ async def main(argv: list[str] | None = None) -> int:
     """Build everything, serve until SIGTERM/SIGINT, shut down cleanly."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.DEBUG if args.debug else logging.INFO, format=args.log_format)
+    # Settings first: a bad --log-format is then a usage error, not basicConfig's traceback.
     server_settings, asr_settings, tts_settings, handle_settings = settings_from_args(args, parser)
+    logging.basicConfig(level=logging.DEBUG if args.debug else logging.INFO, format=args.log_format)
     _LOGGER.debug(
         "Settings: %s %s %s %s", server_settings, asr_settings, tts_settings, handle_settings
     )

@@ -34,19 +34,31 @@ ConnectionFactory = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Conne
 
 
 def parse_uri(uri: str) -> tuple[str, str | None, int | None]:
-    """Split a server URI into (scheme, host-or-path, port); ValueError when unusable."""
+    """Split a server URI into (scheme, host-or-path, port); ValueError when unusable.
+
+    The message starts with the URI and reads as a sentence, so the command line can put the
+    option's name in front of it ("--uri tcp://host:x: the port must be a number ...")."""
+    example = "e.g. tcp://0.0.0.0:10900"
     result = urlparse(uri)
     if result.scheme == "tcp":
-        if result.hostname is None or result.port is None:
-            raise ValueError(f"{uri!r}: a tcp:// URI needs a host and a port")
-        return "tcp", result.hostname, result.port
+        try:
+            port = result.port
+        except ValueError:  # urllib: "Port could not be cast to integer value", out of range
+            raise ValueError(
+                f"{uri}: the port must be a number from 0 to 65535, {example}"
+            ) from None
+        if result.hostname is None or port is None:
+            raise ValueError(f"{uri}: a tcp:// address needs a host and a port, {example}")
+        return "tcp", result.hostname, port
     if result.scheme == "unix":
         if not result.path:
-            raise ValueError(f"{uri!r}: a unix:// URI needs a socket path")
+            raise ValueError(
+                f"{uri}: a unix:// address needs a socket path, e.g. unix:///run/wyoming-rtx.sock"
+            )
         return "unix", result.path, None
     if result.scheme == "stdio":
         return "stdio", None, None
-    raise ValueError(f"{uri!r}: only tcp://, unix:// and stdio:// are supported")
+    raise ValueError(f"{uri}: only tcp://, unix:// and stdio:// addresses are served, {example}")
 
 
 class Listener:

@@ -84,10 +84,21 @@ def status_sources(app: App) -> StatusSources:
 
 
 def parse_http_uri(uri: str) -> tuple[str, int]:
-    """`http://HOST:PORT` → (host, port); ValueError for anything else."""
-    url = URL(uri)
+    """`http://HOST:PORT` → (host, port); ValueError for anything else.
+
+    The message starts with the address and reads as a sentence, so the command line can put
+    the option's name in front of it ("--http-uri 10901: ...")."""
+    example = f"e.g. http://0.0.0.0:{DEFAULT_HTTP_PORT}"
+    try:
+        url = URL(uri)
+    except ValueError:  # yarl: a port that is not a number or out of range, no host
+        raise ValueError(
+            f"{uri}: the status page's address needs a host and a port from 0 to 65535, {example}"
+        ) from None
     if url.scheme != "http" or not url.host:
-        raise ValueError(f"--http-uri must look like http://HOST:PORT, not {uri!r}")
+        raise ValueError(
+            f"{uri}: the status page's address must look like http://HOST:PORT, {example}"
+        )
     port = url.explicit_port if url.explicit_port is not None else DEFAULT_HTTP_PORT
     return url.host, port
 
