@@ -1,4 +1,5 @@
-"""Handle: local Home Assistant intents first, then Ollama; timers; conversations.
+"""Handle: local Home Assistant intents first, then an LLM (Ollama or OpenAI-compatible);
+timers; conversations.
 
 Public contract (docs/architecture.md): `HandleRequest`, `Answer`, `Assistant`, `HandleService`.
 The home these act on is `wyoming_rtx.home`.

@@ -82,11 +82,12 @@ function renderReach(status) {
   list.append(homeItem);
   const ollama = status.reachability.ollama;
   const llmItem = node("li");
+  const llmName = ollama.kind === "openai" ? "LLM server" : "Ollama";
   if (!ollama.configured) {
-    llmItem.append(badge("off"), node("strong", "Ollama"), node("span", "no LLM configured", "muted"));
+    llmItem.append(badge("off"), node("strong", "LLM"), node("span", "no LLM configured", "muted"));
   } else {
     const state = ollama.reachable === null ? ["checking", "warn"] : ollama.reachable ? ["up", "ok"] : ["down", "bad"];
-    llmItem.append(badge(...state), node("strong", "Ollama"), node("span", `${ollama.url} · ${ollama.model}`, "muted"));
+    llmItem.append(badge(...state), node("strong", llmName), node("span", `${ollama.url} · ${ollama.model}`, "muted"));
   }
   list.append(llmItem);
 }
