@@ -81,13 +81,50 @@ def probe(request: dict[str, object]) -> dict[str, object]:
     }
 
 
+def probe_piper(request: dict[str, object]) -> dict[str, object]:
+    """Open a piper voice on ONNX Runtime's CUDA provider and speak one word; raises on failure.
+
+    onnxruntime-gpu that cannot load its CUDA libraries quietly builds a CPU session, so a
+    session without the CUDA provider is a failure too.
+    """
+    import onnxruntime
+    from piper import PiperVoice, SynthesisConfig
+    from piper.config import PiperConfig
+
+    started = time.perf_counter()
+    session = onnxruntime.InferenceSession(
+        str(request["model"]),
+        providers=[
+            ("CUDAExecutionProvider", {"cudnn_conv_algo_search": "HEURISTIC"}),
+            "CPUExecutionProvider",
+        ],
+    )
+    if "CUDAExecutionProvider" not in session.get_providers():
+        raise RuntimeError(f"onnxruntime did not start CUDA (it runs on {session.get_providers()})")
+    with open(str(request["config"]), encoding="utf-8") as config_file:
+        config = PiperConfig.from_dict(json.load(config_file))
+    voice = PiperVoice(config=config, session=session)
+    loaded = time.perf_counter()
+    for phonemes in voice.phonemize("Ready."):
+        voice.phoneme_ids_to_audio(voice.phonemes_to_ids(phonemes), SynthesisConfig())
+    return {
+        "ok": True,
+        "load_seconds": round(loaded - started, 3),
+        "decode_seconds": round(time.perf_counter() - loaded, 3),
+    }
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Run the probe from a JSON request; exit 0 and print the JSON result, or fail loudly."""
+    """Run the probe from a JSON request; exit 0 and print the JSON result, or fail loudly.
+
+    The request's "kind" is "whisper" (default: the ASR model) or "piper" (a voice).
+    """
     args = sys.argv[1:] if argv is None else argv
     if len(args) != 1:
         print("usage: python -m wyoming_rtx.asr.cuda_probe REQUEST_JSON", file=sys.stderr)
         return 2
-    result = probe(json.loads(args[0]))
+    request = json.loads(args[0])
+    result = probe_piper(request) if request.get("kind") == "piper" else probe(request)
     print(json.dumps(result), flush=True)
     return 0
 

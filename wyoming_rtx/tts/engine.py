@@ -25,6 +25,7 @@ import onnxruntime
 from piper import PiperVoice, SynthesisConfig
 from piper.config import PiperConfig
 
+from ..asr.device import probe_command, run_cuda_probe
 from ..errors import RtxError
 from ..model_digests import ModelIntegrityError
 from ..settings import TtsSettings
@@ -326,6 +327,33 @@ def pick_providers(requested: str, available: list[str]) -> tuple[list[Provider]
     return [CPU_PROVIDER], None
 
 
+def _cuda_probe_passed(description: VoiceDescription) -> bool:
+    """Speak once on CUDA in a child process first (asr.device.run_cuda_probe).
+
+    A cuDNN that loads but does not match can abort the process that runs it, and no
+    `except` catches that: the child dies instead of the server. False, with one warning,
+    when the child failed; the voice then speaks on the CPU.
+    """
+    command = probe_command()
+    if command is None:
+        return True
+    request: dict[str, object] = {
+        "kind": "piper",
+        "model": str(description.model_path),
+        "config": str(description.config_path),
+    }
+    result = run_cuda_probe(request, command)
+    if result.ok:
+        _LOGGER.info("Piper CUDA probe passed in %.1f s", result.seconds)
+        return True
+    _LOGGER.warning(
+        "Piper on CUDA failed in a child process (%s%s): speaking on the CPU",
+        result.failure,
+        f"; its last output: {result.stderr_tail}" if result.stderr_tail else "",
+    )
+    return False
+
+
 def _open_voice(description: VoiceDescription, device: str, threads: int) -> PiperVoice:
     """`PiperVoice.load`, plus a cap on ONNX Runtime's intra-op threads and the providers.
 
@@ -338,6 +366,8 @@ def _open_voice(description: VoiceDescription, device: str, threads: int) -> Pip
     providers, warning = pick_providers(device, onnxruntime.get_available_providers())
     if warning:
         _LOGGER.warning("%s", warning)
+    if len(providers) > 1 and not _cuda_probe_passed(description):
+        providers = [CPU_PROVIDER]
     config = json.loads(description.config_path.read_text(encoding="utf-8"))
     session = onnxruntime.InferenceSession(
         str(description.model_path), sess_options=options, providers=providers
