@@ -7,12 +7,17 @@ import asyncio
 import contextlib
 import logging
 import signal
+from collections.abc import Callable
 from pathlib import Path
+from urllib.parse import urlparse
 
 from wyoming_rtx.lan import PRIVATE_NETWORKS, parse_networks
 
 from .app import HaApp, run_direct
 from .settings import (
+    MIC_CHANNELS,
+    MIC_RATE,
+    MIC_WIDTH,
     SOUNDS_DIR,
     DirectSettings,
     HaSettings,
@@ -32,16 +37,76 @@ def _sound(value: str | None, default: Path, no_sounds: bool) -> Path | None:
     return Path(value) if value else default
 
 
+class DefaultsHelpFormatter(argparse.HelpFormatter):
+    """Append "(default: X)" to each option's help, except where X says nothing.
+
+    The server's formatter has the same rule (wyoming_rtx/__main__.py); the satellite keeps its
+    own copy because it must not import the server package. An option whose default is empty
+    says what empty means in its own help, or is a switch that is off unless given."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        help_text = action.help or ""
+        if "default:" in help_text.lower() or not _shows_default(action):
+            return help_text
+        return f"{help_text} (default: %(default)s)"
+
+
+def _shows_default(action: argparse.Action) -> bool:
+    """True when the option has a default worth printing (0 is one; None, False, "" are not)."""
+    default = action.default
+    if default is argparse.SUPPRESS or not action.option_strings:
+        return False
+    if default is None or default is False:
+        return False
+    return not (isinstance(default, (str, list, tuple)) and not default)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="wyoming-rtx-satellite", description=__doc__)
-    parser.add_argument("--name", default="wyoming-rtx satellite", help="satellite name")
-    parser.add_argument("--area", help="area the satellite is in (scopes commands)")
-    mode = parser.add_argument_group("mode (direct unless --ha-uri)")
-    mode.add_argument("--server-uri", help="direct mode: tcp://host:port (default: zeroconf)")
-    mode.add_argument("--ha-uri", help="Home Assistant mode: listen here, e.g. tcp://0.0.0.0:10700")
+    """Every option of the satellite; defaults come from the settings dataclasses."""
+    parser = argparse.ArgumentParser(
+        prog="wyoming-rtx-satellite", description=__doc__, formatter_class=DefaultsHelpFormatter
+    )
+    parser.add_argument(
+        "--name", default="wyoming-rtx satellite", help="satellite name shown to the server"
+    )
+    parser.add_argument(
+        "--area", help="area the satellite is in: scopes commands (default: no area)"
+    )
+    _mode_options(parser.add_argument_group("mode (direct unless --ha-uri)"))
+    _mic_options(parser.add_argument_group("microphone (one of)"))
+    _snd_options(parser.add_argument_group("sound output (at most one)"))
+    _wake_options(parser.add_argument_group("wake word"))
+    _vad_options(parser.add_argument_group("end of speech"))
+    parser.add_argument(
+        "--response-timeout-seconds",
+        type=float,
+        default=SatelliteSettings().response_timeout_seconds,
+        help="after a turn, seconds to wait for the answer before listening again",
+    )
+    parser.add_argument("--debug", action="store_true", help="log DEBUG messages")
+    parser.add_argument(
+        "--log-format",
+        default="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        help="Python logging format of each log line",
+    )
+    return parser
+
+
+def _mode_options(mode: argparse._ArgumentGroup) -> None:
+    """Direct (we connect to the server) or Home Assistant (it connects to us)."""
+    mode.add_argument(
+        "--server-uri",
+        help="direct mode: the server, tcp://HOST:PORT (default: found by zeroconf)",
+    )
+    mode.add_argument(
+        "--ha-uri",
+        help="Home Assistant mode: listen here, e.g. tcp://0.0.0.0:10700 (default: direct mode)",
+    )
     mode.add_argument("--no-zeroconf", action="store_true", help="HA mode: do not announce")
-    mode.add_argument("--zeroconf-name", help="HA mode: announced instance name")
-    mode.add_argument("--zeroconf-host", help="HA mode: announced address (default: LAN IP)")
+    mode.add_argument("--zeroconf-name", help="HA mode: announced instance name (default: --name)")
+    mode.add_argument(
+        "--zeroconf-host", help="HA mode: announced address (default: this host's LAN address)"
+    )
     mode.add_argument(
         "--ha-allow",
         action="append",
@@ -50,28 +115,76 @@ def build_parser() -> argparse.ArgumentParser:
         f"closed (default: {' '.join(PRIVATE_NETWORKS)}); "
         "e.g. --ha-allow 192.168.1.10/32 for Home Assistant's address only",
     )
-    mic = parser.add_argument_group("microphone (one of)")
-    mic.add_argument("--mic-command", help="e.g. 'arecord -r 16000 -c 1 -f S16_LE -t raw'")
-    mic.add_argument("--mic-device", help="sounddevice input name/index, or 'default'")
-    mic.add_argument("--mic-file", help="WAV file as microphone ('-': raw 16 kHz s16le stdin)")
-    mic.add_argument("--mic-rate", type=int, default=16000, help="raw format of command/stdin")
-    mic.add_argument("--mic-width", type=int, default=2)
-    mic.add_argument("--mic-channels", type=int, default=1)
+
+
+def _mic_options(mic: argparse._ArgumentGroup) -> None:
+    """One microphone source and the raw format of a command or stdin."""
+    mic.add_argument(
+        "--mic-command",
+        help="command printing raw audio, e.g. 'arecord -r 16000 -c 1 -f S16_LE -t raw' "
+        "(default: --mic-device default)",
+    )
+    mic.add_argument(
+        "--mic-device",
+        help="sounddevice input name or index (default: 'default', the system's microphone, "
+        "unless --mic-command or --mic-file is given)",
+    )
+    mic.add_argument(
+        "--mic-file",
+        help="WAV file as microphone; '-' reads raw 16 kHz s16le from stdin (default: none)",
+    )
+    mic.add_argument(
+        "--mic-rate", type=int, default=MIC_RATE, help="sample rate of the command's/stdin's audio"
+    )
+    mic.add_argument(
+        "--mic-width", type=int, default=MIC_WIDTH, help="bytes per sample of the raw audio"
+    )
+    mic.add_argument(
+        "--mic-channels", type=int, default=MIC_CHANNELS, help="channels of the raw audio"
+    )
     mic.add_argument("--mic-realtime", action="store_true", help="pace --mic-file at real time")
-    snd = parser.add_argument_group("sound output (at most one)")
-    snd.add_argument("--snd-command", help="e.g. 'aplay -r 22050 -c 1 -f S16_LE -t raw'")
-    snd.add_argument("--snd-device", help="sounddevice output name/index, or 'default'")
-    snd.add_argument("--snd-file", help="append played audio here (.wav or raw)")
-    snd.add_argument("--snd-rate", type=int, default=22050)
-    snd.add_argument("--snd-width", type=int, default=2)
-    snd.add_argument("--snd-channels", type=int, default=1)
-    snd.add_argument("--awake-wav", help="sound on wake ('none' to disable)")
-    snd.add_argument("--done-wav", help="sound at end of listening ('none' to disable)")
-    snd.add_argument("--timer-finished-wav", help="sound when a timer finishes ('none')")
+
+
+def _snd_options(snd: argparse._ArgumentGroup) -> None:
+    """At most one sound output, its format, and the feedback sounds."""
+    defaults = SndSettings()
+    snd.add_argument(
+        "--snd-command",
+        help="command reading raw audio, e.g. 'aplay -r 22050 -c 1 -f S16_LE -t raw' "
+        "(default: no output unless --snd-device or --snd-file)",
+    )
+    snd.add_argument(
+        "--snd-device", help="sounddevice output name/index, or 'default' (default: none)"
+    )
+    snd.add_argument("--snd-file", help="append played audio here, .wav or raw (default: none)")
+    snd.add_argument("--snd-rate", type=int, default=defaults.rate, help="output sample rate")
+    snd.add_argument(
+        "--snd-width", type=int, default=defaults.width, help="output bytes per sample"
+    )
+    snd.add_argument("--snd-channels", type=int, default=defaults.channels, help="output channels")
+    snd.add_argument(
+        "--awake-wav", help="sound on wake; 'none' for silence (default: the bundled awake.wav)"
+    )
+    snd.add_argument(
+        "--done-wav",
+        help="sound at the end of listening; 'none' for silence (default: the bundled done.wav)",
+    )
+    snd.add_argument(
+        "--timer-finished-wav",
+        help="sound when a timer finishes; 'none' for silence "
+        "(default: the bundled timer_finished.wav)",
+    )
     snd.add_argument("--no-sounds", action="store_true", help="no awake/done/timer sounds")
-    wake = parser.add_argument_group("wake word")
+
+
+def _wake_options(wake: argparse._ArgumentGroup) -> None:
+    """Wake word engine, models and debounce."""
+    defaults = WakeSettings()
     wake.add_argument(
-        "--wake-engine", choices=["openwakeword", "microwakeword"], default="openwakeword"
+        "--wake-engine",
+        choices=["openwakeword", "microwakeword"],
+        default=defaults.engine,
+        help="wake word detector",
     )
     wake.add_argument(
         "--wake-word",
@@ -80,32 +193,133 @@ def build_parser() -> argparse.ArgumentParser:
         help="bundled name (ok_nabu, hey_jarvis, alexa, hey_mycroft, hey_rhasspy) "
         "or model path; repeatable (default: ok_nabu)",
     )
-    wake.add_argument("--wake-threshold", type=float, help="0-1 (default: engine's own)")
     wake.add_argument(
-        "--wake-trigger-level", type=int, default=1, help="consecutive frames over the threshold"
+        "--wake-threshold",
+        type=float,
+        help="score from 0 to 1 a frame must reach (default: the engine's own, 0.5 or the "
+        "model's cutoff)",
     )
-    wake.add_argument("--wake-refractory-seconds", type=float, default=2.0)
-    vad = parser.add_argument_group("end of speech")
-    vad_defaults = VadSettings()
-    vad.add_argument("--vad-threshold", type=float, default=vad_defaults.threshold)
+    wake.add_argument(
+        "--wake-trigger-level",
+        type=int,
+        default=defaults.trigger_level,
+        help="consecutive frames over the threshold",
+    )
+    wake.add_argument(
+        "--wake-refractory-seconds",
+        type=float,
+        default=defaults.refractory_seconds,
+        help="after a detection, seconds before the wake word can fire again",
+    )
+
+
+def _vad_options(vad: argparse._ArgumentGroup) -> None:
+    """End of speech: the shared satellite preset, in the command line's units."""
+    defaults = VadSettings()
+    vad.add_argument(
+        "--vad-threshold",
+        type=float,
+        default=defaults.threshold,
+        help="speech probability from 0 to 1 above which audio is speech",
+    )
     vad.add_argument(
         "--vad-silence-ms",
         type=int,
-        default=vad_defaults.silence_ms,
-        help=f"silence after speech that ends the turn (default {vad_defaults.silence_ms})",
+        default=defaults.silence_ms,
+        help="silence after speech that ends the turn",
     )
-    vad.add_argument("--vad-no-speech-seconds", type=float, default=vad_defaults.no_speech_seconds)
-    vad.add_argument("--vad-max-seconds", type=float, default=vad_defaults.max_seconds)
-    vad.add_argument("--vad-preroll-ms", type=int, default=vad_defaults.preroll_ms)
-    parser.add_argument("--response-timeout-seconds", type=float, default=30.0)
-    parser.add_argument("--debug", action="store_true")
-    parser.add_argument("--log-format", default="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    return parser
+    vad.add_argument(
+        "--vad-no-speech-seconds",
+        type=float,
+        default=defaults.no_speech_seconds,
+        help="a turn in which speech never starts ends after this long",
+    )
+    vad.add_argument(
+        "--vad-max-seconds",
+        type=float,
+        default=defaults.max_seconds,
+        help="longest turn",
+    )
+    vad.add_argument(
+        "--vad-preroll-ms",
+        type=int,
+        default=defaults.preroll_ms,
+        help="audio from just before the wake detection sent with the turn",
+    )
+
+
+_NUMBER_RULES: tuple[tuple[str, str, Callable[[float], bool], str], ...] = (
+    ("mic_rate", "--mic-rate", lambda v: v > 0, "must be more than 0"),
+    ("mic_width", "--mic-width", lambda v: 1 <= v <= 4, "must be 1 to 4 bytes"),
+    ("mic_channels", "--mic-channels", lambda v: v >= 1, "must be 1 or more"),
+    ("snd_rate", "--snd-rate", lambda v: v > 0, "must be more than 0"),
+    ("snd_width", "--snd-width", lambda v: 1 <= v <= 4, "must be 1 to 4 bytes"),
+    ("snd_channels", "--snd-channels", lambda v: v >= 1, "must be 1 or more"),
+    ("wake_threshold", "--wake-threshold", lambda v: 0 < v <= 1, "must be more than 0, at most 1"),
+    ("wake_trigger_level", "--wake-trigger-level", lambda v: v >= 1, "must be 1 or more"),
+    ("wake_refractory_seconds", "--wake-refractory-seconds", lambda v: v >= 0, "must be 0 or more"),
+    ("vad_threshold", "--vad-threshold", lambda v: 0 < v < 1, "must be between 0 and 1"),
+    ("vad_silence_ms", "--vad-silence-ms", lambda v: v > 0, "must be more than 0"),
+    ("vad_no_speech_seconds", "--vad-no-speech-seconds", lambda v: v > 0, "must be more than 0"),
+    ("vad_max_seconds", "--vad-max-seconds", lambda v: v > 0, "must be more than 0"),
+    ("vad_preroll_ms", "--vad-preroll-ms", lambda v: v >= 0, "must be 0 or more"),
+    (
+        "response_timeout_seconds",
+        "--response-timeout-seconds",
+        lambda v: v > 0,
+        "must be more than 0",
+    ),
+)
+"""(attribute, option, rule, what the rule says): found before the microphone opens."""
+
+
+def _check_args(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """Every value that can be checked without a device or a model, as one usage error."""
+    for attr, option, rule, text in _NUMBER_RULES:
+        value = getattr(args, attr)
+        if value is not None and not rule(value):
+            parser.error(f"{option} {value:g}: it {text}")
+    for option, uri in (("--server-uri", args.server_uri), ("--ha-uri", args.ha_uri)):
+        if uri and not _is_tcp_uri(uri):
+            parser.error(
+                f"{option} {uri}: it must look like tcp://HOST:PORT, e.g. {_EXAMPLES[option]}"
+            )
+    if args.mic_file and args.mic_file != "-" and not Path(args.mic_file).is_file():
+        parser.error(f"--mic-file {args.mic_file}: no such file")
+    for option, value in (
+        ("--awake-wav", args.awake_wav),
+        ("--done-wav", args.done_wav),
+        ("--timer-finished-wav", args.timer_finished_wav),
+    ):
+        if value and value.lower() != "none" and not Path(value).is_file():
+            parser.error(f"{option} {value}: no such file (or 'none' for silence)")
+    try:
+        logging.Formatter(args.log_format, validate=True)
+    except ValueError:
+        parser.error(
+            f"--log-format {args.log_format}: not a Python logging format such as "
+            "'%(levelname)s %(name)s: %(message)s'"
+        )
+
+
+_EXAMPLES = {"--server-uri": "tcp://192.168.1.20:10900", "--ha-uri": "tcp://0.0.0.0:10700"}
+
+
+def _is_tcp_uri(uri: str) -> bool:
+    """tcp://HOST:PORT with a numeric port from 0 to 65535."""
+    parsed = urlparse(uri)
+    try:
+        port = parsed.port
+    except ValueError:
+        return False
+    return parsed.scheme == "tcp" and bool(parsed.hostname) and port is not None
 
 
 def settings_from_args(
     parser: argparse.ArgumentParser, args: argparse.Namespace
 ) -> SatelliteSettings:
+    """Map flags to settings once; a bad value or combination is a usage error (exit 2)."""
+    _check_args(parser, args)
     if sum(x is not None for x in (args.mic_command, args.mic_device, args.mic_file)) > 1:
         parser.error("choose one of --mic-command, --mic-device, --mic-file")
     if sum(x is not None for x in (args.snd_command, args.snd_device, args.snd_file)) > 1:
@@ -208,16 +422,18 @@ async def _main(
 
 
 def main(argv: list[str] | None = None) -> None:
+    """Parse, check, run one mode until SIGINT/SIGTERM."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.DEBUG if args.debug else logging.INFO, format=args.log_format)
+    # Settings first: a bad --log-format is then a usage error, not basicConfig's traceback.
     settings = settings_from_args(parser, args)
     ha = ha_settings_from_args(parser, args)
+    logging.basicConfig(level=logging.DEBUG if args.debug else logging.INFO, format=args.log_format)
     _LOGGER.debug("%s %s", settings, ha)
     try:
         asyncio.run(_main(args, settings, ha))
     except FileNotFoundError as err:  # a missing model or sound: one clear line, no traceback
-        parser.exit(2, f"error: {err}\n")
+        parser.exit(2, f"{parser.prog}: error: {err}\n")
 
 
 def run() -> None:

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import os
+import re
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from satellite.__main__ import build_parser, settings_from_args
+from satellite.__main__ import _shows_default, build_parser, settings_from_args
 from satellite.settings import SOUNDS_DIR
 from wyoming_rtx.audio.endpoint import SATELLITE_RULES
 
@@ -143,3 +145,70 @@ def test_ha_allow_defaults_to_the_home_lan_and_is_validated() -> None:
     ):
         with pytest.raises(SystemExit):
             ha_settings_from_args(parser, parser.parse_args(bad))
+
+
+def _satellite(*argv: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    """The real satellite process; a configuration that slipped through would run and time out."""
+    return subprocess.run(
+        [sys.executable, "-m", "satellite", *argv],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=cwd,
+    )
+
+
+SATELLITE_ERRORS = [
+    (["--server-uri", "192.168.1.20:10900"], "--server-uri 192.168.1.20:10900:", "tcp://HOST"),
+    (["--server-uri", "tcp://server:x"], "--server-uri tcp://server:x:", "tcp://HOST:PORT"),
+    (["--ha-uri", "tcp://0.0.0.0:abc"], "--ha-uri tcp://0.0.0.0:abc:", "tcp://0.0.0.0:10700"),
+    (["--mic-file", "/nonexistent/in.wav"], "--mic-file /nonexistent/in.wav:", "no such file"),
+    (["--awake-wav", "/nonexistent/a.wav"], "--awake-wav /nonexistent/a.wav:", "'none'"),
+    (["--vad-threshold", "2"], "--vad-threshold 2:", "between 0 and 1"),
+    (["--wake-threshold", "0"], "--wake-threshold 0:", "at most 1"),
+    (["--snd-rate", "-1"], "--snd-rate -1:", "more than 0"),
+    (["--mic-width", "3.5"], "--mic-width", "invalid int"),
+    (["--vad-silence-ms", "0"], "--vad-silence-ms 0:", "more than 0"),
+    (["--response-timeout-seconds", "0"], "--response-timeout-seconds 0:", "more than 0"),
+    (["--log-format", "%(oops"], "--log-format %(oops:", "logging format"),
+]
+
+
+@pytest.mark.parametrize(("argv", "option", "phrase"), SATELLITE_ERRORS)
+def test_a_satellite_configuration_error_names_the_option(
+    fixtures: Path, argv: list[str], option: str, phrase: str
+) -> None:
+    source = [] if "--mic-file" in argv else ["--mic-file", str(fixtures / "wake_only.wav")]
+    target = [] if "uri" in argv[0] else ["--server-uri", "tcp://127.0.0.1:9"]
+    proc = _satellite(*source, *target, *argv)
+    assert proc.returncode == 2, proc.stderr
+    assert "wyoming-rtx-satellite: error:" in proc.stderr and option in proc.stderr
+    assert phrase in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_every_satellite_option_has_help_that_says_its_default() -> None:
+    parser = build_parser()
+    formatter = parser._get_formatter()
+    options = [a for a in parser._actions if a.option_strings and a.dest != "help"]
+    for action in options:
+        assert action.help, f"{action.option_strings[0]} has no help"
+        if action.nargs != 0:  # a switch is off unless given; a value says its default
+            text = formatter._expand_help(action)
+            assert "default:" in text.lower(), action.option_strings[0]
+    out = subprocess.run(
+        [sys.executable, "-m", "satellite", "--help"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+        env={**os.environ, "COLUMNS": "2000"},  # one line per option
+    ).stdout
+    blocks = [" ".join(b.split()) for b in re.split(r"\n(?=  -)", out)]
+    for action in options:
+        if _shows_default(action) and "default:" not in (action.help or "").lower():
+            block = next(b for b in blocks if b.startswith(action.option_strings[0] + " "))
+            assert f"(default: {action.default})" in block, block
+    for empty in ("(default: None)", "(default: False)", "(default: )"):
+        assert empty not in out
+    assert "(default: ok_nabu)" in out and "(default: 500)" in out  # --wake-word, --vad-silence-ms
