@@ -8,6 +8,7 @@ import contextlib
 import ipaddress
 import logging
 import os
+import re
 import signal
 import sys
 from collections.abc import Callable
@@ -312,7 +313,8 @@ def _handle_options(handle: argparse._ArgumentGroup) -> None:
     handle.add_argument(
         "--llm-keep-alive",
         default="30m",
-        help="how long Ollama keeps the model loaded after a request",
+        help="how long Ollama keeps the model loaded after a request: a duration such as "
+        "30m or 1h, -1h for always, 0 to unload at once",
     )
     handle.add_argument(
         "--llm-num-ctx", type=int, default=4096, help="Ollama context window in tokens"
@@ -376,6 +378,19 @@ def _check_numbers(args: argparse.Namespace, parser: argparse.ArgumentParser) ->
         value = getattr(args, attr)
         if value is not None and not rule(value):
             parser.error(f"{option} {value:g}: it {text}")
+
+
+_GO_DURATION = re.compile(r"[-+]?((\d+(\.\d*)?|\.\d+)(ns|us|µs|μs|ms|s|m|h))+|0")
+"""What Ollama accepts as a keep_alive string (Go's time.ParseDuration): 30m, 1h30m, -1h, 0."""
+
+
+def _check_keep_alive(args: argparse.Namespace, parser: argparse.ArgumentParser) -> None:
+    """Ollama refuses a malformed keep_alive on every request; say so at start instead."""
+    if not _GO_DURATION.fullmatch(args.llm_keep_alive.strip()):
+        parser.error(
+            f"--llm-keep-alive {args.llm_keep_alive}: it must be a duration such as 30m, 1h30m, "
+            "-1h (keep the model loaded) or 0 (unload at once)"
+        )
 
 
 def _check_addresses(args: argparse.Namespace, parser: argparse.ArgumentParser) -> None:
@@ -485,6 +500,7 @@ def settings_from_args(
     """Map flags to settings once, rejecting bad values and combinations with a usage error
     (exit 2, the option named) before anything listens."""
     _check_numbers(args, parser)
+    _check_keep_alive(args, parser)
     _check_addresses(args, parser)
     _check_files(args, parser)
     _check_models(args, parser)

@@ -88,6 +88,7 @@ CASES: list[tuple[str, Callable[[Path], list[str]], str, str]] = [
     ("compute-type", lambda t: ["--compute-type", "int9"], "--compute-type int9:", "int8_float16"),
     ("log-format", lambda t: ["--log-format", "%(oops"], "--log-format", "logging format"),
     ("allow", lambda t: ["--allow", "kitchen"], "--allow kitchen:", "not an address range"),
+    ("keep-alive", lambda t: ["--llm-keep-alive", "30 min"], "--llm-keep-alive 30 min:", "30m"),
     ("token-file", lambda t: ["--http-token-file", str(t / "no")], "--http-token-file", "cannot"),
     ("key-file", lambda t: ["--llm-api-key-file", str(t / "k")], "--llm-api-key-file", "--llm-url"),
 ]
