@@ -605,6 +605,19 @@ def _http_token(args: argparse.Namespace, parser: argparse.ArgumentParser) -> st
     return args.http_token or os.environ.get("WYOMING_RTX_HTTP_TOKEN") or None
 
 
+def _check_voice(tts: TtsSettings, parser: argparse.ArgumentParser) -> None:
+    """A --voice name that no voices folder holds is the option's error, said before anything
+    listens (the engine would refuse it the same way a moment later, naming no option)."""
+    if not tts.voice:
+        return
+    from .tts.voices import discover_voices  # light: reads the voices' JSON, loads no model
+
+    try:
+        discover_voices(tts)
+    except ModelNotFoundError as err:
+        parser.error(f"--voice {tts.voice}: {err}")
+
+
 async def main(argv: list[str] | None = None) -> int:
     """Build everything, serve until SIGTERM/SIGINT, shut down cleanly."""
     parser = build_parser()
@@ -615,6 +628,7 @@ async def main(argv: list[str] | None = None) -> int:
     _LOGGER.debug(
         "Settings: %s %s %s %s", server_settings, asr_settings, tts_settings, handle_settings
     )
+    _check_voice(tts_settings, parser)
     from .app import App  # heavy imports after argument errors are reported
 
     try:

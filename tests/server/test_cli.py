@@ -28,7 +28,8 @@ def test_missing_model_folder_is_a_clear_error(tmp_path) -> None:
     result = _run("--asr-model", str(tmp_path / "nowhere"))
     assert result.returncode == 2
     assert "Cannot start" in result.stderr and "nowhere" in result.stderr
-    assert "Traceback" not in result.stderr
+    assert "--asr-model" in result.stderr  # the message says which option to fix
+    assert "Traceback" not in result.stderr and "Listening on" not in result.stderr
 
 
 def test_unknown_model_name_without_hub_is_a_clear_error() -> None:
@@ -41,11 +42,16 @@ def test_missing_voice_is_a_clear_error() -> None:
     result = _run("--voice", "de_DE-nobody-low")
     assert result.returncode == 2
     assert "de_DE-nobody-low" in result.stderr and "Traceback" not in result.stderr
+    # A usage error naming the option, found before the port is bound.
+    assert "wyoming-rtx: error: --voice de_DE-nobody-low: " in result.stderr
+    assert "Listening on" not in result.stderr
 
 
 def test_bad_uri_is_a_usage_error() -> None:
     result = _run("--uri", "http://0.0.0.0:1")
-    assert result.returncode != 0 and "tcp://" in result.stderr
+    assert (
+        result.returncode == 2 and "wyoming-rtx: error: --uri http://0.0.0.0:1: " in result.stderr
+    )
 
 
 def test_version() -> None:
