@@ -175,3 +175,20 @@ def test_help_shows_defaults_and_never_an_empty_one() -> None:
 def test_only_empty_defaults_are_left_out(default: object, shown: bool) -> None:
     action = argparse.Action(["--x"], "x", default=default, help="h")
     assert _shows_default(action) is shown
+
+
+def test_a_compute_type_this_cpu_cannot_run_is_refused_before_listening() -> None:
+    import ctranslate2
+
+    supported = ctranslate2.get_supported_compute_types("cpu")
+    unsupported = [
+        t for t in ("bfloat16", "float16", "int16", "int8_float16") if t not in supported
+    ]
+    if not unsupported:
+        pytest.skip("this CPU runs every compute type")
+    result = _run("--device", "cpu", "--compute-type", unsupported[0])
+    assert result.returncode == 2, result.stderr
+    assert f"wyoming-rtx: error: --compute-type {unsupported[0]}: this CPU cannot run it" in (
+        result.stderr
+    )
+    assert "Listening on" not in result.stderr
