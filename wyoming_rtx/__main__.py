@@ -182,7 +182,7 @@ def _asr_options(asr: argparse._ArgumentGroup) -> None:
         default="auto",
         metavar="TYPE",
         help=f"CTranslate2 compute type, one of {', '.join(COMPUTE_TYPES)}; "
-        "auto: float16 on CUDA, int8 on CPU",
+        "auto: the best the GPU supports (float16, int8_float16, int8, float32), int8 on the CPU",
     )
     asr.add_argument(
         "--language",
@@ -269,6 +269,13 @@ def _tts_options(tts: argparse._ArgumentGroup) -> None:
         type=int,
         default=20_000,
         help="longer text to speak is refused with an error event",
+    )
+    tts.add_argument(
+        "--tts-device",
+        default="cpu",
+        choices=["cpu", "cuda", "auto"],
+        help="where piper runs; cuda and auto need onnxruntime-gpu (the gpu extra) and fall "
+        "back to the CPU when a trial in a child process fails",
     )
     tts.add_argument("--tts-parallel", type=int, default=2, help="syntheses run at once")
     tts.add_argument(
@@ -569,6 +576,7 @@ def settings_from_args(
         max_text_chars=args.max_text_chars,
         parallel=args.tts_parallel,
         cache_mb=args.tts_cache_mb,
+        device=args.tts_device,
     )
     handle = HandleSettings(
         language=primary_language(args.language) or "en",

@@ -41,7 +41,8 @@ class AsrSettings:
     device: str = "auto"
     """auto | cuda | cpu (auto = CUDA when CTranslate2 sees a GPU)."""
     compute_type: str = "auto"
-    """auto = float16 on CUDA, int8 on CPU; any CTranslate2 compute type otherwise."""
+    """auto = the best type the GPU supports (float16, int8_float16, int8, float32), int8 on
+    the CPU; any CTranslate2 compute type otherwise."""
     language: str | None = None
     """Default language when the request names none; None = the model's own (en for *.en)."""
     beam_size: int = 0
@@ -85,7 +86,9 @@ class TtsSettings:
     """How many syntheses may run at once (ONNX sessions are thread-safe; espeak is guarded)."""
     cache_mb: int = 32
     """Rendered short sentences kept for reuse (about 12 minutes of 22 kHz audio); 0 = off."""
-    use_cuda: bool = False
+    device: str = "cpu"
+    """Where piper runs: cpu | cuda | auto (cuda and auto need onnxruntime-gpu, the `gpu` extra,
+    and a trial in a child process that works; otherwise the CPU, with one warning for cuda)."""
 
 
 @dataclass(frozen=True)

@@ -63,7 +63,7 @@ def _warnings(caplog: pytest.LogCaptureFixture) -> list[str]:
 async def test_use_cuda_without_the_provider_speaks_on_cpu_with_one_line(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    engine = TtsEngine(dataclasses.replace(DETERMINISTIC, use_cuda=True))
+    engine = TtsEngine(dataclasses.replace(DETERMINISTIC, device="cuda"))
     try:
         await engine.load()
         chunks = [chunk async for chunk in engine.synthesize("Hello there.")]
@@ -86,7 +86,7 @@ async def test_cuda_provider_listed_but_not_started_is_reported(
     is told to pass, so the in-process check is what speaks."""
     monkeypatch.setattr(tts_module.onnxruntime, "get_available_providers", lambda: WITH_CUDA)
     monkeypatch.setenv(PROBE_COMMAND_ENV, PASSING_PROBE)
-    engine = TtsEngine(dataclasses.replace(DETERMINISTIC, use_cuda=True))
+    engine = TtsEngine(dataclasses.replace(DETERMINISTIC, device="cuda"))
     try:
         await engine.load()
         assert engine.device == "cpu"
@@ -114,7 +114,7 @@ async def test_crashing_piper_probe_keeps_the_voice_on_cpu(
     """The provider is listed but its child dies by SIGABRT: one warning, the CPU, speech."""
     monkeypatch.setattr(tts_module.onnxruntime, "get_available_providers", lambda: WITH_CUDA)
     monkeypatch.setenv(PROBE_COMMAND_ENV, ABORTING_PROBE)
-    engine = TtsEngine(dataclasses.replace(DETERMINISTIC, use_cuda=True))
+    engine = TtsEngine(dataclasses.replace(DETERMINISTIC, device="cuda"))
     try:
         await engine.load()
         chunks = [chunk async for chunk in engine.synthesize("Hello there.")]

@@ -300,8 +300,8 @@ def voice_device(piper_voice: PiperVoice) -> str:
 
 
 def tts_device(settings: TtsSettings) -> str:
-    """The device the settings ask piper for: "cuda" with use_cuda, else "cpu"."""
-    return "cuda" if settings.use_cuda else "cpu"
+    """The device the settings ask piper for (--tts-device)."""
+    return settings.device
 
 
 def pick_providers(requested: str, available: list[str]) -> tuple[list[Provider], str | None]:

@@ -141,7 +141,7 @@ class StatusCollector:
         await asyncio.gather(self._refresh_gpus(), self._refresh_llm())
 
     async def _refresh_gpus(self) -> None:
-        if self._sources.asr.device == "cuda" or self._sources.tts.settings.use_cuda:
+        if self._sources.asr.device == "cuda" or self._sources.tts.settings.device != "cpu":
             self._gpus = await query_nvidia_smi()
 
     async def _refresh_llm(self) -> None:
