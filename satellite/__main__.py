@@ -11,6 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import urlparse
 
+from wyoming_rtx.cli_help import DefaultsHelpFormatter
 from wyoming_rtx.lan import PRIVATE_NETWORKS, parse_networks
 
 from .app import HaApp, run_direct
@@ -35,30 +36,6 @@ def _sound(value: str | None, default: Path, no_sounds: bool) -> Path | None:
     if no_sounds or (value is not None and value.lower() == "none"):
         return None
     return Path(value) if value else default
-
-
-class DefaultsHelpFormatter(argparse.HelpFormatter):
-    """Append "(default: X)" to each option's help, except where X says nothing.
-
-    The server's formatter has the same rule (wyoming_rtx/__main__.py); the satellite keeps its
-    own copy because it must not import the server package. An option whose default is empty
-    says what empty means in its own help, or is a switch that is off unless given."""
-
-    def _get_help_string(self, action: argparse.Action) -> str | None:
-        help_text = action.help or ""
-        if "default:" in help_text.lower() or not _shows_default(action):
-            return help_text
-        return f"{help_text} (default: %(default)s)"
-
-
-def _shows_default(action: argparse.Action) -> bool:
-    """True when the option has a default worth printing (0 is one; None, False, "" are not)."""
-    default = action.default
-    if default is argparse.SUPPRESS or not action.option_strings:
-        return False
-    if default is None or default is False:
-        return False
-    return not (isinstance(default, (str, list, tuple)) and not default)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -15,7 +15,8 @@ from pathlib import Path
 import pytest
 from wyoming_helpers import REPO
 
-from wyoming_rtx.__main__ import _shows_default, build_parser
+from wyoming_rtx.__main__ import build_parser
+from wyoming_rtx.cli_help import _shows_default
 
 
 def _run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
