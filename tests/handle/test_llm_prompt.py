@@ -12,13 +12,13 @@ import pytest
 from tests.fakes import FakeOllama
 from tests.handle.helpers import ask
 from wyoming_rtx.handle import Assistant, IntentMatcher
-from wyoming_rtx.handle.llm import (
+from wyoming_rtx.handle.llm_prompt import (
     MIN_PROMPT_ENTITIES,
-    TOOLS,
     build_messages,
     estimate_tokens,
     reserve_tokens,
 )
+from wyoming_rtx.handle.llm_tools import TOOLS
 from wyoming_rtx.home.model import Area, Entity, HomeSnapshot
 from wyoming_rtx.settings import HandleSettings
 
