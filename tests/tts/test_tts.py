@@ -215,7 +215,7 @@ async def test_load_is_shared_and_idempotent(
         time.sleep(0.2)
         return loaded_voice
 
-    monkeypatch.setattr(tts_module, "_open_voice", fake_open)
+    monkeypatch.setattr(tts_module, "open_voice", fake_open)
     engine = TtsEngine(DETERMINISTIC)
     try:
         await asyncio.gather(engine.load(), engine.load(), engine.load())

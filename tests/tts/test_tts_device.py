@@ -16,8 +16,9 @@ import pytest
 
 from tests.tts.helpers import DETERMINISTIC
 from wyoming_rtx.asr.device import PROBE_COMMAND_ENV, run_cuda_probe
-from wyoming_rtx.tts import engine as tts_module
-from wyoming_rtx.tts.engine import CPU_PROVIDER, CUDA_PROVIDER, TtsEngine, pick_providers
+from wyoming_rtx.tts import device as tts_device_module
+from wyoming_rtx.tts.device import CPU_PROVIDER, CUDA_PROVIDER, pick_providers
+from wyoming_rtx.tts.engine import TtsEngine
 
 CPU_ONLY = ["AzureExecutionProvider", CPU_PROVIDER]
 WITH_CUDA = [CUDA_PROVIDER, CPU_PROVIDER]
@@ -84,7 +85,7 @@ async def test_cuda_provider_listed_but_not_started_is_reported(
     onnxruntime is told it has CUDA; the real InferenceSession then cannot start it and
     falls back to the CPU, as onnxruntime-gpu does without its libraries. The child probe
     is told to pass, so the in-process check is what speaks."""
-    monkeypatch.setattr(tts_module.onnxruntime, "get_available_providers", lambda: WITH_CUDA)
+    monkeypatch.setattr(tts_device_module.onnxruntime, "get_available_providers", lambda: WITH_CUDA)
     monkeypatch.setenv(PROBE_COMMAND_ENV, PASSING_PROBE)
     engine = TtsEngine(dataclasses.replace(DETERMINISTIC, device="cuda"))
     try:
@@ -112,7 +113,7 @@ async def test_crashing_piper_probe_keeps_the_voice_on_cpu(
     monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     """The provider is listed but its child dies by SIGABRT: one warning, the CPU, speech."""
-    monkeypatch.setattr(tts_module.onnxruntime, "get_available_providers", lambda: WITH_CUDA)
+    monkeypatch.setattr(tts_device_module.onnxruntime, "get_available_providers", lambda: WITH_CUDA)
     monkeypatch.setenv(PROBE_COMMAND_ENV, ABORTING_PROBE)
     engine = TtsEngine(dataclasses.replace(DETERMINISTIC, device="cuda"))
     try:

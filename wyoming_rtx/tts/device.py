@@ -1,0 +1,105 @@
+"""Where piper runs: the ONNX Runtime providers for --tts-device, with CUDA only after a trial
+in a child process (a cuDNN that does not match can abort the process that loads it)."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+import onnxruntime
+from piper import PiperVoice
+from piper.config import PiperConfig
+
+from ..asr.device import probe_command, run_cuda_probe
+from .voices import VoiceDescription
+
+_LOGGER = logging.getLogger(__name__)
+
+CUDA_PROVIDER = "CUDAExecutionProvider"
+CPU_PROVIDER = "CPUExecutionProvider"
+Provider = str | tuple[str, dict[str, str]]
+
+
+def voice_device(piper_voice: PiperVoice) -> str:
+    """ "cuda" when the voice's ONNX session really runs on CUDA, else "cpu"."""
+    return "cuda" if CUDA_PROVIDER in piper_voice.session.get_providers() else "cpu"
+
+
+def pick_providers(requested: str, available: list[str]) -> tuple[list[Provider], str | None]:
+    """ONNX Runtime providers for `requested` ("auto", "cpu" or "cuda"), and a warning.
+
+    CUDA only when this onnxruntime lists CUDAExecutionProvider (onnxruntime-gpu, the `gpu`
+    extra); the CPU provider is always last, so ONNX Runtime can still run what CUDA cannot.
+    The warning (None when there is nothing to say) is for "cuda" without the provider: the
+    voice then speaks on the CPU rather than not at all. "auto" without it is silent.
+    """
+    if requested == "cpu":
+        return [CPU_PROVIDER], None
+    if CUDA_PROVIDER in available:
+        # HEURISTIC: the exhaustive cuDNN search costs seconds per new sentence length.
+        cuda: Provider = (CUDA_PROVIDER, {"cudnn_conv_algo_search": "HEURISTIC"})
+        return [cuda, CPU_PROVIDER], None
+    if requested == "cuda":
+        return [CPU_PROVIDER], (
+            "Piper on CUDA was asked for, but this onnxruntime has no CUDAExecutionProvider "
+            f"(it offers {', '.join(available) or 'none'}): speaking on the CPU. Install the "
+            "gpu extra with onnxruntime-gpu in place of onnxruntime (see bench/README.md)."
+        )
+    return [CPU_PROVIDER], None
+
+
+def _cuda_probe_passed(description: VoiceDescription) -> bool:
+    """Speak once on CUDA in a child process first (asr.device.run_cuda_probe).
+
+    A cuDNN that loads but does not match can abort the process that runs it, and no
+    `except` catches that: the child dies instead of the server. False, with one warning,
+    when the child failed; the voice then speaks on the CPU.
+    """
+    command = probe_command()
+    if command is None:
+        return True
+    request: dict[str, object] = {
+        "kind": "piper",
+        "model": str(description.model_path),
+        "config": str(description.config_path),
+    }
+    result = run_cuda_probe(request, command)
+    if result.ok:
+        _LOGGER.info("Piper CUDA probe passed in %.1f s", result.seconds)
+        return True
+    _LOGGER.warning(
+        "Piper on CUDA failed in a child process (%s%s): speaking on the CPU",
+        result.failure,
+        f"; its last output: {result.stderr_tail}" if result.stderr_tail else "",
+    )
+    return False
+
+
+def open_voice(description: VoiceDescription, device: str, threads: int) -> PiperVoice:
+    """`PiperVoice.load`, plus a cap on ONNX Runtime's intra-op threads and the providers.
+
+    `PiperVoice.load` gives each session one thread per core; with `parallel` requests
+    running at once that oversubscribes the CPU, and each inference's parallel loops wait
+    for descheduled threads (on a busy 2-core box: 1.9 s instead of 0.6 s per sentence).
+    """
+    options = onnxruntime.SessionOptions()
+    options.intra_op_num_threads = threads
+    providers, warning = pick_providers(device, onnxruntime.get_available_providers())
+    if warning:
+        _LOGGER.warning("%s", warning)
+    if len(providers) > 1 and not _cuda_probe_passed(description):
+        providers = [CPU_PROVIDER]
+    config = json.loads(description.config_path.read_text(encoding="utf-8"))
+    session = onnxruntime.InferenceSession(
+        str(description.model_path), sess_options=options, providers=providers
+    )
+    used = session.get_providers()
+    if len(providers) > 1 and CUDA_PROVIDER not in used:
+        # onnxruntime-gpu without a loadable cuDNN/cuBLAS logs its own error and quietly
+        # builds a CPU session: say so once, in our words.
+        _LOGGER.warning(
+            "Piper could not start CUDA for voice %s (onnxruntime's error is above): "
+            "speaking on the CPU",
+            description.name,
+        )
+    return PiperVoice(config=PiperConfig.from_dict(config), session=session)
