@@ -44,7 +44,9 @@ import pydantic
 from ..home.model import HomeSnapshot
 from ..settings import HandleSettings
 from .conversations import PendingAction
-from .llm_backend import ALIVE, OUTPUT, LlmBackend, LlmServerError, Progress, ToolCall, make_backend
+from .llm_backend import ALIVE, OUTPUT, LlmBackend, LlmServerError, Progress, ToolCall
+from .llm_ollama import OllamaBackend
+from .llm_openai import OpenAiBackend
 from .llm_prompt import (
     build_messages,
 )
@@ -78,6 +80,15 @@ class LlmResult:
     """The apology ending `text` after a failure (the caller streams it after the deltas)."""
     pending: PendingAction | None = None
     """A sensitive action the model asked for: `text` ends with the question about it."""
+
+
+def make_backend(settings: HandleSettings) -> LlmBackend:
+    """The backend the settings name: `llm_url` (OpenAI-compatible) or `ollama_url`."""
+    if settings.llm_url:
+        return OpenAiBackend(settings)
+    if settings.ollama_url:
+        return OllamaBackend(settings)
+    raise ValueError("an LLM needs settings.llm_url or settings.ollama_url")
 
 
 class LlmAgent:

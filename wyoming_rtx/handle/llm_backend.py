@@ -15,8 +15,6 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from ..settings import HandleSettings
-
 
 class Progress:
     """A sign that the model or a tool is working (see `llm` on the two time bounds)."""
@@ -74,16 +72,3 @@ class LlmBackend(Protocol):
     async def close(self) -> None:
         """Close the HTTP client."""
         ...
-
-
-def make_backend(settings: HandleSettings) -> LlmBackend:
-    """The backend the settings name: `llm_url` (OpenAI-compatible) or `ollama_url`."""
-    if settings.llm_url:
-        from .llm_openai import OpenAiBackend
-
-        return OpenAiBackend(settings)
-    if settings.ollama_url:
-        from .llm_ollama import OllamaBackend
-
-        return OllamaBackend(settings)
-    raise ValueError("an LLM needs settings.llm_url or settings.ollama_url")
