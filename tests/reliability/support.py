@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import select
 import socket
+import sys
 import threading
 import time
 from collections.abc import Awaitable, Callable
@@ -122,33 +124,44 @@ def describe_once(port: int, timeout: float = 1.0) -> float:
 class DescribeProbe:
     """Home Assistant's one-second describe, repeated on fresh connections while load runs.
 
-    Runs in its own thread so it measures the server, not the test's event loop."""
+    The probe runs in a child process of its own: a thread in the test process would
+    wait for the test's GIL while the test drives 50 clients, and that wait would be
+    charged to the server (a CI run once failed on exactly that)."""
 
     port: int
     period: float = 0.2
     latencies: list[float] = field(default_factory=list)
     failures: list[str] = field(default_factory=list)
 
-    def _probe_until(self, stop: threading.Event) -> None:
-        while True:
-            try:
-                self.latencies.append(describe_once(self.port))
-            except (OSError, AssertionError, ValueError) as err:
-                self.failures.append(repr(err))
-            if stop.wait(self.period):
-                return
-
     async def run_while(self, busy: Callable[[], bool], poll: float = 0.05) -> None:
         """Probe until `busy()` turns false (checked on the loop every `poll` s)."""
-        stop = threading.Event()
-        thread = threading.Thread(target=self._probe_until, args=(stop,), daemon=True)
-        thread.start()
+        child = await asyncio.create_subprocess_exec(
+            sys.executable,
+            __file__,
+            str(self.port),
+            str(self.period),
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+        )
+        assert child.stdin and child.stdout
+        collector = asyncio.create_task(self._collect(child.stdout))
         try:
             while busy():  # noqa: ASYNC110 - busy() polls the OS, nothing to await
                 await asyncio.sleep(poll)
         finally:
-            stop.set()
-            await asyncio.to_thread(thread.join)
+            # Closing its stdin tells the child to finish the probe under way and exit.
+            child.stdin.close()
+            await asyncio.wait_for(child.wait(), 30)
+            await collector
+
+    async def _collect(self, lines: asyncio.StreamReader) -> None:
+        """The child's lines, as they come: `ok SECONDS` or `fail REASON`."""
+        async for raw in lines:
+            kind, _, value = raw.decode().strip().partition(" ")
+            if kind == "ok":
+                self.latencies.append(float(value))
+            elif kind == "fail":
+                self.failures.append(value)
 
     async def around(self, work: Awaitable[T]) -> T:
         """Run `work` with the probe beside it; returns the work's result."""
@@ -166,3 +179,19 @@ class DescribeProbe:
         assert not self.failures, f"describe failed or took over 1 s: {self.failures}"
         assert not slow, f"describe over 1 s: {slow}"
         assert len(self.latencies) >= min_probes, f"only {len(self.latencies)} probes ran"
+
+
+def _probe_forever(port: int, period: float) -> None:
+    """The child's loop: one describe, one line on stdout, until stdin closes."""
+    while True:
+        try:
+            print(f"ok {describe_once(port):.6f}", flush=True)
+        except (OSError, AssertionError, ValueError) as err:
+            print(f"fail {err!r}", flush=True)
+        ready, _, _ = select.select([sys.stdin], [], [], period)
+        if ready and not sys.stdin.read(1):
+            return
+
+
+if __name__ == "__main__":
+    _probe_forever(int(sys.argv[1]), float(sys.argv[2]))
