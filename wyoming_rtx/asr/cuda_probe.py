@@ -47,7 +47,11 @@ def probe(request: dict[str, object]) -> dict[str, object]:
     import numpy as np
     from faster_whisper import WhisperModel
 
+    from .. import cuda_libraries
+
     device = str(request.get("device", "cuda"))
+    if device == "cuda":
+        cuda_libraries.preload()
     supported = sorted(ctranslate2.get_supported_compute_types(device))
     compute_type = str(request.get("compute_type", "auto"))
     if compute_type == "auto":
@@ -91,6 +95,9 @@ def probe_piper(request: dict[str, object]) -> dict[str, object]:
     from piper import PiperVoice, SynthesisConfig
     from piper.config import PiperConfig
 
+    from .. import cuda_libraries
+
+    cuda_libraries.preload()
     started = time.perf_counter()
     session = onnxruntime.InferenceSession(
         str(request["model"]),

@@ -20,6 +20,7 @@ from typing import TypeVar
 
 import ctranslate2
 
+from .. import cuda_libraries
 from ..errors import ModelNotFoundError, RtxError
 from ..settings import AsrSettings
 from .command_window import CPU_COMMAND_WINDOW_SECONDS
@@ -112,6 +113,8 @@ def load_with_cpu_fallback(
     requested: the device the settings asked for; device: the one `load` will use now;
     use_cpu: switches the caller to the CPU's choices before `load()` runs again.
     """
+    if device == "cuda":
+        cuda_libraries.preload()
     try:
         return load()
     except Exception as err:

@@ -10,6 +10,7 @@ import onnxruntime
 from piper import PiperVoice
 from piper.config import PiperConfig
 
+from .. import cuda_libraries
 from ..asr.device import probe_command, run_cuda_probe
 from .voices import VoiceDescription
 
@@ -89,6 +90,8 @@ def open_voice(description: VoiceDescription, device: str, threads: int) -> Pipe
         _LOGGER.warning("%s", warning)
     if len(providers) > 1 and not _cuda_probe_passed(description):
         providers = [CPU_PROVIDER]
+    if len(providers) > 1:
+        cuda_libraries.preload()
     config = json.loads(description.config_path.read_text(encoding="utf-8"))
     session = onnxruntime.InferenceSession(
         str(description.model_path), sess_options=options, providers=providers
