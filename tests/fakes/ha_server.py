@@ -4,7 +4,8 @@ Written to HA's developer docs (developers.home-assistant.io: "REST API", "WebSo
 the registry entry shapes in homeassistant/helpers/*_registry.py:
 
 - REST (bearer token, else 401): `GET /api/`, `GET /api/states`, `GET /api/states/<id>`,
-  `POST /api/services/<domain>/<service>` (returns the changed states; calls are recorded).
+  `POST /api/services/<domain>/<service>` (returns the changed states; calls are recorded;
+  on/off, open/close, lock/unlock and `climate.set_temperature` change the state).
 - WebSocket `/api/websocket`: `auth_required` -> `auth` -> `auth_ok` / `auth_invalid`, then
   `{"id", "type"}` commands answered with `{"id", "type": "result", "success", "result"}`:
   `config/area_registry/list`, `config/floor_registry/list`, `config/device_registry/list`,
@@ -94,6 +95,8 @@ _SERVICE_STATES = {
     "lock": "locked",
     "unlock": "unlocked",
 }
+_CLIMATE_TARGETS = ("temperature", "target_temp_low", "target_temp_high")
+"""`climate.set_temperature` fields that become the entity's attributes of the same name."""
 
 
 class FakeHomeAssistant(RestartableSite):
@@ -381,14 +384,27 @@ class FakeHomeAssistant(RestartableSite):
         changed = []
         for entity_id in ids:
             entity = self.entities.get(entity_id)
-            if entity is None or service not in _SERVICE_STATES:
-                continue
-            attrs = {k: data[k] for k in ("brightness_pct", "color_name") if k in data}
-            if "brightness_pct" in attrs:
-                attrs["brightness"] = round(int(attrs.pop("brightness_pct")) * 255 / 100)
-            await self.set_state(entity_id, _SERVICE_STATES[service], attrs)
-            changed.append(self._state_json(entity))
+            if entity is not None and await self._apply_service(entity, domain, service, data):
+                changed.append(self._state_json(entity))
         return web.json_response(changed)
+
+    async def _apply_service(
+        self, entity: _Entity, domain: str, service: str, data: dict[str, Any]
+    ) -> bool:
+        """Change the entity as the service would; False when the fake does not model it."""
+        if (domain, service) == ("climate", "set_temperature"):
+            # ClimateEntity: the target is the `temperature` attribute (or the low/high pair);
+            # the state is the HVAC mode, changed only by an `hvac_mode` in the same call.
+            attrs = {k: data[k] for k in _CLIMATE_TARGETS if k in data}
+            await self.set_state(entity.entity_id, data.get("hvac_mode", entity.state), attrs)
+            return True
+        if service not in _SERVICE_STATES:
+            return False
+        attrs = {k: data[k] for k in ("brightness_pct", "color_name") if k in data}
+        if "brightness_pct" in attrs:
+            attrs["brightness"] = round(int(attrs.pop("brightness_pct")) * 255 / 100)
+        await self.set_state(entity.entity_id, _SERVICE_STATES[service], attrs)
+        return True
 
     # --- WebSocket ----------------------------------------------------------------------------
 
