@@ -10,7 +10,7 @@ import datetime
 import logging
 import math
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from ..errors import RtxError
@@ -27,6 +27,7 @@ SUPPORTED_INTENTS = frozenset(
         "HassLightSet",
         "HassGetState",
         "HassClimateGetTemperature",
+        "HassClimateSetTemperature",
         "HassGetCurrentTime",
         "HassGetCurrentDate",
         "HassStartTimer",
@@ -155,6 +156,7 @@ class IntentExecutor:
             "HassLightSet",
             "HassGetState",
             "HassClimateGetTemperature",
+            "HassClimateSetTemperature",
         ):
             if not self.home.available:
                 raise HomeUnavailableError("home unavailable")
@@ -233,6 +235,8 @@ class IntentExecutor:
     async def _entity_intent(self, match: IntentMatch) -> Outcome:
         if match.intent == "HassClimateGetTemperature":
             return self._temperature(match)
+        if match.intent == "HassClimateSetTemperature":
+            return await self._set_temperature(match)
         targets = self._targets(match)
         if isinstance(targets, Outcome):
             return targets
@@ -287,15 +291,7 @@ class IntentExecutor:
         return Outcome(text, True, match.intent, tuple(e.entity_id for e in targets))
 
     def _temperature(self, match: IntentMatch) -> Outcome:
-        slots = dict(match.slots)
-        for domains, classes in ((["climate"], None), (["sensor"], ["temperature"])):
-            probe = IntentMatch(
-                match.intent,
-                {**slots, "domain": domains, "device_class": classes},
-                match.speech_slots,
-                match.response_key,
-                match.text,
-            )
+        for probe in _kind_probes(match):
             targets = self._targets(probe)
             if isinstance(targets, list):
                 text = self._render(match, {}, targets=targets)
@@ -303,6 +299,33 @@ class IntentExecutor:
                     text or targets[0].state_with_unit, True, match.intent, (targets[0].entity_id,)
                 )
         return self._error("no_domain", match, domain="thermostat")
+
+    async def _set_temperature(self, match: IntentMatch) -> Outcome:
+        """HA's SetTemperatureIntent: `climate.set_temperature` with `temperature` on exactly
+        one thermostat: the named one, the area's, or the home's only one."""
+        try:
+            temperature = float(match.slots["temperature"])
+        except (KeyError, TypeError, ValueError):
+            return self._error("handle_error", match)
+        if not math.isfinite(temperature):
+            return self._error("handle_error", match)
+        targets = self._targets(_with_slots(match, domain=["climate"], device_class=None))
+        if isinstance(targets, Outcome):
+            return targets
+        if len(targets) > 1:  # HA's single_target: never set several thermostats at once
+            return self._error("duplicate_targets", match)
+        thermostat = targets[0]
+        data = {"temperature": int(temperature) if temperature.is_integer() else temperature}
+        await self.home.call_service("climate", "set_temperature", thermostat.entity_id, data)
+        updated = self.home.snapshot.entities.get(thermostat.entity_id, thermostat)
+        text = self._render(match, {}, targets=[updated])
+        return Outcome(
+            text or f"Temperature set to {data['temperature']} degrees",
+            True,
+            match.intent,
+            (thermostat.entity_id,),
+            {thermostat.entity_id: "set_temperature"},
+        )
 
     def _timer_intent(
         self, match: IntentMatch, conversation_id: str | None, area: str | None
@@ -342,6 +365,26 @@ class IntentExecutor:
         else:
             return self._error("handle_error", match)
         return self._say(match, {}, success=True)
+
+
+def _with_slots(match: IntentMatch, **slots: Any) -> IntentMatch:
+    """`match` with some slot values replaced (None removes the slot's constraint)."""
+    return replace(match, slots={**match.slots, **slots})
+
+
+def _kind_probes(match: IntentMatch) -> list[IntentMatch]:
+    """`match` constrained to the kinds of entity its intent acts on, likeliest first.
+
+    The temperature intents name no domain: "the temperature" is a thermostat's, else a
+    temperature sensor's. Other intents carry their own domain (or a name) already."""
+    if match.intent == "HassClimateGetTemperature":
+        return [
+            _with_slots(match, domain=["climate"], device_class=None),
+            _with_slots(match, domain=["sensor"], device_class=["temperature"]),
+        ]
+    if match.intent == "HassClimateSetTemperature":
+        return [_with_slots(match, domain=["climate"], device_class=None)]
+    return [match]
 
 
 def _state_attr(snapshot: HomeSnapshot, entity_id: str, attr: str) -> Any:
