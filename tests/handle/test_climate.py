@@ -19,6 +19,7 @@ from tests.fakes import FakeHomeAssistant
 from tests.fakes.ha_server import ServiceCall
 from tests.handle.helpers import ask
 from wyoming_rtx.handle import Assistant, IntentMatcher
+from wyoming_rtx.handle.conversations import WHICH_ROOM
 from wyoming_rtx.settings import HandleSettings
 
 
@@ -32,6 +33,7 @@ def _target(assistant: Assistant, entity_id: str = "climate.thermostat") -> Any:
         ("set the thermostat to 23 degrees", None, 23),
         ("Set the thermostat to 23°.", None, 23),
         ("set the thermostat to 21.5 degrees", None, 21.5),
+        ("set the temperature to 21", None, 21),  # the home's only thermostat
         ("set the temperature in the living room to 19", None, 19),
         ("set the temperature to 22", "Living Room", 22),  # the satellite's room
         ("set the temperature on the ground floor to 20", None, 20),
@@ -98,6 +100,15 @@ async def two_thermostats(
     await assistant.start()
     yield assistant
     await assistant.stop()
+
+
+async def test_two_thermostats_ask_which_room(two_thermostats: Assistant) -> None:
+    _, question = await ask(two_thermostats, "set the temperature to 20", conversation_id="c")
+    assert (question.text, question.handled) == (WHICH_ROOM, True)
+    assert (_target(two_thermostats), _target(two_thermostats, "climate.bedroom")) == (21, 18)
+    _, answer = await ask(two_thermostats, "the bedroom", conversation_id="c")
+    assert answer.text == "Temperature set to 20 degrees"
+    assert (_target(two_thermostats), _target(two_thermostats, "climate.bedroom")) == (21, 20)
 
 
 async def test_two_thermostats_by_name_and_by_satellite(two_thermostats: Assistant) -> None:

@@ -133,6 +133,18 @@ class IntentExecutor:
         found = [(sensitive_verb(e, turn_on), e) for e in targets]
         return [(verb, e) for verb, e in found if verb is not None]
 
+    def target_areas(self, match: IntentMatch) -> set[str | None]:
+        """The area ids of what `match` would act on as it stands (None for entities in no
+        area); empty when nothing matches.
+
+        A command without an area whose targets lie in more than one area is ambiguous: that
+        is when the speaker is asked "Which room?"."""
+        for probe in _kind_probes(match):
+            targets = self._targets(probe)
+            if isinstance(targets, list):
+                return {e.area_id for e in targets}
+        return set()
+
     async def execute(
         self, match: IntentMatch, conversation_id: str | None = None, area: str | None = None
     ) -> Outcome:

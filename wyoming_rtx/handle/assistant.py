@@ -8,6 +8,10 @@ Sensitive actions the LLM asks for (unlock, open a garage door, gate or door, di
 a spoken "yes" in the next turn of the same conversation. Locally matched sentences ("unlock the
 front door") run at once, as Home Assistant's own default agent runs them: there, what a voice
 may control is decided by which entities are exposed to Assist, not by a question.
+
+A command that needs a room ("turn on the lights") from a speaker with no area is answered
+"Which room?" when the home has such things in more than one room, and runs in the room the
+next turn names (see `clarify`); it shares the pending slot and expiry of the confirmations.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from ..home.home_file import FileHome
 from ..home.model import Home
 from ..settings import HandleSettings
 from .actions import IntentExecutor
+from .clarify import place_in_reply, with_place
 from .conversations import ConversationStore, PendingAction
 from .intents import IntentMatch, IntentMatcher
 from .llm import LlmAgent, LlmResult
@@ -64,6 +69,13 @@ _NO = frozenset({"no", "no thanks", "no thank you", "nope", "don't", "do not", "
 def _reply_words(text: str) -> str:
     """The words of a short reply ("Yes, please!" -> "yes please"), for the yes/no sets."""
     return " ".join(re.sub(r"[^\w\s']", " ", text.lower()).split())
+
+
+def _summary(text: str) -> str:
+    """A command as its own words, for "Okay, I won't turn on the lights." ("Turn on the
+    lights!" -> "turn on the lights")."""
+    words = text.strip().rstrip(".!?")
+    return words[:1].lower() + words[1:]
 
 
 def build_home(settings: HandleSettings) -> Home:
@@ -151,24 +163,19 @@ class Assistant:
         text = request.text.strip()
         pending = self.conversations.take_pending(cid)
         if pending is not None:
-            confirmed = await self._confirmation(pending, text, cid)
-            if confirmed is not None:
-                yield confirmed
+            followed = await self._follow_up(pending, text, cid, started)
+            if followed is not None:
+                yield followed
                 return
         match = self.matcher.match(text, self.home.snapshot, area) if text else None
         if match is not None and self.executor.supports(match.intent):
-            outcome = await self.executor.execute(match, cid, area)
-            self.conversations.add_turn(cid, text, outcome.speech)
-            _LOGGER.info(
-                "Local %s %s (%.1f ms): %r -> %r",
-                match.intent,
-                match.slots,
-                (time.perf_counter() - started) * 1000,
-                text,
-                outcome.speech,
-            )
-            yield Answer(outcome.speech, outcome.success, "local", match.intent, cid)
+            yield await self._run_local(match, text, cid, area, started)
             return
+        if match is None and area is None and text:
+            asked = await self._without_area(text, cid, started)
+            if asked is not None:
+                yield asked
+                return
         if self.llm is not None and text:
             async for item in self._llm_answer(text, cid, area):
                 yield item
@@ -184,6 +191,68 @@ class Assistant:
         _LOGGER.info("Not handled (no local match, no LLM): %r", text)
         yield Answer(help_text, False, "none", None, cid)
 
+    async def _run_local(
+        self, match: IntentMatch, text: str, cid: str, area: str | None, started: float
+    ) -> Answer:
+        """Execute a local match, record the turn and answer it."""
+        outcome = await self.executor.execute(match, cid, area)
+        self.conversations.add_turn(cid, text, outcome.speech)
+        _LOGGER.info(
+            "Local %s %s (%.1f ms): %r -> %r",
+            match.intent,
+            match.slots,
+            (time.perf_counter() - started) * 1000,
+            text,
+            outcome.speech,
+        )
+        return Answer(outcome.speech, outcome.success, "local", match.intent, cid)
+
+    async def _without_area(self, text: str, cid: str, started: float) -> Answer | None:
+        """A command that needs the speaker's area, from a speaker with none: run at once when
+        its targets lie in one room (or none: the intent's own error), else "Which room?" with
+        the command held on the conversation. None when `text` is no such command."""
+        match = self.matcher.match_needing_area(text, self.home.snapshot)
+        if match is None or not self.executor.supports(match.intent):
+            return None
+        if not self.home.available or len(self.executor.target_areas(match)) <= 1:
+            return await self._run_local(match, text, cid, None, started)
+        if not self.matcher.language.startswith("en"):
+            return None  # the question is English only; other languages fall through as before
+        pending = PendingAction(match, _summary(text), needs_area=True)
+        self.conversations.set_pending(cid, pending)
+        self.conversations.add_turn(cid, text, pending.question)
+        _LOGGER.info("Needs a room: %s %s: %r -> asked", match.intent, match.slots, text)
+        return Answer(pending.question, True, "local", match.intent, cid)
+
+    async def _follow_up(
+        self, pending: PendingAction, text: str, cid: str, started: float
+    ) -> Answer | None:
+        """The answer to the turn after a question; None: handle `text` as a new request."""
+        if pending.needs_area:
+            return await self._room_answer(pending, text, cid, started)
+        return await self._confirmation(pending, text, cid)
+
+    async def _room_answer(
+        self, pending: PendingAction, text: str, cid: str, started: float
+    ) -> Answer | None:
+        """The held command in the area (or floor) `text` names; an acknowledgement on a no;
+        None (a new request) for anything else."""
+        place = place_in_reply(text, self.home.snapshot)
+        if place is None:
+            _LOGGER.info("No room in %r: %s cancelled", text, pending.summary)
+            return self._declined(pending, text, cid)
+        area = place[1] if place[0] == "area" else None
+        return await self._run_local(with_place(pending.match, place), text, cid, area, started)
+
+    def _declined(self, pending: PendingAction, text: str, cid: str) -> Answer | None:
+        """The acknowledgement ("Okay, I won't ...") when `text` only says no; None when it
+        says something else (then a new request)."""
+        if _reply_words(text) not in _NO:
+            return None
+        speech = f"Okay, I won't {pending.summary}."
+        self.conversations.add_turn(cid, text, speech)
+        return Answer(speech, True, "local", None, cid)
+
     async def _confirmation(self, pending: PendingAction, text: str, cid: str) -> Answer | None:
         """The answer to the turn after a confirmation question: the held action on a yes, an
         acknowledgement on a no, None (handle `text` as a new request) for anything else."""
@@ -194,11 +263,7 @@ class Assistant:
             self.conversations.add_turn(cid, text, outcome.speech)
             return Answer(outcome.speech, outcome.success, "local", pending.match.intent, cid)
         _LOGGER.info("Not confirmed (%r): %s cancelled", text, pending.summary)
-        if words in _NO:
-            speech = f"Okay, I won't {pending.summary}."
-            self.conversations.add_turn(cid, text, speech)
-            return Answer(speech, True, "local", None, cid)
-        return None
+        return self._declined(pending, text, cid)
 
     async def _llm_answer(
         self, text: str, cid: str, area: str | None

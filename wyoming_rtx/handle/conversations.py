@@ -7,6 +7,9 @@ conversation and conversations overall.
 
 A conversation can also hold one pending sensitive action (unlock, open a garage door) that the
 LLM asked for: it runs only when the user's next turn there says yes, within `PENDING_SECONDS`.
+The same slot holds a command that waits for a room ("turn on the lights" from a speaker with no
+area, answered "Which room?"): one pending thing per conversation, one expiry, whichever the
+question was.
 """
 
 from __future__ import annotations
@@ -23,23 +26,34 @@ MAX_TURNS = 20
 IDLE_SECONDS = 300.0
 MAX_CONVERSATIONS = 1000
 PENDING_SECONDS = 60.0
-"""A confirmation question is answered right away or not at all: a "yes" a minute later may
-be about something else, so the pending action is forgotten after this."""
+"""A confirmation question is answered right away or not at all: a "yes" (or "the kitchen") a
+minute later may be about something else, so the pending action is forgotten after this."""
+
+WHICH_ROOM = "Which room?"
+"""The question for a command that needs a room. home-assistant-intents has no response for it
+(Home Assistant itself just does not match such a sentence without a satellite area), so it is
+English; the question mark lets Home Assistant keep the microphone open for the answer."""
 
 
 @dataclass(frozen=True)
 class PendingAction:
-    """A sensitive action the LLM asked for, held until the user confirms it."""
+    """An action held until the user's next turn: a sensitive action the LLM asked for (runs
+    on "yes"), or a local command that needs a room (runs when the next turn names one)."""
 
     match: IntentMatch
-    """The tool call as an intent, executed unchanged on "yes"."""
+    """The tool call as an intent, executed unchanged on "yes"; or the command without its
+    area, executed with the area the next turn names."""
     summary: str
-    """What it does, for the question and the answers ("unlock the Front Door")."""
+    """What it does, for the question, the answers and the log ("unlock the Front Door")."""
     area: str | None = None
+    needs_area: bool = False
+    """True when the question is "Which room?" rather than "Do you want me to ...?"."""
 
     @property
     def question(self) -> str:
-        """What the user is asked; a yes (see `Assistant`) runs the action."""
+        """What the user is asked; see `Assistant` for what the answers do."""
+        if self.needs_area:
+            return WHICH_ROOM
         return f"Do you want me to {self.summary}?"
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from hassil import Intents, recognize_best
@@ -23,6 +23,9 @@ from .template import ResponseTemplate, TemplateError
 _LOGGER = logging.getLogger(__name__)
 
 _WARM_UP_TEXT = "what time is it"
+_SOME_AREA = "\x00some area"
+"""A stand-in speaker area: sentences that require one ("turn on the lights") then match, and
+the stand-in shows that the area is the one thing missing. No real area name has a NUL."""
 
 
 class UnsupportedLanguageError(RtxError):
@@ -146,6 +149,21 @@ class IntentMatcher:
             response_key=result.response or "default",
             text=text,
             metadata=dict(result.intent_metadata or {}),
+        )
+
+    def match_needing_area(self, text: str, home: HomeSnapshot) -> IntentMatch | None:
+        """The match `text` would have if the speaker had an area, without that area.
+
+        Sentences such as "turn on the lights" or "set the temperature to 21" only match with
+        the speaking satellite's area as context; from a speaker without one they match
+        nothing. None when `text` matches nothing even so, or matches without needing one."""
+        match = self.match(text, home, _SOME_AREA)
+        if match is None or match.slots.get("area") != _SOME_AREA:
+            return None
+        return replace(
+            match,
+            slots={k: v for k, v in match.slots.items() if k != "area"},
+            speech_slots={k: v for k, v in match.speech_slots.items() if k != "area"},
         )
 
     def response_source(self, intent: str, key: str) -> str | None:
