@@ -72,7 +72,8 @@ class WakeSettings:
     engine: str = "openwakeword"
     """``openwakeword`` or ``microwakeword``."""
     names: tuple[str, ...] = ("ok_nabu",)
-    """Bundled model names (``hey_jarvis``) or paths to custom ``.tflite``/``.onnx`` models."""
+    """Bundled model names (``hey_jarvis``) or paths to custom ``.tflite`` (openWakeWord) or
+    ``.json`` (microWakeWord) models."""
     threshold: float | None = None
     """Score a frame must reach; None: the engine's default (0.5, or the model's own cutoff)."""
     trigger_level: int = 1

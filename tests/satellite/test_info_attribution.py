@@ -57,7 +57,7 @@ def test_a_model_given_by_path_is_not_credited_to_anyone_we_cannot_name(
     tmp_path: Path,
 ) -> None:
     custom = tmp_path / "my_word_v0.1.tflite"
-    shutil.copy(openwakeword_models_dir() / "hey_jarvis_v0.1.tflite", custom)
+    shutil.copy(openwakeword_models_dir() / "hey_jarvis.tflite", custom)
     info = _info(WakeSettings(engine="openwakeword", names=("ok_nabu", str(custom))))
     by_name = {m.name: m.attribution for m in info.wake[0].models}
     assert by_name["my_word"] == CUSTOM_WAKE_ATTRIBUTION

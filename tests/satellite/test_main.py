@@ -109,16 +109,18 @@ def test_an_unknown_wake_word_is_one_clear_line(fixtures: Path) -> None:
 
 
 def test_the_satellite_stays_light() -> None:
-    """No faster-whisper, piper or server code is imported (onnxruntime is openwakeword's own);
-    of wyoming_rtx only the light shared audio package (VAD, end of turn) and the stdlib-only
-    LAN-address picker may load."""
+    """No faster-whisper, piper or server code is imported, nor openwakeword, tflite-runtime,
+    ai-edge-litert or onnxruntime (pyopen-wakeword runs the models on its own TensorFlow Lite
+    library, so the satellite extra does not install them); of wyoming_rtx only the light
+    shared audio package (VAD, end of turn) and the stdlib-only LAN-address picker may load."""
     code = (
         "import sys\n"
         "import satellite.__main__, satellite.app, satellite.wake, wyoming_rtx.audio.vad\n"
         "from satellite.settings import WakeSettings\n"
         "satellite.wake.make_engine(WakeSettings(names=('hey_jarvis',)))\n"
         "heavy = [m for m in sys.modules if m.split('.')[0] in"
-        " ('faster_whisper', 'piper', 'ctranslate2')"
+        " ('faster_whisper', 'piper', 'ctranslate2', 'openwakeword', 'tflite_runtime',"
+        " 'ai_edge_litert', 'onnxruntime')"
         " or (m.startswith('wyoming_rtx.')"
         " and not m.startswith('wyoming_rtx.audio')"
         " and m not in ('wyoming_rtx.lan', 'wyoming_rtx.cli_help'))]\n"
