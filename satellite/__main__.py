@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import logging
 import signal
+import socket
 from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import urlparse
@@ -44,7 +45,10 @@ def build_parser() -> argparse.ArgumentParser:
         prog="wyoming-rtx-satellite", description=__doc__, formatter_class=DefaultsHelpFormatter
     )
     parser.add_argument(
-        "--name", default="wyoming-rtx satellite", help="satellite name shown to the server"
+        "--name",
+        default=socket.gethostname(),
+        help="satellite name: the server keeps each name's conversation and status apart "
+        "(default: this host's name)",
     )
     parser.add_argument(
         "--area", help="area the satellite is in: scopes commands (default: no area)"

@@ -6,6 +6,7 @@ build a satellite with plain constructors.
 
 from __future__ import annotations
 
+import socket
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -125,7 +126,9 @@ class VadSettings:
 class SatelliteSettings:
     """One satellite: who it is, how it listens and where its turns go."""
 
-    name: str = "wyoming-rtx satellite"
+    name: str = field(default_factory=lambda: socket.gethostname())
+    """Who this satellite is to the server (its conversation, status and area) and to Home
+    Assistant: the host's name by default, so every room differs without configuration."""
     area: str | None = None
     mic: MicSettings = field(default_factory=MicSettings)
     snd: SndSettings = field(default_factory=SndSettings)

@@ -33,6 +33,14 @@ _TURN_EVENTS = {"run-pipeline", "played", "voice-started", "voice-stopped"}
 _AUDIO_EVENTS = {"audio-start", "audio-chunk", "audio-stop"}
 
 
+def unique_name(wanted: str, taken: set[str]) -> str:
+    """``wanted``, or ``wanted-2``, ``wanted-3``... when that is taken (as the browser does)."""
+    name, n = wanted, 2
+    while name in taken:
+        name, n = f"{wanted}-{n}", n + 1
+    return name
+
+
 class WyomingTurnOutput:
     """Sends a turn's results to the satellite as Wyoming events."""
 
@@ -84,6 +92,7 @@ class SatelliteSession:
         self._pipeline = pipeline
         self._connection = connection
         self.identity = SatelliteIdentity(name=connection.peer)
+        self._status: SatelliteStatus | None = None
         self._turn: PipelineTurn | None = None
         self._receiving_audio = False
         self._converter: PcmConverter | None = None
@@ -120,18 +129,41 @@ class SatelliteSession:
         satellite = info.satellite
         if satellite is None:
             return
-        old = self.identity.name
-        self.identity = SatelliteIdentity(name=satellite.name or old, area=satellite.area)
-        self._pipeline.satellites.pop(old, None)
-        self._pipeline.satellites[self.identity.name] = SatelliteStatus(
-            name=self.identity.name, area=self.identity.area, peer=self._connection.peer
-        )
+        wanted = satellite.name or self._connection.peer
+        name = unique_name(wanted, set(self._pipeline.satellites) - self._own_names())
+        self._unregister()
+        self.identity = SatelliteIdentity(name=name, area=satellite.area)
+        self._status = SatelliteStatus(name=name, area=satellite.area, peer=self._connection.peer)
+        self._pipeline.satellites[name] = self._status
+        if name != wanted:
+            # The name keys the LLM conversation, the status page and the turns' traces: two
+            # rooms under one name would answer each other's follow-ups.
+            _LOGGER.warning(
+                "Satellite %s (area %s) connected from %s, but a satellite of that name is "
+                "already connected: this one is %s (give each satellite its own --name)",
+                wanted,
+                satellite.area or "-",
+                self._connection.peer,
+                name,
+            )
+            return
         _LOGGER.info(
             "Satellite %s (area %s) connected from %s",
-            self.identity.name,
-            self.identity.area or "-",
+            name,
+            satellite.area or "-",
             self._connection.peer,
         )
+
+    def _own_names(self) -> set[str]:
+        """The name this session registered (a repeated ``info`` may keep it)."""
+        registered = self._status is not None
+        return {self.identity.name} if registered else set()
+
+    def _unregister(self) -> None:
+        """Forget this session's entry, and only its own (a newer one may share the name)."""
+        status, self._status = self._status, None
+        if status is not None and self._pipeline.satellites.get(status.name) is status:
+            del self._pipeline.satellites[status.name]
 
     def _on_run_pipeline(self, request: RunPipeline) -> None:
         if request.start_stage != PipelineStage.ASR:
@@ -168,6 +200,4 @@ class SatelliteSession:
         if self._turn is not None:
             self._turn.cancel()
             await self._turn.wait()
-        status = self._pipeline.satellites.get(self.identity.name)
-        if status is not None and status.peer == self._connection.peer:
-            del self._pipeline.satellites[self.identity.name]
+        self._unregister()
