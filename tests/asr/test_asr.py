@@ -9,6 +9,7 @@ import time
 import pytest
 
 from wyoming_rtx.asr.engine import AsrEngine, AsrStream
+from wyoming_rtx.asr.speech_gate import Transcribed
 from wyoming_rtx.errors import RtxError
 from wyoming_rtx.settings import AsrSettings
 
@@ -174,10 +175,10 @@ async def test_close_drops_queued_speculation(
 
     started: list[float] = []
 
-    def slow_run(model: object, audio: object, language: str | None, window: float) -> str:
+    def slow_run(model: object, audio: object, language: str | None, window: float) -> Transcribed:
         started.append(time.monotonic())
         time.sleep(0.3)
-        return "text"
+        return Transcribed("text")
 
     monkeypatch.setattr(asr, "_load_sync", object)
     monkeypatch.setattr(asr, "_run", slow_run)

@@ -6,7 +6,8 @@ runs there, so `describe`, pings and other clients are never stalled by a transc
 
 Its parts live beside it: the device and its CUDA fallback (device.py), the silero pool the
 streams borrow (vad_pool.py), the streamed utterance and its speculative decode (stream.py),
-the short-window-first command decode (command_window.py, short_window.py).
+the short-window-first command decode (command_window.py, short_window.py), and the rule
+that non-speech gives no words (speech_gate.py).
 """
 
 from __future__ import annotations
@@ -40,7 +41,8 @@ from .device import (
     run_cuda_probe,
 )
 from .models import resolve_asr_model, verify_asr_model
-from .short_window import FULL_WINDOW_SECONDS, decode_short
+from .short_window import FULL_WINDOW_SECONDS, decode_short_scored
+from .speech_gate import Heard, SegmentScore, SpeechRegions, Transcribed, gated_text
 from .stream import AsrStream
 from .vad_pool import VadPool
 
@@ -67,6 +69,8 @@ class Decoded:
     text: str
     audio_seconds: float
     decode_seconds: float
+    segments: tuple[SegmentScore, ...] = ()
+    """Whisper's confidence in each part of the text (speech_gate.py)."""
 
 
 class AsrEngine:
@@ -151,14 +155,40 @@ class AsrEngine:
                 self.settings.max_seconds,
             )
             pcm = pcm[:max_bytes]
+        regions = await self.vads.regions(pcm)
+        if regions.heard is Heard.NOTHING:
+            _LOGGER.info(
+                "No speech in %.2f s of audio: empty transcript, nothing decoded",
+                len(pcm) / BYTES_PER_SECOND,
+            )
+            return ""
         result = await self.decode(pcm, language)
+        text = self.gate(regions, result)
         _LOGGER.info(
             "Transcribed %.2f s of audio in %.0f ms: %s",
             result.audio_seconds,
             result.decode_seconds * 1000,
-            result.text,
+            text,
         )
-        return result.text
+        return text
+
+    def gate(self, regions: SpeechRegions, result: Decoded) -> str:
+        """The decoded text as silero's verdict allows it (speech_gate.py), with a log line
+        when whisper's unconfident words on mere blips are dropped."""
+        text = gated_text(regions.heard, result.text, result.segments)
+        if text != result.text:
+            _LOGGER.info(
+                "Only blips of speech (longest %.0f ms): dropped %r, unsure or a phrase for "
+                "silence (%s)",
+                regions.longest_seconds * 1000,
+                result.text,
+                ", ".join(
+                    f"no_speech {segment.no_speech_prob:.2f} avg_logprob {segment.avg_logprob:.2f}"
+                    for segment in result.segments
+                )
+                or "no segment",
+            )
+        return text
 
     def stream(
         self, language: str | None = None, accept: Callable[[str], bool] | None = None
@@ -313,8 +343,10 @@ class AsrEngine:
         started = time.perf_counter()
         usable = len(pcm) - len(pcm) % SAMPLE_WIDTH
         audio = np.frombuffer(pcm[:usable], dtype=np.int16).astype(np.float32) / 32768.0
-        text = self._run(model, audio, language, window_seconds) if audio.size else ""
-        return Decoded(text, audio.size / SAMPLE_RATE, time.perf_counter() - started)
+        heard = self._run(model, audio, language, window_seconds) if audio.size else Transcribed("")
+        return Decoded(
+            heard.text, audio.size / SAMPLE_RATE, time.perf_counter() - started, heard.segments
+        )
 
     def _run(
         self,
@@ -322,7 +354,7 @@ class AsrEngine:
         audio: np.ndarray,
         language: str | None,
         window_seconds: float = FULL_WINDOW_SECONDS,
-    ) -> str:
+    ) -> Transcribed:
         """Transcribe and consume the lazy segment generator here, in the executor thread.
 
         One temperature only: the fallback ladder re-decodes up to five more times when a
@@ -331,7 +363,7 @@ class AsrEngine:
         Short audio gets a shorter encoder window when configured (short_window.py).
         """
         if window_seconds < FULL_WINDOW_SECONDS:
-            text = decode_short(
+            heard = decode_short_scored(
                 model,
                 audio,
                 language,
@@ -339,8 +371,8 @@ class AsrEngine:
                 beam_size=self.beam_size,
                 initial_prompt=self.settings.initial_prompt,
             )
-            if text is not None:
-                return text
+            if heard is not None:
+                return heard
             self.window_fallbacks += 1
         segments, _info = model.transcribe(
             audio,
@@ -352,4 +384,8 @@ class AsrEngine:
             condition_on_previous_text=False,
             temperature=0.0,
         )
-        return " ".join(segment.text.strip() for segment in segments).strip()
+        scores = tuple(
+            SegmentScore(segment.text.strip(), segment.no_speech_prob, segment.avg_logprob)
+            for segment in segments
+        )
+        return Transcribed(" ".join(score.text for score in scores).strip(), scores)

@@ -33,6 +33,8 @@ from faster_whisper import WhisperModel
 from faster_whisper.tokenizer import Tokenizer
 from faster_whisper.transcribe import get_suppressed_tokens
 
+from .speech_gate import LOG_PROB_THRESHOLD, NO_SPEECH_THRESHOLD, SegmentScore, Transcribed
+
 _LOGGER = logging.getLogger(__name__)
 
 SAMPLE_RATE = 16000
@@ -43,9 +45,6 @@ HEADROOM_SECONDS = 2.0
 TOKENS_PER_SECOND = 10
 """Generous: fast English speech is ~4 tokens/s; a loop hits this cap, real speech does not."""
 TOKEN_ALLOWANCE = 24
-NO_SPEECH_THRESHOLD = 0.6
-LOG_PROB_THRESHOLD = -1.0
-"""faster-whisper's defaults for dropping a window as silence (both must hold)."""
 
 
 def window_frames(samples: int, window_seconds: float) -> int | None:
@@ -71,6 +70,27 @@ def decode_short(
     None means: the audio is too long for a short window, or the decoder ran into its
     token cap (a repetition loop). "" is a real result: the window holds no speech.
     """
+    result = decode_short_scored(
+        model,
+        audio,
+        language,
+        window_seconds=window_seconds,
+        beam_size=beam_size,
+        initial_prompt=initial_prompt,
+    )
+    return None if result is None else result.text
+
+
+def decode_short_scored(
+    model: WhisperModel,
+    audio: np.ndarray,
+    language: str | None,
+    *,
+    window_seconds: float,
+    beam_size: int,
+    initial_prompt: str | None,
+) -> Transcribed | None:
+    """decode_short, with whisper's confidence in the window (speech_gate.py)."""
     frames = window_frames(audio.size, window_seconds)
     if frames is None or (model.model.is_multilingual and not language):
         return None  # too long, or a language to detect: the standard path does both
@@ -108,9 +128,11 @@ def decode_short(
     text_tokens = [token for token in tokens if token < tokenizer.eot]
     # CTranslate2 scores are length-normalised; faster-whisper averages over tokens + 1.
     avg_log_prob = result.scores[0] * len(tokens) / (len(tokens) + 1)
+    # faster-whisper's own rule for a window of silence: both of its signals must say so.
     if result.no_speech_prob > NO_SPEECH_THRESHOLD and avg_log_prob < LOG_PROB_THRESHOLD:
-        return ""
-    return tokenizer.decode(text_tokens).strip()
+        return Transcribed("")
+    text = tokenizer.decode(text_tokens).strip()
+    return Transcribed(text, (SegmentScore(text, result.no_speech_prob, avg_log_prob),))
 
 
 def _repeats_itself(text: str, shortest: int = 3) -> bool:

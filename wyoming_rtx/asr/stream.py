@@ -2,6 +2,8 @@
 
 Silero (through the engine's VadPool) watches the fed audio; the decode itself, with the
 command window when the stream has `accept`, is the engine's (AsrEngine.decode_command).
+The same scan tells whether the utterance held speech at all: without any, `finish` returns ""
+without decoding (speech_gate.py).
 """
 
 from __future__ import annotations
@@ -17,16 +19,14 @@ from ..audio.convert import MODEL_RATE as SAMPLE_RATE
 from ..audio.convert import MODEL_WIDTH as SAMPLE_WIDTH
 from ..audio.vad import CHUNK_BYTES
 from ..errors import RtxError
+from .speech_gate import SILENCE_PROBABILITY, SPEECH_PROBABILITY, Heard, SpeechRegions
 
 if TYPE_CHECKING:
     from .engine import AsrEngine, Decoded
 
 _LOGGER = logging.getLogger(__name__)
 
-SPEECH_PROBABILITY = 0.5
-SILENCE_PROBABILITY = 0.35
-"""Below this a chunk starts (or continues) a silence; between the two nothing changes,
-the hysteresis silero's own VADIterator uses so a soft syllable does not split a word."""
+__all__ = ["SILENCE_PROBABILITY", "SPEECH_PROBABILITY", "AsrStream"]
 
 
 class AsrStream:
@@ -36,7 +36,8 @@ class AsrStream:
     `engine.speculative_silence` seconds of silence follow, the audio so far is decoded in
     the background. If speech resumes, that decode is stale and dropped; if not, `finish()`
     returns it, so the transcript is ready about when `audio-stop` arrives instead of one
-    whole decode later.
+    whole decode later. When silero heard no speech in the whole utterance, `finish` returns
+    "" and nothing is decoded; only blips, whisper's unconfident words are dropped.
     """
 
     def __init__(
@@ -59,6 +60,7 @@ class AsrStream:
         self._silence_bytes = int(engine.speculative_silence * SAMPLE_RATE) * SAMPLE_WIDTH
         self._scanned = 0
         self._speech_seen = False
+        self._regions = SpeechRegions()
         self._silence_start: int | None = None
         self._speculation: asyncio.Task[Decoded] | None = None
         self._scanner: asyncio.Task[None] | None = None
@@ -69,6 +71,8 @@ class AsrStream:
         """True: the silence-time decode was used; False: decoded at finish; None: not tried."""
         self.speculative_runs = 0
         """How many speculative decodes were started (more than one means speech resumed)."""
+        self.heard: Heard | None = None
+        """Silero's verdict on the whole utterance, once finished."""
 
     @property
     def seconds(self) -> float:
@@ -111,7 +115,23 @@ class AsrStream:
         if self._scanner is not None:
             await asyncio.gather(self._scanner, return_exceptions=True)
         self._check_tail()
+        whole = len(self._buffer) - len(self._buffer) % CHUNK_BYTES
+        scanned_all = self._vad is not None and self._scanned >= whole
         self._close()
+        # Speculation off (no scan), or a scan that failed: silero judges the whole buffer now.
+        regions = (
+            self._regions if scanned_all else await self._engine.vads.regions(bytes(self._buffer))
+        )
+        self.heard = regions.heard
+        if self.heard is Heard.NOTHING:
+            self._drop_speculation("no speech")
+            _LOGGER.info(
+                "No speech in %.2f s of audio (ready %.0f ms after audio-stop): "
+                "empty transcript, nothing decoded",
+                self.seconds,
+                (time.perf_counter() - stopped) * 1000,
+            )
+            return ""
         speculation, self._speculation = self._speculation, None
         result: Decoded | None = None
         if speculation is not None:
@@ -143,7 +163,7 @@ class AsrStream:
             self.speculative_hit,
             result.text,
         )
-        return result.text
+        return self._engine.gate(regions, result)
 
     def cancel(self) -> None:
         """Client gone: drop the buffer, the VAD scan and any speculative decode."""
@@ -183,6 +203,7 @@ class AsrStream:
                 self._observe(probability, self._scanned)
 
     def _observe(self, probability: float, end: int) -> None:
+        self._regions.add(probability)
         if probability >= SPEECH_PROBABILITY:
             self._speech_seen = True
             self._silence_start = None
@@ -205,7 +226,9 @@ class AsrStream:
         tail = bytes(self._buffer[self._scanned :])
         if len(tail) >= SAMPLE_WIDTH * 64:
             chunk = tail[:CHUNK_BYTES].ljust(CHUNK_BYTES, b"\0")
-            if vad.probability(chunk) >= SPEECH_PROBABILITY:
+            probability = vad.probability(chunk)
+            self._regions.add(probability)
+            if probability >= SPEECH_PROBABILITY:
                 self._drop_speculation("speech in the last chunk")
 
     def _start_speculation(self, end: int) -> None:

@@ -2,7 +2,9 @@
 
 A stream watches its audio for the pause that starts the decode during the silence
 (stream.py); silero runs here, off the event loop, because ~1-3 ms per 32 ms chunk for a
-few dozen streams at once would push `describe` past Home Assistant's 1 s budget.
+few dozen streams at once would push `describe` past Home Assistant's 1 s budget. An
+utterance that no stream scanned (a whole one, or speculation off) is judged here too
+(`regions`, for speech_gate.py).
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 
 from ..audio.vad import CHUNK_BYTES, SpeechDetector
+from ..errors import RtxError
+from .speech_gate import SpeechRegions
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -58,6 +62,22 @@ class VadPool:
             self._executor, detector.probabilities, audio
         )
 
+    async def regions(self, pcm: bytes) -> SpeechRegions:
+        """Silero's verdict on a whole utterance (16 kHz s16le mono), in a worker thread."""
+        detector = self.acquire()
+        try:
+            running = asyncio.get_running_loop().run_in_executor(
+                self._executor, _every_chunk, detector, pcm
+            )
+        except RuntimeError as err:  # the executor is shut down: the engine is closing
+            raise RtxError("The ASR engine is closed", "asr-closed") from err
+        probabilities = await running
+        # Not reached when cancelled: the thread may still use the detector, so it is dropped.
+        self.release(detector)
+        regions = SpeechRegions()
+        regions.extend(probabilities)
+        return regions
+
     def warm_workers(self) -> None:
         """Start every worker, and silero's native threads in it, now (blocking).
 
@@ -84,3 +104,14 @@ class VadPool:
         """Drop queued scans, wait for one in flight, and forget the idle detectors."""
         await asyncio.to_thread(self._executor.shutdown, wait=True, cancel_futures=True)
         self._idle.clear()
+
+
+def _every_chunk(detector: SpeechDetector, pcm: bytes) -> list[float]:
+    """Probabilities of every 32 ms chunk, the last partial one padded with silence
+    (as AsrStream's tail check does, when it holds at least 4 ms)."""
+    whole = len(pcm) - len(pcm) % CHUNK_BYTES
+    probabilities = detector.probabilities(pcm[:whole])
+    tail = pcm[whole:]
+    if len(tail) >= 128:
+        probabilities.append(detector.probability(tail.ljust(CHUNK_BYTES, b"\0")))
+    return probabilities

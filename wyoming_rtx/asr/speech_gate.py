@@ -1,0 +1,162 @@
+"""Nothing from non-speech: silero decides whether a transcription holds speech at all.
+
+Whisper writes words into anything: on tones, hum, music or silence tiny.en says "You",
+"I'm", "Thank you." (the decoder's language model fills an empty window with the commonest
+thing said in its training subtitles), and Home Assistant then acts on it. The server already
+runs silero over every streamed utterance (the decode during the silence, stream.py), so its
+verdict costs nothing extra there:
+
+- **No speech** (no 32 ms chunk reaches SPEECH_PROBABILITY): the transcript is empty and no
+  decode is spent (Home Assistant then says no text was recognised).
+- **Blips only** (every speech region is shorter than MIN_SPEECH_SECONDS, silero's own
+  `min_speech_duration_ms` default): the audio is decoded as usual (a fast "go" or "up" is a
+  blip of 224 ms, so blips are not simply dropped), but each segment's text is kept only when
+  whisper itself is confident it heard speech, by faster-whisper's own two signals and
+  thresholds (`no_speech_threshold` 0.6, `log_prob_threshold` -1.0). Whisper drops a window
+  only when *both* say silence, because it has no second opinion; here the VAD has already
+  said "not speech" for nearly all of the audio, so *either* suffices. Last, and only for
+  blips, the phrases whisper is known to write into silence (SILENCE_PHRASES) are dropped even
+  when it is confident: over six seconds of silence after four 120 ms slivers of speech,
+  tiny.en wrote "Thank you." with no_speech_prob 0.37 and avg_logprob -0.999, a hair inside
+  its own thresholds.
+- **Speech** (a region of at least MIN_SPEECH_SECONDS): decoded and returned exactly as before.
+  whisper's own rule alone decides, as it always did; a stricter one would drop real, if
+  poorly heard, speech (the Spanish test recording decodes with avg_logprob -1.3).
+
+A region follows silero's own VADIterator hysteresis: it starts at a chunk of at least
+SPEECH_PROBABILITY and lasts until a chunk below SILENCE_PROBABILITY.
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+from dataclasses import dataclass
+
+from ..audio.vad import CHUNK_SECONDS
+
+SPEECH_PROBABILITY = 0.5
+SILENCE_PROBABILITY = 0.35
+"""Below this a chunk starts (or continues) a silence; between the two nothing changes,
+the hysteresis silero's own VADIterator uses so a soft syllable does not split a word."""
+
+MIN_SPEECH_SECONDS = 0.25
+"""Shorter regions are blips (a click, a clatter, a note), not words: silero's own
+`get_speech_timestamps` drops regions under 250 ms by default. One short word ("yes", "stop")
+is 0.3-0.5 s; and a blip is still decoded, only held to whisper's own confidence."""
+
+NO_SPEECH_THRESHOLD = 0.6
+LOG_PROB_THRESHOLD = -1.0
+"""faster-whisper's defaults (`transcribe(no_speech_threshold=, log_prob_threshold=)`)."""
+
+
+SILENCE_PHRASES = frozenset(
+    {
+        "thank you",
+        "thank you very much",
+        "thanks for watching",
+        "thank you for watching",
+        "thanks for listening",
+        "please subscribe",
+        "you",
+        "bye",
+    }
+)
+"""The last guard, applied to blips only (never to speech): what whisper writes into silence
+and noise, from its subtitle-heavy training data (widely reported for every model size; seen
+here from tiny.en: "you", "Thank you."). Compared lower case, without punctuation."""
+
+
+class Heard(enum.Enum):
+    """What silero heard in a whole utterance."""
+
+    NOTHING = "no speech"
+    BLIPS = "only short blips"
+    SPEECH = "speech"
+
+
+class SpeechRegions:
+    """Silero's per-chunk probabilities in, the utterance's verdict (`heard`) out."""
+
+    def __init__(self) -> None:
+        """No audio yet: nothing heard."""
+        self.chunks = 0
+        self.speech_chunks = 0
+        """Chunks inside a speech region."""
+        self.longest_chunks = 0
+        """The longest speech region, in chunks."""
+        self._run = 0
+        self._inside = False
+
+    def add(self, probability: float) -> None:
+        """One 32 ms chunk's speech probability, in order."""
+        self.chunks += 1
+        if probability >= SPEECH_PROBABILITY:
+            self._inside = True
+        elif probability < SILENCE_PROBABILITY:
+            self._inside = False
+            self._run = 0
+        if self._inside:
+            self._run += 1
+            self.speech_chunks += 1
+            self.longest_chunks = max(self.longest_chunks, self._run)
+
+    def extend(self, probabilities: list[float]) -> None:
+        """Several chunks, in order."""
+        for probability in probabilities:
+            self.add(probability)
+
+    @property
+    def longest_seconds(self) -> float:
+        """The longest speech region, in seconds."""
+        return self.longest_chunks * CHUNK_SECONDS
+
+    @property
+    def heard(self) -> Heard:
+        """Nothing, only blips, or speech (see the module's docstring)."""
+        if not self.speech_chunks:
+            return Heard.NOTHING
+        if self.longest_seconds < MIN_SPEECH_SECONDS:
+            return Heard.BLIPS
+        return Heard.SPEECH
+
+
+@dataclass(frozen=True)
+class SegmentScore:
+    """One decoded segment (a whole window for a command) and whisper's confidence in it."""
+
+    text: str
+    no_speech_prob: float
+    avg_logprob: float
+
+    @property
+    def confident(self) -> bool:
+        """Whisper is sure it heard speech: neither of its own silence signals fires."""
+        return self.no_speech_prob <= NO_SPEECH_THRESHOLD and self.avg_logprob >= LOG_PROB_THRESHOLD
+
+    @property
+    def silence_phrase(self) -> bool:
+        """The text is one of whisper's known phrases for silence (SILENCE_PHRASES)."""
+        return " ".join(re.sub(r"[^\w\s']", " ", self.text.lower()).split()) in SILENCE_PHRASES
+
+
+@dataclass(frozen=True)
+class Transcribed:
+    """A decode's text and its segments' scores (empty when a decode gave none)."""
+
+    text: str
+    segments: tuple[SegmentScore, ...] = ()
+
+
+def gated_text(heard: Heard, text: str, segments: tuple[SegmentScore, ...]) -> str:
+    """The text to return for an utterance silero judged `heard`.
+
+    NOTHING: "" (the caller should not have decoded at all). BLIPS: only the segments whisper
+    is confident in, and none of its phrases for silence. SPEECH: the text unchanged.
+    """
+    if heard is Heard.NOTHING:
+        return ""
+    if heard is Heard.BLIPS:
+        kept = (s.text for s in segments if s.confident and not s.silence_phrase)
+        return " ".join(kept).strip()
+    return text
