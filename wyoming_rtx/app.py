@@ -21,6 +21,7 @@ from .memory import (
     HeapReclaimer,
     hold_working_set,
 )
+from .pipeline.bell import TimerBell
 from .pipeline.ha_requests import HomeAssistantTurns
 from .pipeline.satellite_session import SatelliteSessions
 from .pipeline.trace import TraceLog
@@ -53,13 +54,17 @@ class App:
         self.settings = server
         self.asr = AsrEngine(asr)
         self.tts = TtsEngine(tts)
-        self.assistant = Assistant(handle)
+        self.bell = TimerBell()
+        """Direct satellites hear their own timers (ring where they were set)."""
+        self.assistant = Assistant(
+            handle, on_timer_finished=self.bell.finished, on_timer_change=self.bell.changed
+        )
         self.traces = TraceLog()
         """Every turn, whichever way it arrived: the status page and /metrics read it."""
         self.ha_turns = HomeAssistantTurns(self.traces)
         self.handle = HandleService(self.assistant, handle, turns=self.ha_turns)
         self.pipeline = Pipeline(
-            self.asr, self.tts, self.assistant, self.traces, language=asr.language
+            self.asr, self.tts, self.assistant, self.traces, language=asr.language, bell=self.bell
         )
         self.services = Services(
             asr=self.asr,
@@ -162,6 +167,7 @@ class App:
             await self.web.stop()
         await self.listener.stop()
         await self.assistant.stop()
+        await self.bell.close()
         if self.ready.is_set():  # engines mid-load are left to the process exit
             await self.asr.close()
             await self.tts.close()

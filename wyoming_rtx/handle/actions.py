@@ -146,11 +146,17 @@ class IntentExecutor:
         return set()
 
     async def execute(
-        self, match: IntentMatch, conversation_id: str | None = None, area: str | None = None
+        self,
+        match: IntentMatch,
+        conversation_id: str | None = None,
+        area: str | None = None,
+        satellite_id: str | None = None,
     ) -> Outcome:
-        """Execute and answer; expected failures become a spoken error, never an exception."""
+        """Execute and answer; expected failures become a spoken error, never an exception.
+
+        satellite_id: the direct satellite that spoke, so a timer it sets rings there."""
         try:
-            return await self._execute(match, conversation_id, area)
+            return await self._execute(match, conversation_id, area, satellite_id)
         except HomeUnavailableError:
             return Outcome(self.home.unavailable_message, False, match.intent)
         except RtxError as err:
@@ -159,7 +165,11 @@ class IntentExecutor:
             return Outcome(text, False, match.intent)
 
     async def _execute(
-        self, match: IntentMatch, conversation_id: str | None, area: str | None
+        self,
+        match: IntentMatch,
+        conversation_id: str | None,
+        area: str | None,
+        satellite_id: str | None = None,
     ) -> Outcome:
         name = match.intent
         if name in (
@@ -179,7 +189,7 @@ class IntentExecutor:
             return self._say(match, {"date": self._now().date()}, success=True)
         if name == "HassNevermind":
             return Outcome(self._render(match, {}) or "", True, name)
-        return self._timer_intent(match, conversation_id, area)
+        return self._timer_intent(match, conversation_id, area, satellite_id)
 
     def _render(
         self,
@@ -340,7 +350,11 @@ class IntentExecutor:
         )
 
     def _timer_intent(
-        self, match: IntentMatch, conversation_id: str | None, area: str | None
+        self,
+        match: IntentMatch,
+        conversation_id: str | None,
+        area: str | None,
+        satellite_id: str | None = None,
     ) -> Outcome:
         slots = match.slots
         name = match.intent
@@ -349,7 +363,13 @@ class IntentExecutor:
             if seconds <= 0:
                 return self._error("handle_error", match)
             label = str(slots["name"]).strip() if slots.get("name") else None
-            self.timers.start(seconds, name=label, area=area, conversation_id=conversation_id)
+            self.timers.start(
+                seconds,
+                name=label,
+                area=area,
+                conversation_id=conversation_id,
+                satellite_id=satellite_id,
+            )
             return self._say(match, {}, success=True)
         if name == "HassTimerStatus":
             timers = self.timers.find(name=slots.get("name"), area=slots.get("area"))

@@ -33,7 +33,7 @@ from .intents import IntentMatch, IntentMatcher
 from .llm import LlmAgent, LlmResult
 from .llm_tools import ToolRunner
 from .request import Answer, HandleRequest
-from .timers import TimerCallback, TimerManager
+from .timers import TimerCallback, TimerChange, TimerManager
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -95,11 +95,12 @@ class Assistant:
         home: Home | None = None,
         matcher: IntentMatcher | None = None,
         on_timer_finished: TimerCallback | None = None,
+        on_timer_change: TimerChange | None = None,
     ) -> None:
         self.settings = settings
         self.home = home if home is not None else build_home(settings)
         self.matcher = matcher if matcher is not None else IntentMatcher(settings.language)
-        self.timers = TimerManager(on_timer_finished)
+        self.timers = TimerManager(on_timer_finished, on_change=on_timer_change)
         self.conversations = ConversationStore()
         self.executor = IntentExecutor(self.home, self.timers, self.matcher)
         has_llm = bool(settings.ollama_url or settings.llm_url)
@@ -169,7 +170,7 @@ class Assistant:
                 return
         match = self.matcher.match(text, self.home.snapshot, area) if text else None
         if match is not None and self.executor.supports(match.intent):
-            yield await self._run_local(match, text, cid, area, started)
+            yield await self._run_local(match, text, cid, area, started, request.satellite_id)
             return
         if match is None and area is None and text:
             asked = await self._without_area(text, cid, started)
@@ -192,10 +193,17 @@ class Assistant:
         yield Answer(help_text, False, "none", None, cid)
 
     async def _run_local(
-        self, match: IntentMatch, text: str, cid: str, area: str | None, started: float
+        self,
+        match: IntentMatch,
+        text: str,
+        cid: str,
+        area: str | None,
+        started: float,
+        satellite_id: str | None = None,
     ) -> Answer:
-        """Execute a local match, record the turn and answer it."""
-        outcome = await self.executor.execute(match, cid, area)
+        """Execute a local match, record the turn and answer it (satellite_id: who spoke, so
+        a timer rings there)."""
+        outcome = await self.executor.execute(match, cid, area, satellite_id)
         self.conversations.add_turn(cid, text, outcome.speech)
         _LOGGER.info(
             "Local %s %s (%.1f ms): %r -> %r",

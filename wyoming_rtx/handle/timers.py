@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 _LOGGER = logging.getLogger(__name__)
 
 TimerCallback = Callable[["Timer"], Awaitable[None] | None]
+TimerChange = Callable[[str, "Timer"], None]
+"""Told "started", "updated" (paused, resumed) or "cancelled" with the timer, at once."""
 
 
 @dataclass
@@ -27,6 +29,8 @@ class Timer:
     name: str | None = None
     area: str | None = None
     conversation_id: str | None = None
+    satellite_id: str | None = None
+    """The direct satellite that set it: where it rings (None: set through Home Assistant)."""
     started: float = field(default_factory=time.monotonic)
     paused_left: float | None = None
     clock: Callable[[], float] = time.monotonic
@@ -81,8 +85,10 @@ class TimerManager:
         self,
         on_finished: TimerCallback | None = None,
         clock: Callable[[], float] = time.monotonic,
+        on_change: TimerChange | None = None,
     ) -> None:
         self.on_finished = on_finished
+        self.on_change = on_change
         self._clock = clock
         self._timers: dict[str, Timer] = {}
         self._tasks: dict[str, asyncio.Task[None]] = {}
@@ -99,6 +105,7 @@ class TimerManager:
         name: str | None = None,
         area: str | None = None,
         conversation_id: str | None = None,
+        satellite_id: str | None = None,
     ) -> Timer:
         """Start a timer; it rings (on_finished) after `seconds`."""
         timer = Timer(
@@ -107,6 +114,7 @@ class TimerManager:
             name=name,
             area=area,
             conversation_id=conversation_id,
+            satellite_id=satellite_id,
             started=self._clock(),
             clock=self._clock,
         )
@@ -115,7 +123,17 @@ class TimerManager:
         _LOGGER.info(
             "Timer %s started: %s s (name=%s, area=%s)", timer.timer_id, seconds, name, area
         )
+        self._changed("started", timer)
         return timer
+
+    def _changed(self, kind: str, timer: Timer) -> None:
+        """Tell the listener; its failure is logged, never the intent's failure."""
+        if self.on_change is None:
+            return
+        try:
+            self.on_change(kind, timer)
+        except Exception:
+            _LOGGER.exception("Timer %s callback failed", kind)
 
     def _schedule(self, timer: Timer, delay: float) -> None:
         task = asyncio.create_task(self._ring(timer, delay), name=f"timer {timer.timer_id}")
@@ -157,6 +175,7 @@ class TimerManager:
         if task is not None:
             task.cancel()
         _LOGGER.info("Timer %s cancelled", timer.timer_id)
+        self._changed("cancelled", timer)
 
     def pause(self, timer: Timer) -> None:
         """Freeze the time left."""
@@ -165,6 +184,7 @@ class TimerManager:
             task = self._tasks.pop(timer.timer_id, None)
             if task is not None:
                 task.cancel()
+            self._changed("updated", timer)
 
     def resume(self, timer: Timer) -> None:
         """Continue a paused timer."""
@@ -173,6 +193,7 @@ class TimerManager:
             timer.paused_left = None
             timer.started = self._clock() - (timer.seconds - left)
             self._schedule(timer, left)
+            self._changed("updated", timer)
 
     async def stop(self) -> None:
         """Cancel every timer task (server shutdown)."""

@@ -97,6 +97,15 @@ class SatelliteSession:
         self._receiving_audio = False
         self._converter: PcmConverter | None = None
 
+    @property
+    def idle(self) -> bool:
+        """No turn in progress: a timer's ring may use the audio stream."""
+        return self._turn is None or self._turn.done
+
+    async def send(self, event: Event) -> None:
+        """One event to the satellite outside a turn (a timer's events and ring)."""
+        await self._connection.write_event(event)
+
     def wants(self, event: Event) -> bool:
         """Turn events, satellite info, and the turn's audio stream up to its audio-stop."""
         if event.type in _TURN_EVENTS or event.type == "info":
@@ -135,6 +144,7 @@ class SatelliteSession:
         self.identity = SatelliteIdentity(name=name, area=satellite.area)
         self._status = SatelliteStatus(name=name, area=satellite.area, peer=self._connection.peer)
         self._pipeline.satellites[name] = self._status
+        self._pipeline.bell.links[name] = self
         if name != wanted:
             # The name keys the LLM conversation, the status page and the turns' traces: two
             # rooms under one name would answer each other's follow-ups.
@@ -164,6 +174,8 @@ class SatelliteSession:
         status, self._status = self._status, None
         if status is not None and self._pipeline.satellites.get(status.name) is status:
             del self._pipeline.satellites[status.name]
+        if status is not None and self._pipeline.bell.links.get(status.name) is self:
+            del self._pipeline.bell.links[status.name]
 
     def _on_run_pipeline(self, request: RunPipeline) -> None:
         if request.start_stage != PipelineStage.ASR:
@@ -177,6 +189,8 @@ class SatelliteSession:
                 "Satellite %s started a new turn: cancelling the old one", self.identity.name
             )
             self._turn.cancel()
+        # A wake word while a timer rings: it was heard, the ring stops and the turn runs.
+        self._pipeline.bell.silence(self.identity.name)
         speak = request.end_stage in (PipelineStage.HANDLE, PipelineStage.TTS)
         self._turn = self._pipeline.open_turn(
             self.identity, WyomingTurnOutput(self._connection), speak=speak

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from ..handle import Answer, HandleRequest, never_silent
 from ..tts.sentences import SentenceSplitter
+from .bell import TimerBell
 from .trace import TraceLog, TurnTrace
 
 if TYPE_CHECKING:
@@ -80,6 +81,7 @@ class Pipeline:
         assistant: Assistant,
         traces: TraceLog | None = None,
         language: str | None = None,
+        bell: TimerBell | None = None,
     ) -> None:
         self.asr = asr
         self.tts = tts
@@ -87,6 +89,9 @@ class Pipeline:
         self.traces = traces or TraceLog()
         self.language = language
         self.satellites: dict[str, SatelliteStatus] = {}
+        self.bell = bell or TimerBell()
+        """Connected direct satellites register here; their timers ring through it."""
+        self.bell.tts = tts
 
     def open_turn(
         self,
