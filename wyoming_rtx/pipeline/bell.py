@@ -3,9 +3,10 @@
 Home Assistant tells its satellites about timers with Wyoming's `timer-started`,
 `timer-updated`, `timer-cancelled` and `timer-finished`; the server does the same for the
 direct satellites whose timers it keeps. When one finishes, the satellite also hears it: a
-chime and "The pasta timer is done." (or "Your timer for 5 minutes is done.") as one audio stream (the satellite plays it as it plays
-an answer), repeated `RING_TIMES` times `RING_GAP_S` apart. It stops early when that satellite
-starts a turn (its wake word: someone heard it) or leaves.
+chime and "The pasta timer is done." (or "Your timer for 5 minutes is done.") as one audio
+stream (the satellite plays it as it plays an answer), repeated `RING_TIMES` times
+`RING_GAP_S` apart. It stops early when that satellite starts a turn (its wake word: someone
+heard it) or leaves. Announcements (`announce.py`) use the same chime and audio path.
 
 Timers live in the server's memory: a satellite that reconnects under the same name still gets
 its ring (the link is looked up when it rings); a server restart forgets them.
@@ -41,7 +42,11 @@ an answer's audio stream); then it rings anyway on the next round."""
 
 
 class SatelliteLink(Protocol):
-    """A connected direct satellite, as the bell needs it."""
+    """A connected direct satellite, as the bell and announcements need it."""
+
+    @property
+    def area(self) -> str | None:
+        """The area the satellite announced (None: none)."""
 
     @property
     def idle(self) -> bool:
@@ -156,7 +161,7 @@ class TimerBell:
         sentence = ring_sentence(timer)
         _LOGGER.info("Timer %s rings on %s: %r", timer.timer_id, name, sentence)
         try:
-            audio, rate = await self._render(sentence)
+            audio, rate = await render_with_chime(self.tts, sentence)
             for round_ in range(RING_TIMES):
                 if round_:
                     await asyncio.sleep(RING_GAP_S)
@@ -166,8 +171,8 @@ class TimerBell:
                         "Timer %s finished but %s is not connected", timer.timer_id, name
                     )
                     return
-                await self._wait_idle(link)
-                await self._play(link, audio, rate)
+                await wait_idle(link)
+                await play(link, audio, rate)
                 self.rings += 1
         except (ConnectionError, OSError) as err:
             _LOGGER.info("Timer ring on %s ended: %r", name, err)
@@ -179,22 +184,27 @@ class TimerBell:
             if self._ringing.get(name) is asyncio.current_task():
                 del self._ringing[name]
 
-    async def _render(self, sentence: str) -> tuple[bytes, int]:
-        """The chime, then the sentence, at the voice's rate (the chime alone without TTS)."""
-        if self.tts is None:
-            return chime_pcm(22050), 22050
-        pieces = [piece async for piece in self.tts.synthesize(sentence)]
-        rate = pieces[0].rate if pieces else self.tts.default_voice.sample_rate
-        return chime_pcm(rate) + b"".join(piece.pcm for piece in pieces), rate
 
-    async def _wait_idle(self, link: SatelliteLink) -> None:
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + IDLE_WAIT_S
-        while not link.idle and loop.time() < deadline:  # noqa: ASYNC110 - a turn has no event
-            await asyncio.sleep(0.2)
+async def render_with_chime(tts: TtsEngine | None, sentence: str) -> tuple[bytes, int]:
+    """The chime, then the sentence, at the voice's rate (the chime alone without TTS)."""
+    if tts is None:
+        return chime_pcm(22050), 22050
+    pieces = [piece async for piece in tts.synthesize(sentence)]
+    rate = pieces[0].rate if pieces else tts.default_voice.sample_rate
+    return chime_pcm(rate) + b"".join(piece.pcm for piece in pieces), rate
 
-    async def _play(self, link: SatelliteLink, pcm: bytes, rate: int) -> None:
-        await link.send(AudioStart(rate=rate, width=2, channels=1).event())
-        for chunk in audio_chunks(rate, 2, 1, pcm):
-            await link.send(chunk.event())
-        await link.send(AudioStop().event())
+
+async def wait_idle(link: SatelliteLink, limit: float = IDLE_WAIT_S) -> None:
+    """Until the satellite's turn in progress ends (bounded): never mix into its answer."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + limit
+    while not link.idle and loop.time() < deadline:  # noqa: ASYNC110 - a turn has no event
+        await asyncio.sleep(0.2)
+
+
+async def play(link: SatelliteLink, pcm: bytes, rate: int) -> None:
+    """One audio stream to the satellite, which plays it as it plays an answer."""
+    await link.send(AudioStart(rate=rate, width=2, channels=1).event())
+    for chunk in audio_chunks(rate, 2, 1, pcm):
+        await link.send(chunk.event())
+    await link.send(AudioStop().event())

@@ -98,6 +98,11 @@ class SatelliteSession:
         self._converter: PcmConverter | None = None
 
     @property
+    def area(self) -> str | None:
+        """The area it announced: announcements can be sent to an area."""
+        return self.identity.area
+
+    @property
     def idle(self) -> bool:
         """No turn in progress: a timer's ring may use the audio stream."""
         return self._turn is None or self._turn.done

@@ -34,6 +34,7 @@ from yarl import URL
 from ..audio.endpoint import BROWSER_RULES, EndOfTurnRules
 from ..audio.vad import SpeechDetector
 from ..memory import resident_bytes
+from ..pipeline.announce import Announcement, UnknownTargetError, announce
 from .browser import MAX_MESSAGE_BYTES, BrowserSatellite
 from .live import LiveHub
 from .metrics import CONTENT_TYPE, Metrics
@@ -171,6 +172,7 @@ class WebServer:
         application.router.add_get("/api/status", self._status)
         application.router.add_get("/api/events", self._events)
         application.router.add_get("/api/satellite", self._satellite)
+        application.router.add_post("/api/announce", self._announcement)
         application.router.add_static("/static", STATIC_DIR, follow_symlinks=False)
         application.on_shutdown.append(self._close_sockets)
         return application
@@ -343,6 +345,28 @@ class WebServer:
         except ValueError:
             return False
 
+    async def _announcement(self, request: web.Request) -> web.Response:
+        """`POST /api/announce` {"message", "satellite" | "area"}: speak it there.
+
+        JSON only, and the WebSocket's Origin rule: another site's page cannot make a
+        satellite talk (a form post cannot send application/json without a preflight this
+        server never answers, and a foreign Origin is refused outright)."""
+        if not self._origin_ok(request):
+            raise web.HTTPForbidden(text="announcements need the token (Authorization: Bearer)")
+        if request.content_type != "application/json":
+            return _json_error(415, "send the announcement as application/json")
+        try:
+            announcement = parse_announcement(
+                await request.json(), self._app.tts.settings.max_text_chars
+            )
+        except ValueError as err:
+            return _json_error(400, str(err))
+        try:
+            sent = await announce(self._app.pipeline.bell.links, self._app.tts, announcement)
+        except UnknownTargetError as err:
+            return _json_error(404, str(err))
+        return web.json_response({"announced_on": sent})
+
     async def _page(self, request: web.Request) -> web.Response:
         html = self._index
         base = ingress_base(request)
@@ -442,3 +466,25 @@ class WebServer:
             self.status.browser_clients -= 1
             self._sockets.discard(ws)
         return ws
+
+
+def _json_error(status: int, message: str) -> web.Response:
+    return web.json_response({"error": message}, status=status)
+
+
+def parse_announcement(body: object, max_chars: int) -> Announcement:
+    """The request body as an Announcement; ValueError with a sentence when it is not one."""
+    if not isinstance(body, dict):
+        raise ValueError('the body must be a JSON object: {"message": ..., "satellite": ...}')
+    message = body.get("message")
+    if not isinstance(message, str) or not message.strip():
+        raise ValueError('"message" must be a non-empty string')
+    if len(message) > max_chars:
+        raise ValueError(f'"message" is {len(message)} characters; the limit is {max_chars}')
+    satellite, area = body.get("satellite"), body.get("area")
+    if (satellite is None) == (area is None):
+        raise ValueError('give exactly one of "satellite" (a name) and "area"')
+    for key, value in (("satellite", satellite), ("area", area)):
+        if value is not None and (not isinstance(value, str) or not value.strip()):
+            raise ValueError(f'"{key}" must be a non-empty string')
+    return Announcement(message=message.strip(), satellite=satellite, area=area)
