@@ -113,6 +113,29 @@ async def test_intent_mode_sends_entity_names_for_ha_to_execute(serve: Callable)
     assert NotRecognized.from_event(events[0]).text
 
 
+async def test_timers_go_back_to_home_assistant_in_handled_mode(serve: Callable) -> None:
+    """A timer asked for through Home Assistant is answered with `intent`: HA's Wyoming
+    conversation agent runs it with the satellite's device_id, and its timer manager rings
+    that satellite. Kept here instead, it would ring nowhere. Other commands stay handled."""
+    port, assistant = await serve(HandleSettings())
+    events = await _ha_exchange(port, "set a timer for 5 minutes", "t1")
+    assert [e.type for e in events] == ["intent"]
+    intent = Intent.from_event(events[0])
+    assert intent.name == "HassStartTimer"
+    assert {e.name: e.value for e in intent.entities} == {"minutes": 5}
+    assert intent.context is not None and intent.context["conversation_id"] == "t1"
+    assert assistant.timers.timers == []
+    for text, name in (
+        ("cancel the timer", "HassCancelTimer"),
+        ("pause the timer", "HassPauseTimer"),
+        ("how much time is left on my timer", "HassTimerStatus"),
+    ):
+        events = await _ha_exchange(port, text, "t2")
+        assert [(e.type, e.data.get("name")) for e in events] == [("intent", name)], text
+    events = await _ha_exchange(port, "turn on the kitchen light", "t3")
+    assert [e.type for e in events] == ["handled"]
+
+
 async def test_handled_mode_advertises_no_intent_program(serve: Callable) -> None:
     settings = HandleSettings()
     _, assistant = await serve(settings)

@@ -35,6 +35,21 @@ if TYPE_CHECKING:
 
 _LOGGER = logging.getLogger(__name__)
 
+TIMER_INTENTS = frozenset(
+    {
+        "HassStartTimer",
+        "HassCancelTimer",
+        "HassCancelAllTimers",
+        "HassIncreaseTimer",
+        "HassDecreaseTimer",
+        "HassPauseTimer",
+        "HassUnpauseTimer",
+        "HassTimerStatus",
+    }
+)
+"""Answered to Home Assistant as `intent` even in handled mode: its timer manager keeps them
+and rings the satellite (by the device_id it passes along), where this server cannot."""
+
 _ATTRIBUTION = Attribution(name="wyoming-rtx", url="")
 """Our own program. No canonical project URL is declared anywhere yet, so none is made up."""
 _INTENTS_ATTRIBUTION = Attribution(
@@ -156,12 +171,15 @@ class HandleService:
         record: ConversationRecord | None,
     ) -> None:
         startup_wait = self.startup_wait
-        if self.intent_mode:
-            if await self.assistant.wait_started(startup_wait) and await self._reply_intent(
-                request, context, write_event, record
-            ):
-                return
-            startup_wait = 0.0  # already waited: answers() says "still starting" at once
+        # In handled mode too, timers go back to Home Assistant as intents: its Wyoming
+        # conversation agent runs them with the satellite's device_id, so its timer manager
+        # rings the satellite that set them (this server cannot reach an HA satellite).
+        only = None if self.intent_mode else TIMER_INTENTS
+        if await self.assistant.wait_started(startup_wait) and await self._reply_intent(
+            request, context, write_event, record, only
+        ):
+            return
+        startup_wait = 0.0  # already waited: answers() says "still starting" at once
         streaming = False
         async for item in never_silent.answers(self.assistant, request, startup_wait=startup_wait):
             if isinstance(item, Answer):
@@ -190,8 +208,10 @@ class HandleService:
         context: dict[str, Any],
         write_event: WriteEvent,
         record: ConversationRecord | None,
+        only: frozenset[str] | None = None,
     ) -> bool:
-        """Send `intent{name, entities}` for a local match; False when nothing matched.
+        """Send `intent{name, entities}` for a local match; False when nothing matched (or,
+        with `only`, when the match is not one of those intents).
 
         A failure of the recognition is logged and treated as no match: the request then
         goes the `handled` way, which always ends in an answer Home Assistant speaks."""
@@ -200,7 +220,7 @@ class HandleService:
         except Exception:
             _LOGGER.exception("Recognizing %r failed", request.text)
             return False
-        if match is None:
+        if match is None or (only is not None and match.intent not in only):
             return False
         entities = [IntentEntity(name=k, value=v) for k, v in match.slots.items()]
         text = self.assistant.matcher.response_source(match.intent, match.response_key)
