@@ -146,7 +146,9 @@ class AsrEngine:
             raise
 
     async def transcribe(self, pcm: bytes, language: str | None = None) -> str:
-        """Transcribe a whole utterance (16 kHz s16le mono) in the executor."""
+        """Transcribe a whole utterance (16 kHz s16le mono) in the executor.
+
+        Silero judges it first (speech_gate.py): no speech gives "" without a decode."""
         max_bytes = int(self.settings.max_seconds * SAMPLE_RATE) * SAMPLE_WIDTH
         if len(pcm) > max_bytes:
             _LOGGER.warning(

@@ -1,16 +1,16 @@
 """Nothing from non-speech: silero decides whether a transcription holds speech at all.
 
 Whisper writes words into anything: on tones, hum, music or silence tiny.en says "You",
-"I'm", "Thank you." (the decoder's language model fills an empty window with the commonest
-thing said in its training subtitles), and Home Assistant then acts on it. The server already
+"I'm", "Thank you." (usually put down to its subtitle-heavy training data), and Home
+Assistant then acts on it. The server already
 runs silero over every streamed utterance (the decode during the silence, stream.py), so its
 verdict costs nothing extra there:
 
 - **No speech** (no 32 ms chunk reaches SPEECH_PROBABILITY): the transcript is empty and no
   decode is spent (Home Assistant then says no text was recognised).
 - **Blips only** (every speech region is shorter than MIN_SPEECH_SECONDS, silero's own
-  `min_speech_duration_ms` default): the audio is decoded as usual (a fast "go" or "up" is a
-  blip of 224 ms, so blips are not simply dropped), but each segment's text is kept only when
+  `min_speech_duration_ms` default): the audio is decoded as usual (a fast "go", "up" or "two"
+  is a blip of 224 ms, so blips are not simply dropped), but each segment's text is kept only when
   whisper itself is confident it heard speech, by faster-whisper's own two signals and
   thresholds (`no_speech_threshold` 0.6, `log_prob_threshold` -1.0). Whisper drops a window
   only when *both* say silence, because it has no second opinion; here the VAD has already
@@ -42,8 +42,9 @@ the hysteresis silero's own VADIterator uses so a soft syllable does not split a
 
 MIN_SPEECH_SECONDS = 0.25
 """Shorter regions are blips (a click, a clatter, a note), not words: silero's own
-`get_speech_timestamps` drops regions under 250 ms by default. One short word ("yes", "stop")
-is 0.3-0.5 s; and a blip is still decoded, only held to whisper's own confidence."""
+`get_speech_timestamps` drops regions under 250 ms by default. Measured on piper's voice, one
+word ("yes", "stop", "no") makes a region of 290-480 ms; spoken fast, "go", "up" or "two" only
+224 ms, which is why a blip is still decoded, only held to whisper's own confidence."""
 
 NO_SPEECH_THRESHOLD = 0.6
 LOG_PROB_THRESHOLD = -1.0
