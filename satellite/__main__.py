@@ -29,6 +29,7 @@ from .settings import (
     VadSettings,
     WakeSettings,
 )
+from .sound_device import list_devices
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -63,6 +64,11 @@ def build_parser() -> argparse.ArgumentParser:
         type=float,
         default=SatelliteSettings().response_timeout_seconds,
         help="after a turn, seconds to wait for the answer before listening again",
+    )
+    parser.add_argument(
+        "--list-devices",
+        action="store_true",
+        help="print the sound devices (names and numbers for --mic-device/--snd-device), exit",
     )
     parser.add_argument("--debug", action="store_true", help="log DEBUG messages")
     parser.add_argument(
@@ -107,21 +113,29 @@ def _mic_options(mic: argparse._ArgumentGroup) -> None:
     )
     mic.add_argument(
         "--mic-device",
-        help="sounddevice input name or index (default: 'default', the system's microphone, "
-        "unless --mic-command or --mic-file is given)",
+        help="sound device name or number from --list-devices (default: 'default', the "
+        "system's microphone, unless --mic-command or --mic-file is given); opened at "
+        "--mic-rate/--mic-channels when it accepts them, else at what it offers, and "
+        "converted to 16 kHz mono; reopened when it stops delivering (unplugged) for 1.5 s",
     )
     mic.add_argument(
         "--mic-file",
         help="WAV file as microphone; '-' reads raw 16 kHz s16le from stdin (default: none)",
     )
     mic.add_argument(
-        "--mic-rate", type=int, default=MIC_RATE, help="sample rate of the command's/stdin's audio"
+        "--mic-rate",
+        type=int,
+        default=MIC_RATE,
+        help="sample rate of the command's/stdin's audio, and the rate asked of a sound device",
     )
     mic.add_argument(
         "--mic-width", type=int, default=MIC_WIDTH, help="bytes per sample of the raw audio"
     )
     mic.add_argument(
-        "--mic-channels", type=int, default=MIC_CHANNELS, help="channels of the raw audio"
+        "--mic-channels",
+        type=int,
+        default=MIC_CHANNELS,
+        help="channels of the raw audio, and the channels asked of a sound device",
     )
     mic.add_argument("--mic-realtime", action="store_true", help="pace --mic-file at real time")
 
@@ -132,13 +146,18 @@ def _snd_options(snd: argparse._ArgumentGroup) -> None:
     snd.add_argument(
         "--snd-command",
         help="command reading raw audio, e.g. 'aplay -r 22050 -c 1 -f S16_LE -t raw' "
-        "(default: no output unless --snd-device or --snd-file)",
+        "(default: --snd-device default)",
     )
     snd.add_argument(
-        "--snd-device", help="sounddevice output name/index, or 'default' (default: none)"
+        "--snd-device",
+        help="sound device name or number from --list-devices, or 'none' for no sound "
+        "(default: 'default', the system's speaker, unless --snd-command or --snd-file is "
+        "given); a device that refuses --snd-rate/--snd-channels gets what it accepts",
     )
     snd.add_argument("--snd-file", help="append played audio here, .wav or raw (default: none)")
-    snd.add_argument("--snd-rate", type=int, default=defaults.rate, help="output sample rate")
+    snd.add_argument(
+        "--snd-rate", type=int, default=defaults.rate, help="output sample rate (of a command)"
+    )
     snd.add_argument(
         "--snd-width", type=int, default=defaults.width, help="output bytes per sample"
     )
@@ -310,6 +329,9 @@ def settings_from_args(
     mic_device = args.mic_device
     if args.mic_command is None and args.mic_file is None and mic_device is None:
         mic_device = "default"
+    snd_device = args.snd_device
+    if args.snd_command is None and args.snd_file is None and snd_device is None:
+        snd_device = "default"
     return SatelliteSettings(
         name=args.name,
         area=args.area,
@@ -324,7 +346,7 @@ def settings_from_args(
         ),
         snd=SndSettings(
             command=args.snd_command,
-            device=args.snd_device,
+            device=snd_device,
             file=Path(args.snd_file) if args.snd_file else None,
             rate=args.snd_rate,
             width=args.snd_width,
@@ -406,6 +428,12 @@ def main(argv: list[str] | None = None) -> None:
     """Parse, check, run one mode until SIGINT/SIGTERM."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.list_devices:
+        try:
+            print(list_devices())
+        except RuntimeError as err:
+            parser.exit(1, f"{parser.prog}: error: {err}\n")
+        return
     # Settings first: a bad --log-format is then a usage error, not basicConfig's traceback.
     settings = settings_from_args(parser, args)
     ha = ha_settings_from_args(parser, args)

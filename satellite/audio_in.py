@@ -14,10 +14,12 @@ import sys
 import wave
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from wyoming.audio import AudioChunk, AudioChunkConverter
 
+from . import sound_device
+from .pcm import PcmConverter
 from .settings import MIC_CHANNELS, MIC_RATE, MIC_WIDTH, MicSettings
 
 _LOGGER = logging.getLogger(__name__)
@@ -170,41 +172,80 @@ def _read_wav_16k(path: Path) -> bytes:
     return _Converter(rate, width, channels)(pcm)
 
 
+class MicStalled(RuntimeError):
+    """The sound device stopped delivering audio (unplugged, stalled)."""
+
+
 class SoundDeviceMic:
-    """A PortAudio input through ``sounddevice`` (the optional ``audio-device`` extra)."""
+    """A PortAudio input through ``sounddevice``, in whatever format the device offers.
+
+    PortAudio calls back from its own thread with each block; the loop reads them from a
+    bounded queue. Opening, probing and closing block (and hang on an unplugged USB device),
+    so they run in a thread under a time limit. A device that delivers nothing for
+    ``stall_seconds`` raises :class:`MicStalled`: the supervisor closes it and reopens it
+    until it is back.
+    """
 
     restartable = True
 
     def __init__(self, settings: MicSettings) -> None:
         self.device = settings.device
-        self._queue: asyncio.Queue[bytes | None] = asyncio.Queue(maxsize=256)
+        self.settings = settings
+        self._queue: asyncio.Queue[bytes] = asyncio.Queue(maxsize=256)
         self._stream: object | None = None
+        self._convert: PcmConverter | None = None
+        self.format: tuple[int, int] | None = None
+        """(rate, channels) the device was opened with."""
+
+    @property
+    def name(self) -> str:
+        return sound_device.describe(self.device)
 
     async def open(self) -> None:
-        import sounddevice  # imported here: a command- or file-mic satellite needs no PortAudio
-
         loop = asyncio.get_running_loop()
 
-        def callback(data: object, _frames: int, _time: object, status: object) -> None:
+        def callback(data: Any, _frames: int, _time: object, status: object) -> None:
             if status:
                 _LOGGER.debug("sounddevice input status: %s", status)
-            loop.call_soon_threadsafe(self._put, bytes(data))  # type: ignore[arg-type]
+            with contextlib.suppress(RuntimeError):  # the loop is gone: shutting down
+                loop.call_soon_threadsafe(self._put, bytes(data))
 
-        device: str | int | None = self.device
-        if isinstance(device, str) and device.isdigit():
-            device = int(device)
-        if device == "default":
-            device = None
-        stream = sounddevice.RawInputStream(
-            samplerate=MIC_RATE,
-            channels=MIC_CHANNELS,
-            dtype="int16",
-            blocksize=CHUNK_SAMPLES,
-            device=device,
-            callback=callback,
+        try:
+            self._stream = await asyncio.wait_for(
+                asyncio.to_thread(self._open_blocking, callback), self.settings.open_seconds
+            )
+        except TimeoutError as err:
+            raise MicStalled(
+                f"microphone {self.name} did not open in {self.settings.open_seconds:g} s"
+            ) from err
+
+    def _open_blocking(self, callback: Callable[..., None]) -> object:
+        sd = sound_device.load()
+        rate, channels = sound_device.pick_format(
+            sd, self.device, "input", self.settings.rate, self.settings.channels
         )
-        stream.start()
-        self._stream = stream
+        self.format = (rate, channels)
+        self._convert = PcmConverter((rate, 2, channels), (MIC_RATE, MIC_WIDTH, MIC_CHANNELS))
+        try:
+            stream = sd.RawInputStream(
+                samplerate=rate,
+                channels=channels,
+                dtype="int16",
+                blocksize=CHUNK_SAMPLES * rate // MIC_RATE,
+                device=sound_device.device_id(self.device),
+                callback=callback,
+            )
+            stream.start()
+        except Exception as err:
+            raise RuntimeError(f"cannot open microphone {self.name}: {err}") from err
+        if (rate, channels) != (MIC_RATE, MIC_CHANNELS):
+            _LOGGER.info(
+                "Microphone %s opened at %d Hz, %d channel(s): converted to 16 kHz mono",
+                self.name,
+                rate,
+                channels,
+            )
+        return stream
 
     def _put(self, pcm: bytes) -> None:
         if self._queue.full():
@@ -212,13 +253,49 @@ class SoundDeviceMic:
         self._queue.put_nowait(pcm)
 
     async def read(self) -> bytes | None:
-        return await self._queue.get()
+        assert self._convert is not None
+        pcm = b""
+        while not pcm:  # a resampler may hold back a block too short to give a sample
+            try:
+                block = await asyncio.wait_for(self._queue.get(), self.settings.stall_seconds)
+            except TimeoutError:
+                raise MicStalled(
+                    f"microphone {self.name} delivered no audio for "
+                    f"{self.settings.stall_seconds:g} s (unplugged?)"
+                ) from None
+            pcm = self._convert.convert(block)
+        return pcm
 
     async def close(self) -> None:
         stream, self._stream = self._stream, None
-        if stream is not None:
-            stream.stop()  # type: ignore[attr-defined]
-            stream.close()  # type: ignore[attr-defined]
+        if stream is None:
+            return
+        closing = asyncio.ensure_future(asyncio.to_thread(_abort_and_close, stream))
+        closing.add_done_callback(_quietly)
+        try:
+            await asyncio.wait_for(asyncio.shield(closing), _CLOSE_WAIT_SECONDS)
+        except TimeoutError:
+            # PortAudio waits for a device read that never returns (an unplugged USB device
+            # can do that): leave that thread behind rather than the microphone.
+            _LOGGER.debug("Microphone %s did not close; left to PortAudio", self.name)
+
+
+def _quietly(task: asyncio.Future[None]) -> None:
+    """A close that failed after we stopped waiting for it: nothing left to do but log."""
+    if not task.cancelled() and task.exception() is not None:
+        _LOGGER.debug("Closing a microphone failed: %r", task.exception())
+
+
+_CLOSE_WAIT_SECONDS = 1.0
+"""How long a restart waits for PortAudio to let go of a device before reopening it."""
+
+
+def _abort_and_close(stream: object) -> None:
+    """Stop at once (abort drops what is buffered) and release the device."""
+    try:
+        stream.abort()  # type: ignore[attr-defined]
+    finally:
+        stream.close()  # type: ignore[attr-defined]
 
 
 def make_mic(settings: MicSettings) -> MicSource:
@@ -264,11 +341,14 @@ class MicSupervisor:
             except asyncio.CancelledError:
                 raise
             except Exception as err:  # noqa: BLE001 - any mic failure means: restart it
-                problem = f"microphone failed: {err!r}"
+                problem = (
+                    f"microphone failed: {err if isinstance(err, RuntimeError) else repr(err)}"
+                )
             finally:
+                if problem:  # said before closing: a dead device can take a while to close
+                    log = _LOGGER.debug if failing else _LOGGER.warning
+                    log("%s; restarting in %.1f s", problem, delay)
                 await source.close()
-            log = _LOGGER.debug if failing else _LOGGER.warning
-            log("%s; restarting in %.1f s", problem, delay)
             failing = True
             self.restarts += 1
             await asyncio.sleep(delay)

@@ -12,9 +12,11 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Protocol
 
-from wyoming.audio import AudioChunk, AudioChunkConverter, AudioStart, AudioStop
+from wyoming.audio import AudioChunk, AudioStart, AudioStop
 from wyoming.event import Event
 
+from . import sound_device
+from .pcm import PcmConverter
 from .settings import SndSettings
 
 _LOGGER = logging.getLogger(__name__)
@@ -114,36 +116,84 @@ class NullSink:
 
 
 class SoundDeviceSink:
-    """A PortAudio output through ``sounddevice``; blocking writes run in a thread."""
+    """A PortAudio output through ``sounddevice``, in a format the device accepts.
 
-    def __init__(self, device: str, rate: int, width: int, channels: int) -> None:
-        self.device: str | int | None = int(device) if device.isdigit() else device
-        if self.device == "default":
-            self.device = None
+    Sounds arrive in the settings' format (``--snd-rate``/``--snd-channels``); a device that
+    refuses it (many only play 44.1 or 48 kHz stereo) is opened at what it offers and the
+    audio converted. Opening, writing (it blocks at playback pace) and closing run in a thread
+    under a time limit, so a vanished device fails the playback instead of hanging the loop.
+    """
+
+    def __init__(
+        self, device: str, rate: int, width: int, channels: int, open_seconds: float = 5.0
+    ) -> None:
+        self.device = device
         self._format = (rate, width, channels)
+        self._open_seconds = open_seconds
         self._stream: object | None = None
+        self._convert: PcmConverter | None = None
+        self._bytes_per_second = 1
+        self.format: tuple[int, int] | None = None
+        """(rate, channels) the device was opened with."""
+
+    @property
+    def name(self) -> str:
+        return sound_device.describe(self.device)
 
     async def start(self) -> None:
-        import sounddevice  # only the audio-device extra needs PortAudio
+        self._stream = await self._in_thread(self._open_blocking, "open")
 
-        rate, width, channels = self._format
-        dtype = {1: "int8", 2: "int16", 4: "int32"}[width]
-        stream = sounddevice.RawOutputStream(
-            samplerate=rate, channels=channels, dtype=dtype, device=self.device
+    def _open_blocking(self) -> object:
+        sd = sound_device.load()
+        rate, _width, channels = self._format
+        device_rate, device_channels = sound_device.pick_format(
+            sd, self.device, "output", rate, channels
         )
-        stream.start()
-        self._stream = stream
+        self.format = (device_rate, device_channels)
+        self._convert = PcmConverter(self._format, (device_rate, 2, device_channels))
+        self._bytes_per_second = device_rate * 2 * device_channels
+        try:
+            stream = sd.RawOutputStream(
+                samplerate=device_rate,
+                channels=device_channels,
+                dtype="int16",
+                device=sound_device.device_id(self.device),
+            )
+            stream.start()
+        except Exception as err:
+            raise RuntimeError(f"cannot open speaker {self.name}: {err}") from err
+        return stream
 
     async def write(self, pcm: bytes) -> None:
         stream = self._stream
-        assert stream is not None
-        await asyncio.to_thread(stream.write, pcm)  # type: ignore[attr-defined]
+        assert stream is not None and self._convert is not None
+        data = self._convert.convert(pcm)
+        if data:
+            playing = len(data) / self._bytes_per_second
+            await self._in_thread(lambda: stream.write(data), "play", playing)  # type: ignore[attr-defined]
 
     async def finish(self) -> None:
         stream, self._stream = self._stream, None
         if stream is not None:
-            await asyncio.to_thread(stream.stop)  # type: ignore[attr-defined]
-            stream.close()  # type: ignore[attr-defined]
+            await self._in_thread(lambda: _stop_and_close(stream), "finish playing", 30.0)
+
+    async def _in_thread(self, work: Callable[[], object], what: str, extra: float = 0.0) -> object:
+        """Run blocking PortAudio work in a thread; a device that hangs is an error."""
+        task = asyncio.ensure_future(asyncio.to_thread(work))
+        try:
+            return await asyncio.wait_for(asyncio.shield(task), self._open_seconds + extra)
+        except TimeoutError:
+            raise RuntimeError(
+                f"speaker {self.name} did not {what} in {self._open_seconds + extra:g} s"
+            ) from None
+
+
+def _stop_and_close(stream: object) -> None:
+    """Play out what is buffered, then release the device."""
+    try:
+        stream.stop()  # type: ignore[attr-defined]
+    finally:
+        stream.close()  # type: ignore[attr-defined]
 
 
 def make_sink(settings: SndSettings) -> SoundSink:
@@ -151,7 +201,7 @@ def make_sink(settings: SndSettings) -> SoundSink:
         return CommandSink(settings.command)
     if settings.file is not None:
         return FileSink(settings.file, settings.rate, settings.width, settings.channels)
-    if settings.device is not None:
+    if settings.device is not None and settings.device != "none":
         return SoundDeviceSink(settings.device, settings.rate, settings.width, settings.channels)
     return NullSink()
 
@@ -169,12 +219,13 @@ class Speaker:
         self._lock = asyncio.Lock()
         self.playing = False
         self.failures = 0
+        self.failing = False
+        """The last playback failed: the next failure is not warned about again."""
 
     async def play(self, chunks: asyncio.Queue[AudioChunk | None]) -> bool:
         """Play chunks until a None arrives; False if the sink failed (logged)."""
-        converter = AudioChunkConverter(
-            rate=self.settings.rate, width=self.settings.width, channels=self.settings.channels
-        )
+        target = (self.settings.rate, self.settings.width, self.settings.channels)
+        converter: PcmConverter | None = None
         async with self._lock:
             self.playing = True
             ok = True
@@ -182,15 +233,24 @@ class Speaker:
             try:
                 await self.sink.start()
                 while (chunk := await chunks.get()) is not None:
-                    await self.sink.write(converter.convert(chunk).audio)
+                    source = (chunk.rate, chunk.width, chunk.channels)
+                    if converter is None or converter.src != source:
+                        converter = PcmConverter(source, target)
+                    await self.sink.write(converter.convert(chunk.audio))
                 ended = True
                 await self.sink.finish()
+                if self.failing:
+                    _LOGGER.info("Sound output is back")
+                    self.failing = False
             except asyncio.CancelledError:
                 raise
             except Exception as err:  # noqa: BLE001 - a dead speaker must not end the satellite
                 ok = False
                 self.failures += 1
-                _LOGGER.warning("Sound output failed: %r", err)
+                # One warning per outage: a speaker that stays unplugged fails every sound.
+                log = _LOGGER.debug if self.failing else _LOGGER.warning
+                log("Sound output failed: %s", err if isinstance(err, RuntimeError) else repr(err))
+                self.failing = True
                 with contextlib.suppress(Exception):
                     await self.sink.finish()  # reap a half-started player process
                 while not ended:
@@ -204,9 +264,7 @@ class Speaker:
         if path is None:
             return True
         try:
-            with wave.open(str(path), "rb") as wav:
-                fmt = (wav.getframerate(), wav.getsampwidth(), wav.getnchannels())
-                pcm = wav.readframes(wav.getnframes())
+            fmt, pcm = await asyncio.to_thread(_read_wav, path)
         except (OSError, wave.Error, EOFError) as err:
             _LOGGER.warning("Cannot read sound %s: %s", path, err)
             return False
@@ -214,6 +272,13 @@ class Speaker:
         queue.put_nowait(AudioChunk(*fmt, pcm))
         queue.put_nowait(None)
         return await self.play(queue)
+
+
+def _read_wav(path: Path) -> tuple[tuple[int, int, int], bytes]:
+    """A WAV's (rate, width, channels) and samples (a thread's work: files block)."""
+    with wave.open(str(path), "rb") as wav:
+        fmt = (wav.getframerate(), wav.getsampwidth(), wav.getnchannels())
+        return fmt, wav.readframes(wav.getnframes())
 
 
 class AnswerPlayer:

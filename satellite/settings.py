@@ -41,7 +41,12 @@ class MicSettings:
     """Silence appended after a file source ends, so the last turn can reach its end."""
     restart_seconds: float = 1.0
     """First wait before restarting a dead mic command; doubles up to ``restart_max_seconds``."""
-    restart_max_seconds: float = 30.0
+    restart_max_seconds: float = 10.0
+    """A device that comes back is reopened within this long."""
+    stall_seconds: float = 1.5
+    """A sound device that delivers nothing this long is closed and reopened (unplugged)."""
+    open_seconds: float = 5.0
+    """Longest wait for a sound device to open or close (PortAudio blocks on a dead one)."""
 
 
 @dataclass(frozen=True)

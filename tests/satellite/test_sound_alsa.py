@@ -1,0 +1,232 @@
+"""The real sound path, PortAudio through ALSA, on virtual devices (no sound card needed).
+
+An asoundrc in a scratch HOME defines the devices with ALSA's own plugins: a microphone whose
+samples come from a file (``type file`` with an ``infile``), a speaker that records to a file
+(``type file`` over ``null``). The microphone's infile can be a FIFO the test writes at
+speaking pace: when the test stops writing, PortAudio's read blocks exactly as it does on an
+unplugged USB microphone, and when it writes again the device "comes back".
+
+Each check runs in a child process with that HOME: PortAudio reads the ALSA configuration
+once, when it starts. What is not covered here: a device that *refuses* 16 kHz. ALSA's
+``null`` and ``file`` plugins accept any rate and no plugin narrows them without a kernel
+device (``snd-aloop``); the fallback to a device's own rate is tested against a stand-in
+PortAudio in test_sound_device.py, and the 48 kHz stereo path itself (opening, conversion to
+16 kHz mono) here, by asking the device for 48 kHz stereo.
+"""
+
+from __future__ import annotations
+
+import ctypes.util
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+pytestmark = pytest.mark.skipif(
+    ctypes.util.find_library("portaudio") is None,
+    reason="PortAudio is not installed (apt install libportaudio2)",
+)
+
+
+def _asoundrc(home: Path, infile: Path) -> None:
+    (home / ".asoundrc").write_text(
+        textwrap.dedent(
+            f"""\
+            pcm.!default {{ type asym; playback.pcm "fakespk"; capture.pcm "fakemic" }}
+            pcm.fakemic {{
+                type file; slave.pcm "null"; file "/dev/null"; infile "{infile}"; format "raw"
+                hint {{ show on; description "test microphone" }}
+            }}
+            pcm.fakespk {{
+                type file; slave.pcm "null"; file "{home / "played.raw"}"; format "raw"
+                hint {{ show on; description "test speaker" }}
+            }}
+            """
+        )
+    )
+
+
+def _run(home: Path, code: str, timeout: float = 60) -> dict:
+    """Run ``code`` in a child with HOME=home; it prints one JSON object last."""
+    env = {**os.environ, "HOME": str(home), "PYTHONPATH": str(ROOT)}
+    proc = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=env,
+        cwd=home,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def _sine(rate: int, seconds: float, channels: int, hz: float = 440.0) -> bytes:
+    t = np.arange(int(rate * seconds)) / rate
+    wave = (np.sin(2 * np.pi * hz * t) * 8000).astype(np.int16)
+    return np.repeat(wave[:, None], channels, axis=1).tobytes()
+
+
+def _peak_hz(pcm: bytes, rate: int, channels: int = 1) -> float:
+    samples = np.frombuffer(pcm, dtype=np.int16).reshape(-1, channels)[:, 0].astype(float)
+    spectrum = np.abs(np.fft.rfft(samples * np.hanning(len(samples))))
+    return float(np.fft.rfftfreq(len(samples), 1 / rate)[int(np.argmax(spectrum))])
+
+
+def test_list_devices_shows_the_alsa_devices(tmp_path: Path) -> None:
+    _asoundrc(tmp_path, tmp_path / "silence.raw")
+    (tmp_path / "silence.raw").write_bytes(bytes(32000))
+    proc = subprocess.run(
+        [sys.executable, "-m", "satellite", "--list-devices"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "HOME": str(tmp_path), "PYTHONPATH": str(ROOT)},
+        cwd=ROOT,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "fakemic" in proc.stdout and "fakespk" in proc.stdout
+    assert "<>" in proc.stdout, "the default microphone and speaker are marked"
+
+
+def test_a_48k_stereo_microphone_is_heard_as_16k_mono(tmp_path: Path) -> None:
+    (tmp_path / "mic.raw").write_bytes(_sine(48000, 2.0, channels=2))
+    _asoundrc(tmp_path, tmp_path / "mic.raw")
+    result = _run(
+        tmp_path,
+        """
+        import asyncio, json
+        from satellite.audio_in import SoundDeviceMic
+        from satellite.settings import MicSettings
+
+        async def main():
+            mic = SoundDeviceMic(MicSettings(device="fakemic", rate=48000, channels=2))
+            await mic.open()
+            pcm = b"".join([await mic.read() for _ in range(40)])
+            await mic.close()
+            open("heard.raw", "wb").write(pcm)
+            print(json.dumps({"format": mic.format, "bytes": len(pcm)}))
+
+        asyncio.run(main())
+        """,
+    )
+    assert result["format"] == [48000, 2]
+    assert result["bytes"] == 40 * 512 * 2, "40 blocks of 32 ms at 16 kHz 16-bit mono"
+    heard = (tmp_path / "heard.raw").read_bytes()
+    assert abs(_peak_hz(heard, 16000) - 440) < 5
+
+
+def test_answers_play_on_the_default_speaker_at_the_rate_it_is_asked_for(tmp_path: Path) -> None:
+    (tmp_path / "silence.raw").write_bytes(bytes(32000))
+    _asoundrc(tmp_path, tmp_path / "silence.raw")
+    (tmp_path / "answer.raw").write_bytes(_sine(22050, 1.0, channels=1))
+    result = _run(
+        tmp_path,
+        """
+        import asyncio, json
+        from wyoming.audio import AudioChunk
+        from satellite.audio_out import Speaker
+        from satellite.settings import SndSettings
+
+        async def main():
+            speaker = Speaker(SndSettings(device="default", rate=48000, channels=2))
+            queue = asyncio.Queue()
+            queue.put_nowait(AudioChunk(22050, 2, 1, open("answer.raw", "rb").read()))
+            queue.put_nowait(None)
+            ok = await speaker.play(queue)
+            print(json.dumps({"ok": ok, "format": speaker.sink.format}))
+
+        asyncio.run(main())
+        """,
+    )
+    assert result == {"ok": True, "format": [48000, 2]}
+    played = (tmp_path / "played.raw").read_bytes()
+    assert abs(len(played) / 4 - 48000) <= 48000 * 0.05, "about one second of 48 kHz stereo"
+    assert abs(_peak_hz(played, 48000, channels=2) - 440) < 5
+
+
+def test_a_microphone_that_disappears_is_noticed_and_reopened_when_back(tmp_path: Path) -> None:
+    """Speaking-paced audio for 1 s, then nothing for 3 s (unplugged), then audio again: one
+    WARNING within 2 s of the last audio, audio flows again after the device is back, and the
+    event loop never stalls (device open and close run in threads)."""
+    fifo = tmp_path / "mic.fifo"
+    os.mkfifo(fifo)
+    _asoundrc(tmp_path, fifo)
+    result = _run(
+        tmp_path,
+        f"""
+        import asyncio, json, logging, os, threading, time
+        # A writer end held open from the start, so that opening the FIFO never blocks
+        # (PortAudio opens every device when it starts).
+        hold = os.open({str(fifo)!r}, os.O_RDWR)
+        from satellite.audio_in import MicSupervisor
+        from satellite.settings import MicSettings
+
+        events = []
+        class Record(logging.Handler):
+            def emit(self, record):
+                events.append((time.monotonic(), record.levelname, record.getMessage()))
+        logging.getLogger("satellite").addHandler(Record())
+        logging.getLogger("satellite").setLevel(logging.DEBUG)
+        marks = {{}}
+
+        def speak(seconds):
+            for _ in range(int(seconds * 10)):
+                os.write(hold, bytes(3200))  # 100 ms of 16 kHz 16-bit mono
+                time.sleep(0.1)
+
+        def writer():
+            speak(1.0)
+            marks["unplugged"] = time.monotonic()
+            time.sleep(3.0)
+            marks["back"] = time.monotonic()
+            speak(4.0)
+
+        async def main():
+            settings = MicSettings(device="fakemic", restart_seconds=0.2, restart_max_seconds=0.5)
+            gaps = []
+            async def heartbeat():
+                last = time.monotonic()
+                while True:
+                    await asyncio.sleep(0.02)
+                    now = time.monotonic()
+                    gaps.append(now - last)
+                    last = now
+            beat = asyncio.create_task(heartbeat())
+            threading.Thread(target=writer, daemon=True).start()
+            after_back = 0
+            async def listen():
+                nonlocal after_back
+                async for pcm in MicSupervisor(settings).stream():
+                    if "back" in marks:
+                        after_back += len(pcm)
+                        if after_back >= 16000:  # half a second heard after the replug
+                            return
+            await asyncio.wait_for(listen(), 20)
+            beat.cancel()
+            print(json.dumps({{"marks": marks, "events": events, "max_gap": max(gaps),
+                               "after_back": after_back}}))
+            os._exit(0)  # PortAudio threads still blocked on the FIFO: do not wait for them
+
+        asyncio.run(main())
+        """,
+    )
+    marks, events = result["marks"], result["events"]
+    warnings = [(t, msg) for t, level, msg in events if level == "WARNING"]
+    assert len(warnings) == 1, warnings
+    noticed = warnings[0][0] - marks["unplugged"]
+    assert noticed < 2.0, f"the stall was noticed {noticed:.2f} s after the last audio"
+    assert "'fakemic' delivered no audio" in warnings[0][1]
+    back = [t for t, level, msg in events if msg == "Microphone is back"]
+    assert len(back) == 1 and back[0] >= marks["back"]
+    assert result["after_back"] >= 16000
+    assert result["max_gap"] < 0.5, f"the event loop stalled for {result['max_gap']:.2f} s"
