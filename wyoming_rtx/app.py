@@ -168,6 +168,7 @@ class App:
         await self.listener.stop()
         await self.assistant.stop()
         await self.bell.close()
+        await self.pipeline.arbiter.close()
         if self.ready.is_set():  # engines mid-load are left to the process exit
             await self.asr.close()
             await self.tts.close()

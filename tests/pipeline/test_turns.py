@@ -7,11 +7,12 @@ import time
 
 import pytest
 from fakes.ollama_server import FakeOllama
-from pipeline_helpers import FakeSatellite, heard, make_app, speech
+from pipeline_helpers import FakeSatellite, TurnResult, heard, make_app, speech
 from wyoming.audio import AudioStart
 from wyoming.event import Event
 from wyoming_helpers import normalize
 
+from wyoming_rtx.pipeline import arbiter as arbiter_module
 from wyoming_rtx.settings import HandleSettings
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
@@ -69,7 +70,15 @@ async def test_two_satellites_in_different_areas_at_once(app) -> None:
         FakeSatellite(app.listener.port, "bedroom-sat", "Bedroom") as bedroom,
         FakeSatellite(app.listener.port, "office-sat", "Office") as office,
     ):
-        results = await asyncio.gather(bedroom.turn(pcm), office.turn(pcm))
+        # Two people, two rooms, turns overlapping: the wake words are further apart than the
+        # arbitration window (one wake word heard twice gives one answer: test_wake_arbiter).
+        async def later(sat: FakeSatellite, delay: float) -> TurnResult:
+            await asyncio.sleep(delay)
+            return await sat.turn(pcm)
+
+        results = await asyncio.gather(
+            bedroom.turn(pcm), later(office, arbiter_module.WINDOW_S + 0.2)
+        )
     for result in results:
         assert result.of("handled"), [e.type for e in result.events]
     entities = app.assistant.home.snapshot.entities.values()

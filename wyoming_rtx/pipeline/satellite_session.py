@@ -12,8 +12,10 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING
 
+import numpy as np
 from wyoming.asr import Transcript
 from wyoming.audio import AudioChunk, AudioStart, AudioStop
+from wyoming.error import Error
 from wyoming.event import Event
 from wyoming.handle import Handled, NotHandled
 from wyoming.info import Info
@@ -96,6 +98,10 @@ class SatelliteSession:
         self._turn: PipelineTurn | None = None
         self._receiving_audio = False
         self._converter: PcmConverter | None = None
+        self._energy, self._samples = 0.0, 0
+        self._released = True
+        """False from a turn's start until the wake-word arbiter lets it act."""
+        self._speech_ended_early = False
 
     @property
     def area(self) -> str | None:
@@ -200,6 +206,12 @@ class SatelliteSession:
         self._turn = self._pipeline.open_turn(
             self.identity, WyomingTurnOutput(self._connection), speak=speak
         )
+        self._energy, self._samples = 0.0, 0
+        self._speech_ended_early = False
+        # Alone on the server, nobody else can have heard it: no arbitration, no wait.
+        self._released = len(self._pipeline.bell.links) < 2
+        if not self._released:
+            self._pipeline.arbiter.join(self)
         self._receiving_audio = True
         self._converter = None
 
@@ -208,11 +220,49 @@ class SatelliteSession:
             return
         if self._converter is None:
             self._converter = PcmConverter(chunk.rate, chunk.width, chunk.channels)
-        self._turn.feed(self._converter.convert(chunk.audio))
+        pcm = self._converter.convert(chunk.audio)
+        if not self._released:
+            samples = np.frombuffer(pcm, dtype="<i2").astype(np.float64)
+            self._energy += float(np.dot(samples, samples))
+            self._samples += samples.size
+        self._turn.feed(pcm)
 
     def _end_of_speech(self) -> None:
-        if self._turn is not None:
+        if self._turn is None:
+            return
+        if self._released:
             self._turn.end_of_speech()
+        else:
+            self._speech_ended_early = True  # release() passes it on
+
+    # The wake-word arbiter's view of this satellite (arbiter.Contender).
+    @property
+    def name(self) -> str:
+        return self.identity.name
+
+    def loudness(self) -> float:
+        """Mean square of this turn's audio until the decision."""
+        return self._energy / self._samples if self._samples else 0.0
+
+    def release(self) -> None:
+        self._released = True
+        if self._speech_ended_early and self._turn is not None:
+            self._turn.end_of_speech()
+
+    def stand_down(self) -> None:
+        """Another satellite heard the wake word better: drop this turn, say why."""
+        if self._turn is not None:
+            self._turn.cancel()
+            self._turn = None
+        self._connection.spawn(
+            self._connection.write_event(
+                Error(
+                    text="another satellite heard the wake word better and answers",
+                    code="stand-down",
+                ).event()
+            ),
+            "stand down",
+        )
 
     async def close(self) -> None:
         """The satellite left: stop its turn and forget it."""

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from ..handle import Answer, HandleRequest, never_silent
 from ..tts.sentences import SentenceSplitter
+from .arbiter import WakeArbiter
 from .bell import TimerBell
 from .trace import TraceLog, TurnTrace
 
@@ -92,6 +93,8 @@ class Pipeline:
         self.bell = bell or TimerBell()
         """Connected direct satellites register here; their timers ring through it."""
         self.bell.tts = tts
+        self.arbiter = WakeArbiter()
+        """One answer when several satellites hear one wake word."""
 
     def open_turn(
         self,
