@@ -33,3 +33,9 @@ class Answer:
     """The local intent that answered (HassTurnOn, ...), if any."""
     conversation_id: str | None = None
     """The conversation this turn belongs to (new when the request had none)."""
+
+    @property
+    def asks_back(self) -> bool:
+        """The answer ends in a question ("Which room?", "Do you want me to unlock the Front
+        Door?", an LLM's question): the speaker is expected to reply without the wake word."""
+        return self.text.rstrip().endswith(("?", "？", "¿"))

@@ -54,7 +54,17 @@ class WyomingTurnOutput:
         await self._connection.write_event(Transcript(text=text).event())
 
     async def send_answer(self, answer: Answer) -> None:
-        event = Handled(text=answer.text) if answer.handled else NotHandled(text=answer.text)
+        # continue_conversation: the answer asks something, so the satellite listens again
+        # for the reply without its wake word (as Home Assistant's satellites do).
+        context = {
+            "conversation_id": answer.conversation_id,
+            "continue_conversation": answer.asks_back,
+        }
+        event = (
+            Handled(text=answer.text, context=context)
+            if answer.handled
+            else NotHandled(text=answer.text, context=context)
+        )
         await self._connection.write_event(event.event())
 
     async def send_audio_start(self, rate: int, width: int, channels: int) -> None:
