@@ -118,6 +118,7 @@ class OpenWakeWordEngine:
         self._features = OpenWakeWordFeatures.from_builtin(openwakeword_models_dir())
         self._oww = [(m.id, OpenWakeWord.from_model(m.path)) for m in self.models]
         self._silent: list[dict[str, object]] = []
+        self._buffer = bytearray()
         self._prime()
 
     @staticmethod
@@ -149,8 +150,15 @@ class OpenWakeWordEngine:
         return 0.5
 
     def process(self, pcm: bytes) -> list[dict[str, float]]:
+        # Whole 80 ms frames only: pyopen-wakeword shifts its 10 s buffer on every call, so
+        # feeding it each 32 ms chunk would cost 2.5 times the copying for the same scores.
+        self._buffer += pcm
+        usable = len(self._buffer) - len(self._buffer) % (OWW_FRAME_SAMPLES * 2)
+        if not usable:
+            return []
+        whole, self._buffer = bytes(self._buffer[:usable]), self._buffer[usable:]
         frames: list[dict[str, float]] = []
-        for embedding in self._features.process_streaming(pcm):
+        for embedding in self._features.process_streaming(whole):
             scores: dict[str, float] = {}
             for wake_id, oww in self._oww:
                 for prob in oww.process_streaming(embedding):
@@ -176,6 +184,7 @@ class OpenWakeWordEngine:
         self._silent += [_state(oww, _MODEL_STATE) for _, oww in self._oww]
 
     def reset(self) -> None:
+        self._buffer.clear()
         for target, saved in zip(
             [self._features, *(oww for _, oww in self._oww)], self._silent, strict=True
         ):
