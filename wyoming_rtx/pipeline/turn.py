@@ -199,7 +199,9 @@ class PipelineTurn:
             self.trace.transcript = text
             traces.request_done(self.trace, "asr")
             await self._output.send_transcript(text)
-            if self._speak:
+            if self._speak and not text:
+                await self._answer_nothing()
+            elif self._speak:
                 self._stage = "handle"
                 await self._answer(text)
         except asyncio.CancelledError:
@@ -215,6 +217,16 @@ class PipelineTurn:
             if "played" not in self.trace.marks:
                 self._pipeline.set_state(self._who, "idle" if outcome != "done" else "speaking")
             traces.finish(self.trace, outcome, error)
+
+    async def _answer_nothing(self) -> None:
+        """No speech after the wake word (a false wake, a cough): say nothing, but end the
+        satellite's wait with an empty answer and an empty audio stream."""
+        answer = Answer("", False, "none", None, f"satellite-{self._who.name}")
+        self.trace.answer, self.trace.source, self.trace.handled = "", "none", False
+        await self._output.send_answer(answer)
+        voice = self._pipeline.tts.default_voice
+        await self._output.send_audio_start(voice.sample_rate, 2, 1)
+        await self._output.send_audio_stop()
 
     async def _answer(self, text: str) -> None:
         """Handle the text; speak each sentence as soon as it is complete."""
