@@ -44,14 +44,24 @@ class MicSource(Protocol):
 
 
 class _Converter:
-    """Any raw PCM format to the satellite's 16 kHz 16-bit mono."""
+    """Any raw PCM format to the satellite's 16 kHz 16-bit mono.
+
+    numpy (``PcmConverter``) for 8, 16 and 32-bit audio: wyoming's converter uses audioop,
+    which Python 3.13 removed (its pure-Python stand-in is ~100 times slower); 24-bit audio
+    still goes through wyoming's.
+    """
 
     def __init__(self, rate: int, width: int, channels: int) -> None:
         self._format = (rate, width, channels)
-        self._converter = AudioChunkConverter(rate=MIC_RATE, width=MIC_WIDTH, channels=MIC_CHANNELS)
         self._frame = width * channels
+        self._fast: PcmConverter | None = None
+        if width in (1, 2, 4):
+            self._fast = PcmConverter(self._format, (MIC_RATE, MIC_WIDTH, MIC_CHANNELS))
+        self._converter = AudioChunkConverter(rate=MIC_RATE, width=MIC_WIDTH, channels=MIC_CHANNELS)
 
     def __call__(self, pcm: bytes) -> bytes:
+        if self._fast is not None:
+            return self._fast.convert(pcm)
         rate, width, channels = self._format
         usable = len(pcm) - len(pcm) % self._frame
         return self._converter.convert(AudioChunk(rate, width, channels, pcm[:usable])).audio

@@ -53,13 +53,13 @@ class PcmConverter:
 
     def convert(self, pcm: bytes) -> bytes:
         """Convert what can be; a partial frame waits for the next call."""
-        if self.passthrough:
-            return pcm
-        data = self._pending + pcm
+        data = self._pending + pcm if self._pending else pcm
         usable = len(data) - len(data) % self._frame
         self._pending = data[usable:]
         if not usable:
             return b""
+        if self.passthrough:
+            return data[:usable] if usable < len(data) else data
         rate, width, channels = self.src
         samples = np.frombuffer(data[:usable], dtype=_DTYPES[width]).astype(np.float32)
         mono = samples.reshape(-1, channels).mean(axis=1) / float(1 << (8 * width - 1))

@@ -64,6 +64,7 @@ def test_32_bit_input_and_passthrough() -> None:
     assert _match(out, 16000) > 0.9999
     same = PcmConverter((16000, 2, 1), (16000, 2, 1))
     assert same.passthrough and same.convert(b"\x01\x02") == b"\x01\x02"
+    assert same.convert(b"\x03") == b"" and same.convert(b"\x04\x05") == b"\x03\x04"
     with pytest.raises(ValueError, match="unsupported PCM format"):
         PcmConverter((16000, 3, 1), (16000, 2, 1))
 
