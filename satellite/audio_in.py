@@ -8,6 +8,7 @@ restartable (a command or sound device: it died, so start it again with backoff)
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import logging
 import sys
@@ -201,7 +202,10 @@ class SoundDeviceMic:
     def __init__(self, settings: MicSettings) -> None:
         self.device = settings.device
         self.settings = settings
-        self._queue: asyncio.Queue[bytes] = asyncio.Queue(maxsize=256)
+        self._blocks: collections.deque[bytes] = collections.deque(maxlen=256)
+        """Blocks from PortAudio's thread; a loop that falls behind loses the oldest."""
+        self._arrived = asyncio.Event()
+        self._wake_pending = False
         self._stream: object | None = None
         self._convert: PcmConverter | None = None
         self.format: tuple[int, int] | None = None
@@ -217,8 +221,13 @@ class SoundDeviceMic:
         def callback(data: Any, _frames: int, _time: object, status: object) -> None:
             if status:
                 _LOGGER.debug("sounddevice input status: %s", status)
-            with contextlib.suppress(RuntimeError):  # the loop is gone: shutting down
-                loop.call_soon_threadsafe(self._put, bytes(data))
+            self._blocks.append(bytes(data))
+            # One wake-up at a time: a busy loop (or a device that delivers faster than real
+            # time) must not fill the loop's self-pipe, which also carries SIGINT/SIGTERM.
+            if not self._wake_pending:
+                self._wake_pending = True
+                with contextlib.suppress(RuntimeError):  # the loop is gone: shutting down
+                    loop.call_soon_threadsafe(self._wake)
 
         try:
             self._stream = await asyncio.wait_for(
@@ -257,17 +266,16 @@ class SoundDeviceMic:
             )
         return stream
 
-    def _put(self, pcm: bytes) -> None:
-        if self._queue.full():
-            self._queue.get_nowait()  # a stalled loop drops the oldest audio, never blocks
-        self._queue.put_nowait(pcm)
+    def _wake(self) -> None:
+        self._wake_pending = False
+        self._arrived.set()
 
     async def read(self) -> bytes | None:
         assert self._convert is not None
         pcm = b""
         while not pcm:  # a resampler may hold back a block too short to give a sample
             try:
-                block = await asyncio.wait_for(self._queue.get(), self.settings.stall_seconds)
+                block = await self._next_block()
             except TimeoutError:
                 raise MicStalled(
                     f"microphone {self.name} delivered no audio for "
@@ -275,6 +283,23 @@ class SoundDeviceMic:
                 ) from None
             pcm = self._convert.convert(block)
         return pcm
+
+    async def _next_block(self) -> bytes:
+        """The oldest block PortAudio delivered; TimeoutError after ``stall_seconds``."""
+        deadline = asyncio.get_running_loop().time() + self.settings.stall_seconds
+        while not self._blocks:
+            self._arrived.clear()
+            if self._blocks:  # arrived between the check and the clear
+                break
+            left = deadline - asyncio.get_running_loop().time()
+            if left <= 0:
+                raise TimeoutError
+            await asyncio.wait_for(self._arrived.wait(), left)
+        else:
+            # A backlog (or a device faster than real time) is read without waiting: still
+            # let the other tasks (the server link, a signal's cancel) run between blocks.
+            await asyncio.sleep(0)
+        return self._blocks.popleft()
 
     async def close(self) -> None:
         stream, self._stream = self._stream, None
