@@ -230,3 +230,33 @@ def test_a_microphone_that_disappears_is_noticed_and_reopened_when_back(tmp_path
     assert len(back) == 1 and back[0] >= marks["back"]
     assert result["after_back"] >= 16000
     assert result["max_gap"] < 0.5, f"the event loop stalled for {result['max_gap']:.2f} s"
+
+
+def test_the_satellite_stops_on_sigint_even_when_the_device_outpaces_it(tmp_path: Path) -> None:
+    """ALSA's file plugin delivers as fast as it is read: the listening loop always has a
+    block waiting. It must still let the signal's cancel run (it used to keep the loop busy
+    until the signal's wake-up was lost, and the satellite never stopped)."""
+    import signal
+    import time
+
+    (tmp_path / "mic.raw").write_bytes(bytes(16000 * 2 * 60))
+    _asoundrc(tmp_path, tmp_path / "mic.raw")
+    argv = [sys.executable, "-m", "satellite", "--server-uri", "tcp://127.0.0.1:9"]
+    proc = subprocess.Popen(
+        [*argv, "--mic-device", "fakemic", "--snd-device", "none", "--no-sounds"],
+        env={**os.environ, "HOME": str(tmp_path), "PYTHONPATH": str(ROOT)},
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        time.sleep(4)  # loads the wake word model, opens the device, listens
+        proc.send_signal(signal.SIGINT)
+        out, _ = proc.communicate(timeout=10)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode == 0, out[-2000:]
+    assert "Listening for ok_nabu" in out
