@@ -109,7 +109,7 @@ def _mic_options(mic: argparse._ArgumentGroup) -> None:
     mic.add_argument(
         "--mic-command",
         help="command printing raw audio, e.g. 'arecord -r 16000 -c 1 -f S16_LE -t raw' "
-        "(default: --mic-device default)",
+        "(default: --mic-device default); restarted when it exits or prints nothing for 1.5 s",
     )
     mic.add_argument(
         "--mic-device",

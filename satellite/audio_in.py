@@ -68,6 +68,10 @@ class _Converter:
         return self._converter.convert(AudioChunk(rate, width, channels, pcm[:usable])).audio
 
 
+class MicStalled(RuntimeError):
+    """The sound device stopped delivering audio (unplugged, stalled)."""
+
+
 class CommandMic:
     """A process that prints raw PCM on stdout (``arecord ... -t raw``)."""
 
@@ -79,6 +83,8 @@ class CommandMic:
         self._convert = _Converter(settings.rate, settings.width, settings.channels)
         self._read_bytes = CHUNK_SAMPLES * settings.width * settings.channels
         self._proc: asyncio.subprocess.Process | None = None
+        self._settings = settings
+        self._started = False
 
     async def open(self) -> None:
         self._proc = await asyncio.create_subprocess_shell(
@@ -87,14 +93,22 @@ class CommandMic:
 
     async def read(self) -> bytes | None:
         assert self._proc is not None and self._proc.stdout is not None
+        # A recorder whose device vanished can hang instead of exiting: silence longer than
+        # stall_seconds (open_seconds for the first audio, while it starts) means stalled.
+        wait = self._settings.stall_seconds if self._started else self._settings.open_seconds
         try:
-            pcm = await self._proc.stdout.readexactly(self._read_bytes)
+            pcm = await asyncio.wait_for(self._proc.stdout.readexactly(self._read_bytes), wait)
+        except TimeoutError:
+            raise MicStalled(
+                f"microphone command {self.command!r} printed no audio for {wait:g} s"
+            ) from None
         except asyncio.IncompleteReadError as err:
             if not err.partial:
                 with contextlib.suppress(TimeoutError):  # reap it, for the exit code in the log
                     await asyncio.wait_for(self._proc.wait(), timeout=1)
                 return None
             pcm = err.partial
+        self._started = True
         return self._convert(pcm)
 
     @property
@@ -181,10 +195,6 @@ def _read_wav_16k(path: Path) -> bytes:
         rate, width, channels = wav.getframerate(), wav.getsampwidth(), wav.getnchannels()
         pcm = wav.readframes(wav.getnframes())
     return _Converter(rate, width, channels)(pcm)
-
-
-class MicStalled(RuntimeError):
-    """The sound device stopped delivering audio (unplugged, stalled)."""
 
 
 class SoundDeviceMic:

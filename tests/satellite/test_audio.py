@@ -116,3 +116,32 @@ async def test_stdin_mic_reads_raw_pcm(fixtures: Path) -> None:
     )
     out, _ = await asyncio.wait_for(proc.communicate(pcm), timeout=30)
     assert int(out) == len(pcm)
+
+
+async def test_a_mic_command_that_stalls_is_noticed_and_restarted(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A recorder whose USB device vanished may hang rather than exit: no audio for
+    ``stall_seconds`` restarts it, with a warning that names the command. This one stalls
+    after every start, so each start is an outage of its own, then audio again."""
+    caplog.set_level(logging.DEBUG, logger="satellite")
+    command = "head -c 8192 /dev/zero; exec sleep 30"
+    settings = MicSettings(
+        command=command, stall_seconds=0.3, restart_seconds=0.05, restart_max_seconds=0.05
+    )
+    supervisor = MicSupervisor(settings)
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    received = 0
+    stream = supervisor.stream()
+    async for pcm in stream:
+        received += len(pcm)
+        if supervisor.restarts >= 2:
+            break
+    await stream.aclose()
+    assert received >= 2 * 8192
+    assert loop.time() - started < 2 * (0.3 + 0.05) + 2.0
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warnings) == 2 and all("printed no audio for 0.3 s" in w for w in warnings)
+    assert command in warnings[0]
+    assert len([r for r in caplog.records if r.getMessage() == "Microphone is back"]) == 2
