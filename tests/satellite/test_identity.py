@@ -117,3 +117,23 @@ def test_the_default_name_is_the_host_name(monkeypatch: pytest.MonkeyPatch) -> N
     assert settings.name == "living-room-pi"
     assert SatelliteSettings().name == "living-room-pi"
     assert "(default: this host's name)" in " ".join(parser.format_help().split())
+
+
+async def test_the_same_host_reconnecting_keeps_its_name_and_conversation(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A Wi-Fi drop: the satellite reconnects from a new port before the server noticed its
+    old link die. It is the same satellite, so it keeps its name (and conversation); the
+    stale session closing later leaves the new entry alone."""
+    pipeline = FakePipeline()
+    caplog.set_level(logging.INFO, "wyoming_rtx.pipeline.satellite_session")
+    stale = await _connect(pipeline, "10.0.0.5:40000", "kitchen", "Kitchen")
+    fresh = await _connect(pipeline, "10.0.0.5:40001", "kitchen", "Kitchen")
+    assert [who.name for who in pipeline.opened] == ["kitchen", "kitchen"]
+    assert pipeline.satellites["kitchen"].peer == "10.0.0.5:40001"
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
+    assert any("reconnected from 10.0.0.5:40001" in r.getMessage() for r in caplog.records)
+    await stale.close()
+    assert pipeline.satellites["kitchen"].peer == "10.0.0.5:40001"
+    await fresh.close()
+    assert pipeline.satellites == {}

@@ -35,6 +35,11 @@ _TURN_EVENTS = {"run-pipeline", "played", "voice-started", "voice-stopped"}
 _AUDIO_EVENTS = {"audio-start", "audio-chunk", "audio-stop"}
 
 
+def _host(peer: str) -> str:
+    """``host`` of a ``host:port`` peer (IPv6 hosts keep their colons)."""
+    return peer.rpartition(":")[0] or peer
+
+
 def unique_name(wanted: str, taken: set[str]) -> str:
     """``wanted``, or ``wanted-2``, ``wanted-3``... when that is taken (as the browser does)."""
     name, n = wanted, 2
@@ -160,7 +165,24 @@ class SatelliteSession:
         if satellite is None:
             return
         wanted = satellite.name or self._connection.peer
-        name = unique_name(wanted, set(self._pipeline.satellites) - self._own_names())
+        taken = set(self._pipeline.satellites) - self._own_names()
+        previous = self._pipeline.satellites.get(wanted)
+        if (
+            previous is not None
+            and wanted in taken
+            and _host(previous.peer) == _host(self._connection.peer)
+        ):
+            # The same host again under the same name: a satellite reconnecting before the
+            # server noticed its old link die (a Wi-Fi drop). It keeps its name, and with it
+            # its conversation; the old session's close leaves the new entry alone.
+            _LOGGER.info(
+                "Satellite %s reconnected from %s (was %s)",
+                wanted,
+                self._connection.peer,
+                previous.peer,
+            )
+            taken.discard(wanted)
+        name = unique_name(wanted, taken)
         self._unregister()
         self.identity = SatelliteIdentity(name=name, area=satellite.area)
         self._status = SatelliteStatus(name=name, area=satellite.area, peer=self._connection.peer)
