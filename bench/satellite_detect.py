@@ -151,6 +151,9 @@ class _Transport:
     async def begin_turn(self, detection: WakeDetection) -> _Turn:
         return _Turn()
 
+    def take_follow_up(self) -> bool:
+        return False
+
 
 async def _listen(wav: Path, engine: WakeEngine, settings: SatelliteSettings) -> SatelliteLoop:
     settings = SatelliteSettings(

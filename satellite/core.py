@@ -28,6 +28,9 @@ from .wake import WakeDetection, WakeDetector, _model_id
 
 _LOGGER = logging.getLogger(__name__)
 
+FOLLOW_UP = "follow-up"
+"""The detection name of a turn opened without the wake word, for a question's reply."""
+
 __version__ = "0.1.0"
 _ATTRIBUTION = Attribution(name="wyoming-rtx", url="")
 """The satellite program is ours; no canonical project URL is declared yet, so none is made up."""
@@ -90,6 +93,11 @@ class Transport(Protocol):
 
     async def begin_turn(self, detection: WakeDetection) -> TurnUplink | None:
         """Open a turn's uplink, or None when it cannot be taken now (not connected, paused)."""
+        ...
+
+    def take_follow_up(self) -> bool:
+        """True once when the last answer asked something: listen again without the wake
+        word (the transport clears it as it answers)."""
         ...
 
 
@@ -249,11 +257,17 @@ class SatelliteLoop:
         if self._muted:
             self._muted = False
             self.wake.reset()
-        detection = self.wake.process(pcm)
-        if detection is None:
-            return
-        _LOGGER.info("Wake word: %s", detection.name)
-        self._event("wake", detection.name)
+        if self.transport.take_follow_up():
+            # The answer asked something: the reply needs no wake word. A turn without
+            # speech ends after no_speech_seconds, and the server then says nothing.
+            detection = WakeDetection(FOLLOW_UP, self.audio_seconds)
+            _LOGGER.info("Listening for the reply (the answer asked a question)")
+        else:
+            detection = self.wake.process(pcm)
+            if detection is None:
+                return
+            _LOGGER.info("Wake word: %s", detection.name)
+            self._event("wake", detection.name)
         uplink = await self.transport.begin_turn(detection)
         if uplink is None:
             self._event("turn_refused", detection.name)

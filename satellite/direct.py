@@ -26,6 +26,7 @@ from wyoming.info import Describe, Info
 from wyoming.ping import Ping, Pong
 from wyoming.pipeline import PipelineStage, RunPipeline
 from wyoming.snd import Played
+from wyoming.timer import TimerCancelled, TimerFinished, TimerStarted, TimerUpdated
 from wyoming.vad import VoiceStopped
 
 from wyoming_rtx.audio.endpoint import EndReason
@@ -36,6 +37,9 @@ from .settings import DirectSettings, SatelliteSettings
 from .wake import WakeDetection
 
 _LOGGER = logging.getLogger(__name__)
+
+STAND_DOWN = "stand-down"
+"""The server's error code for "another satellite heard the wake word better" (its arbiter)."""
 
 FindServer = Callable[[], Awaitable[str | None]]
 """Returns a server URI (zeroconf browse) or None when none was found."""
@@ -100,6 +104,17 @@ class DirectClient:
         self._player: AnswerPlayer | None = None
         self._answer = AnswerWait("the server")
         self._last_event = 0.0
+        self._follow_up = False
+        """The last answer asked something (continue_conversation): listen for the reply."""
+        self._uplink: DirectUplink | None = None
+        self.timers_finished = 0
+
+    def take_follow_up(self) -> bool:
+        """Once, after an answer that asked something has finished playing."""
+        if self._follow_up and not self.busy:
+            self._follow_up = False
+            return True
+        return False
 
     @property
     def busy(self) -> bool:
@@ -113,6 +128,8 @@ class DirectClient:
             _LOGGER.warning("Wake word heard but the server is not connected")
             return None
         uplink = DirectUplink(self, client)
+        self._uplink = uplink
+        self._follow_up = False
         self._answer.open()  # until audio-stop is sent, then bounded
         await uplink._write(
             RunPipeline(
@@ -225,18 +242,31 @@ class DirectClient:
             text = Transcript.from_event(event).text
             self.transcripts.append(text)
             _LOGGER.info("Heard: %s", text)
-        elif Handled.is_type(event.type):
-            text = Handled.from_event(event).text or ""
-            self.answers.append((True, text))
-            _LOGGER.info("Answer: %s", text)
-        elif NotHandled.is_type(event.type):
-            text = NotHandled.from_event(event).text or ""
-            self.answers.append((False, text))
-            _LOGGER.info("Not handled: %s", text)
+        elif Handled.is_type(event.type) or NotHandled.is_type(event.type):
+            handled = Handled.is_type(event.type)
+            text = event.data.get("text") or ""
+            self.answers.append((handled, text))
+            _LOGGER.info("%s: %s", "Answer" if handled else "Not handled", text)
+            context = event.data.get("context") or {}
+            self._follow_up = bool(context.get("continue_conversation"))
         elif Error.is_type(event.type):
             error = Error.from_event(event)
-            _LOGGER.warning("Server error %s: %s", error.code, error.text)
+            if error.code == STAND_DOWN:
+                # Another satellite heard this wake word better and answers: stop sending.
+                _LOGGER.info("Another satellite answers this turn")
+                if self._uplink is not None:
+                    self._uplink._ok = False
+            else:
+                _LOGGER.warning("Server error %s: %s", error.code, error.text)
             if not self._player.active:
                 self._turn_done()
+        elif TimerStarted.is_type(event.type):
+            timer = TimerStarted.from_event(event)
+            _LOGGER.info("Timer %s started: %s s (%s)", timer.id, timer.total_seconds, timer.name)
+        elif TimerFinished.is_type(event.type):
+            self.timers_finished += 1
+            _LOGGER.info("Timer %s finished", TimerFinished.from_event(event).id)
+        elif TimerCancelled.is_type(event.type) or TimerUpdated.is_type(event.type):
+            _LOGGER.info("Timer %s: %s", event.data.get("id"), event.type)
         else:
             _LOGGER.debug("Ignoring event from server: %s", event.type)

@@ -349,6 +349,10 @@ class HaSatellite:
             return True
         return self.answer.pending
 
+    def take_follow_up(self) -> bool:
+        """Home Assistant runs its own follow-ups (it starts the next pipeline itself)."""
+        return False
+
     async def begin_turn(self, detection: WakeDetection) -> HaUplink | None:
         owner = self.owner
         if owner is None:

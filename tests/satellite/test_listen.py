@@ -43,6 +43,9 @@ class RecordingTransport:
         self.turns.append(RecordingUplink())
         return self.turns[-1]
 
+    def take_follow_up(self) -> bool:
+        return False  # no answers, so no questions
+
 
 async def listen(wav: Path, engine: WakeEngine, engine_name: str, **wake: object):
     settings = SatelliteSettings(
