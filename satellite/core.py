@@ -257,6 +257,7 @@ class SatelliteLoop:
         if self._muted:
             self._muted = False
             self.wake.reset()
+        detection: WakeDetection | None
         if self.transport.take_follow_up():
             # The answer asked something: the reply needs no wake word. A turn without
             # speech ends after no_speech_seconds, and the server then says nothing.

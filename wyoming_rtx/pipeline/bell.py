@@ -17,7 +17,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
-from typing import TYPE_CHECKING, Protocol
+from collections.abc import Coroutine
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 from wyoming.audio import AudioStart, AudioStop
@@ -141,9 +142,8 @@ class TimerBell:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
 
-    def _spawn(self, work: object, name: str) -> None:
-        task = asyncio.ensure_future(work)  # type: ignore[arg-type]
-        task.set_name(name)
+    def _spawn(self, work: Coroutine[Any, Any, None], name: str) -> None:
+        task = asyncio.create_task(work, name=name)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
