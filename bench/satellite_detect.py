@@ -151,8 +151,13 @@ class _Transport:
     async def begin_turn(self, detection: WakeDetection) -> _Turn:
         return _Turn()
 
+    answering = False
+
     def take_follow_up(self) -> bool:
         return False
+
+    def interrupt(self) -> None:
+        return None
 
 
 async def _listen(wav: Path, engine: WakeEngine, settings: SatelliteSettings) -> SatelliteLoop:

@@ -66,6 +66,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="after a turn, seconds to wait for the answer before listening again",
     )
     parser.add_argument(
+        "--no-barge-in",
+        action="store_true",
+        help="do not listen for the wake word while an answer or a ring plays (by default "
+        "the wake word stops it and starts a new turn)",
+    )
+    parser.add_argument(
         "--list-devices",
         action="store_true",
         help="print the sound devices (names and numbers for --mic-device/--snd-device), exit",
@@ -372,6 +378,7 @@ def settings_from_args(
             preroll_ms=args.vad_preroll_ms,
         ),
         response_timeout_seconds=args.response_timeout_seconds,
+        barge_in=not args.no_barge_in,
     )
 
 

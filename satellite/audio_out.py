@@ -33,6 +33,10 @@ class SoundSink(Protocol):
         """Return once everything written has been played (or stored)."""
         ...
 
+    async def abort(self) -> None:
+        """Stop now, dropping what is buffered (barge-in)."""
+        ...
+
 
 class CommandSink:
     """A process reading raw PCM on stdin (``aplay ... -t raw``), one process per playback
@@ -68,6 +72,12 @@ class CommandSink:
         if code != 0:
             raise RuntimeError(f"sound command exited with code {code}")
 
+    async def abort(self) -> None:
+        proc, self._proc = self._proc, None
+        if proc is not None and proc.returncode is None:
+            proc.kill()  # what the player still buffers must not be heard
+            await proc.wait()
+
 
 class FileSink:
     """Appends everything played to a file: raw PCM, or a WAV when the name ends in .wav."""
@@ -88,6 +98,9 @@ class FileSink:
         self._all += self._pcm
         data, self._pcm = bytes(self._pcm), bytearray()
         await asyncio.to_thread(self._store, data)
+
+    async def abort(self) -> None:
+        await self.finish()  # a file keeps what was "played" up to the interruption
 
     def _store(self, data: bytes) -> None:
         if self.path.suffix.lower() != ".wav":
@@ -112,6 +125,9 @@ class NullSink:
         return None
 
     async def finish(self) -> None:
+        return None
+
+    async def abort(self) -> None:
         return None
 
 
@@ -177,6 +193,11 @@ class SoundDeviceSink:
         if stream is not None:
             await self._in_thread(lambda: _stop_and_close(stream), "finish playing", 30.0)
 
+    async def abort(self) -> None:
+        stream, self._stream = self._stream, None
+        if stream is not None:
+            await self._in_thread(lambda: _abort_and_close(stream), "stop")
+
     async def _in_thread(self, work: Callable[[], object], what: str, extra: float = 0.0) -> object:
         """Run blocking PortAudio work in a thread; a device that hangs is an error."""
         task = asyncio.ensure_future(asyncio.to_thread(work))
@@ -192,6 +213,14 @@ def _stop_and_close(stream: object) -> None:
     """Play out what is buffered, then release the device."""
     try:
         stream.stop()  # type: ignore[attr-defined]
+    finally:
+        stream.close()  # type: ignore[attr-defined]
+
+
+def _abort_and_close(stream: object) -> None:
+    """Stop at once, dropping what is buffered, then release the device."""
+    try:
+        stream.abort()  # type: ignore[attr-defined]
     finally:
         stream.close()  # type: ignore[attr-defined]
 
@@ -218,6 +247,8 @@ class Speaker:
         self.sink = sink or make_sink(settings)
         self._lock = asyncio.Lock()
         self.playing = False
+        self._chunks: asyncio.Queue[AudioChunk | None] | None = None
+        self._interrupted = False
         self.failures = 0
         self.failing = False
         """The last playback failed: the next failure is not warned about again."""
@@ -228,17 +259,21 @@ class Speaker:
         converter: PcmConverter | None = None
         async with self._lock:
             self.playing = True
+            self._chunks, self._interrupted = chunks, False
             ok = True
             ended = False
             try:
                 await self.sink.start()
-                while (chunk := await chunks.get()) is not None:
+                while (chunk := await chunks.get()) is not None and not self._interrupted:
                     source = (chunk.rate, chunk.width, chunk.channels)
                     if converter is None or converter.src != source:
                         converter = PcmConverter(source, target)
                     await self.sink.write(converter.convert(chunk.audio))
                 ended = True
-                await self.sink.finish()
+                if self._interrupted:
+                    await self.sink.abort()
+                else:
+                    await self.sink.finish()
                 if self.failing:
                     _LOGGER.info("Sound output is back")
                     self.failing = False
@@ -257,7 +292,14 @@ class Speaker:
                     ended = await chunks.get() is None  # drain what the producer still sends
             finally:
                 self.playing = False
+                self._chunks = None
             return ok
+
+    def interrupt(self) -> None:
+        """Stop the sound playing now (barge-in): the rest of it is dropped, not played."""
+        if self._chunks is not None:
+            self._interrupted = True
+            self._chunks.put_nowait(None)
 
     async def play_wav(self, path: Path | None) -> bool:
         """Play a short feedback sound (awake, done, timer); None plays nothing."""
@@ -331,6 +373,12 @@ class AnswerPlayer:
                 self._queue = None
             return True
         return False
+
+    def interrupt(self) -> None:
+        """The wake word was heard while this answer played: stop it now and drop the rest
+        of it as it arrives (the new turn's answer starts a new stream)."""
+        self._queue = None
+        self.speaker.interrupt()
 
     def cancel(self) -> None:
         """The peer is gone: finish what is queued without reporting played."""

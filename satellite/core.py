@@ -100,6 +100,15 @@ class Transport(Protocol):
         word (the transport clears it as it answers)."""
         ...
 
+    @property
+    def answering(self) -> bool:
+        """An answer (or a ring) is playing now: the wake word may interrupt it."""
+        ...
+
+    def interrupt(self) -> None:
+        """Stop the answer playing now (barge-in)."""
+        ...
+
 
 class AnswerWait:
     """Whether a sent turn still waits for its answer, which keeps the wake word muted.
@@ -250,15 +259,23 @@ class SatelliteLoop:
 
     async def _listen(self, pcm: bytes) -> None:
         self._preroll.add(pcm)
-        if self.transport.busy or self.speaker.playing:
-            self._muted = True  # no self-trigger from the answer or our own sounds
+        barge_in = self.settings.barge_in and self.transport.answering
+        if (self.transport.busy or self.speaker.playing) and not barge_in:
+            self._muted = True  # no self-trigger from our own sounds or a pending answer
             self.wake.skip(pcm)
             return
         if self._muted:
             self._muted = False
             self.wake.reset()
         detection: WakeDetection | None
-        if self.transport.take_follow_up():
+        if barge_in:
+            detection = self.wake.process(pcm)
+            if detection is None:
+                return
+            _LOGGER.info("Wake word %s while answering: stopping the answer", detection.name)
+            self._event("barge_in", detection.name)
+            self.transport.interrupt()
+        elif self.transport.take_follow_up():
             # The answer asked something: the reply needs no wake word. A turn without
             # speech ends after no_speech_seconds, and the server then says nothing.
             detection = WakeDetection(FOLLOW_UP, self.audio_seconds)

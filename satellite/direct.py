@@ -122,6 +122,16 @@ class DirectClient:
             return True
         return self._answer.pending
 
+    @property
+    def answering(self) -> bool:
+        return self._player is not None and self._player.active
+
+    def interrupt(self) -> None:
+        """Barge-in: stop the answer; the new turn's run-pipeline makes the server drop the
+        old turn (and a timer's ring)."""
+        if self._player is not None:
+            self._player.interrupt()
+
     async def begin_turn(self, detection: WakeDetection) -> DirectUplink | None:
         client = self._client
         if client is None:

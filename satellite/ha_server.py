@@ -349,6 +349,17 @@ class HaSatellite:
             return True
         return self.answer.pending
 
+    @property
+    def answering(self) -> bool:
+        owner = self.owner
+        return owner is not None and owner.player.active
+
+    def interrupt(self) -> None:
+        """Barge-in: stop Home Assistant's answer; the new detection starts its next run."""
+        owner = self.owner
+        if owner is not None:
+            owner.player.interrupt()
+
     def take_follow_up(self) -> bool:
         """Home Assistant runs its own follow-ups (it starts the next pipeline itself)."""
         return False

@@ -141,6 +141,10 @@ class SatelliteSettings:
     vad: VadSettings = field(default_factory=VadSettings)
     response_timeout_seconds: float = 30.0
     """After ``audio-stop``, how long to wait for the answer before listening again."""
+    barge_in: bool = True
+    """The wake word stops an answer (or a timer's ring) that is playing and starts a turn.
+    The satellite's own answer then reaches the wake word through the microphone: see
+    ``bench/satellite_detect.py`` for how often speech like it wakes it falsely."""
 
 
 @dataclass(frozen=True)

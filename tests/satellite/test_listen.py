@@ -43,8 +43,13 @@ class RecordingTransport:
         self.turns.append(RecordingUplink())
         return self.turns[-1]
 
+    answering = False
+
     def take_follow_up(self) -> bool:
         return False  # no answers, so no questions
+
+    def interrupt(self) -> None:
+        return None
 
 
 async def listen(wav: Path, engine: WakeEngine, engine_name: str, **wake: object):
