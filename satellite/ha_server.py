@@ -29,7 +29,6 @@ import logging
 import socket
 import time
 from collections.abc import Coroutine
-from pathlib import Path
 from typing import Any
 
 from wyoming.asr import Transcript
@@ -56,6 +55,10 @@ from .wake import WakeDetection
 _LOGGER = logging.getLogger(__name__)
 
 SATELLITE_BUSY = "satellite-busy"
+TIMER_RING_TIMES = 5
+TIMER_RING_GAP_S = 0.5
+"""A finished timer rings five times, half a second apart (as wyoming-satellite's
+--timer-finished-wav-repeat 5 0.5), unless the wake word stops it first."""
 """The ``error`` code a newcomer reads while the owning connection is alive."""
 
 _KEEPALIVE = (("TCP_KEEPIDLE", 10), ("TCP_KEEPINTVL", 5), ("TCP_KEEPCNT", 3))
@@ -172,7 +175,7 @@ class HaConnection:
         elif TimerFinished.is_type(event.type):
             _LOGGER.info("Timer %s finished", TimerFinished.from_event(event).id)
             self.satellite.timers_finished += 1
-            self.satellite._spawn_sound(self.satellite.settings.snd.timer_finished_wav)
+            self.satellite.ring_timer()
         else:
             _LOGGER.debug("Pipeline event from Home Assistant: %s", event.type)
         return True
@@ -226,6 +229,8 @@ class HaSatellite:
         self.transcripts: list[str] = []
         self.errors: list[Error] = []
         self.timers_finished = 0
+        self._ringing: asyncio.Task[None] | None = None
+        self._ring_stop = asyncio.Event()
         self.port: int | None = None
         self._server: asyncio.Server | None = None
         self._tasks: set[asyncio.Task] = set()
@@ -333,8 +338,24 @@ class HaSatellite:
             self._turn_done()
             _LOGGER.warning("Home Assistant disconnected; wake words are ignored until it returns")
 
-    def _spawn_sound(self, path: Path | None) -> None:
-        self._spawn(self.speaker.play_wav(path), "satellite timer sound")
+    def ring_timer(self) -> None:
+        """Home Assistant's timer finished: ring TIMER_RING_TIMES times, TIMER_RING_GAP_S
+        apart, until the wake word stops it (barge-in) or the rings are done."""
+        if self._ringing is not None and not self._ringing.done():
+            return  # already ringing: one ring for timers that finish together
+        self._ringing = asyncio.create_task(self._ring(), name="satellite timer ring")
+        self._tasks.add(self._ringing)
+        self._ringing.add_done_callback(self._tasks.discard)
+
+    async def _ring(self) -> None:
+        stop = self._ring_stop = asyncio.Event()
+        for round_ in range(TIMER_RING_TIMES):
+            if round_:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), TIMER_RING_GAP_S)
+            if stop.is_set():
+                return
+            await self.speaker.play_wav(self.settings.snd.timer_finished_wav)
 
     def _turn_sent(self) -> None:
         self.answer.bound(self.settings.response_timeout_seconds)
@@ -351,13 +372,22 @@ class HaSatellite:
 
     @property
     def answering(self) -> bool:
+        """An answer or a timer's ring is playing: the wake word may stop it."""
+        if self._ringing is not None and not self._ringing.done():
+            return True
         owner = self.owner
         return owner is not None and owner.player.active
 
     def interrupt(self) -> None:
-        """Barge-in: stop Home Assistant's answer; the new detection starts its next run."""
+        """Barge-in: stop the ring or Home Assistant's answer; the new detection starts its
+        next run."""
+        if self._ringing is not None and not self._ringing.done():
+            # Not a task cancel: the sound playing must end through the speaker's abort
+            # (a cancelled playback would leave the player process behind).
+            self._ring_stop.set()
+            self.speaker.interrupt()
         owner = self.owner
-        if owner is not None:
+        if owner is not None and owner.player.active:
             owner.player.interrupt()
 
     def take_follow_up(self) -> bool:

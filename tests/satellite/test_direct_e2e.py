@@ -276,6 +276,9 @@ class PlaybackLog:
     async def finish(self) -> None:
         self.playbacks.append(self._size / self.bytes_per_second)
 
+    async def abort(self) -> None:
+        await self.finish()
+
 
 async def test_satellite_reconnects_after_a_server_restart(
     tmp_path: Path, fixtures: Path, sat_manifest: dict, oww_engine: WakeEngine

@@ -40,6 +40,9 @@ class RecordingSink:
     async def finish(self) -> None:
         self.playbacks.append(bytes(self._current))
 
+    async def abort(self) -> None:
+        await self.finish()
+
 
 class FakeHa:
     """HA's assist_satellite: connect, run-satellite, describe, ping, stream the answer."""

@@ -1,0 +1,96 @@
+"""Home Assistant mode: a timer Home Assistant's timer manager finishes rings on the satellite
+five times (as wyoming-satellite does), and the wake word stops the ring at once and starts
+Home Assistant's next pipeline run. HA's side is played by the test client of test_ha.py."""
+
+from __future__ import annotations
+
+import asyncio
+import wave
+from pathlib import Path
+
+import pytest
+from wyoming.timer import TimerFinished, TimerStarted
+
+from satellite.app import HaApp, Seams
+from satellite.ha_server import TIMER_RING_TIMES
+from satellite.settings import HaSettings, MicSettings, SatelliteSettings, SndSettings, WakeSettings
+from satellite.wake import WakeEngine
+
+from .conftest import QueueMic, read_pcm, wait_for
+from .test_barge_in import PacedSink
+from .test_ha import FakeHa
+
+
+async def _ha_mode(
+    oww_engine: WakeEngine, sink: PacedSink
+) -> tuple[HaApp, int, QueueMic, asyncio.Task]:
+    mic = QueueMic()
+    settings = SatelliteSettings(
+        name="kitchen satellite",
+        area="Kitchen",
+        mic=MicSettings(file=Path("unused.wav")),
+        snd=SndSettings(awake_wav=None, done_wav=None),
+        wake=WakeSettings(names=("hey_jarvis",)),
+    )
+    app = HaApp(
+        settings,
+        HaSettings(uri="tcp://127.0.0.1:0", zeroconf=False),
+        Seams(mic_factory=lambda: mic, sink=sink, engine=oww_engine),
+    )
+    port = await app.start()
+    return app, port, mic, asyncio.create_task(app.run())
+
+
+async def test_a_finished_timer_rings_five_times(oww_engine: WakeEngine) -> None:
+    sink = PacedSink()
+    app, port, mic, task = await _ha_mode(oww_engine, sink)
+    ha = FakeHa(port)
+    try:
+        await ha.connect()
+        await ha.send(TimerStarted(id="t1", total_seconds=60, name="tea").event())
+        await ha.send(TimerFinished(id="t1").event())
+        await wait_for(lambda: app.satellite.timers_finished == 1)
+        await asyncio.sleep(0.2)
+        await wait_for(lambda: not app.satellite.answering, 30)
+        ring = app.satellite.settings.snd.timer_finished_wav
+        with wave.open(str(ring), "rb") as wav:
+            one_ring = wav.getnframes() / wav.getframerate()
+        assert sink.played_seconds == pytest.approx(TIMER_RING_TIMES * one_ring, abs=0.05)
+        assert sink.aborted == 0
+    finally:
+        mic.end()
+        await ha.close()
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        await app.stop()
+
+
+async def test_the_wake_word_stops_the_ring_and_starts_a_run(
+    fixtures: Path, sat_manifest: dict, oww_engine: WakeEngine
+) -> None:
+    wake_end = sat_manifest["wake_only.wav"]["wake_end_s"]
+    wake = read_pcm(fixtures / "wake_only.wav")[: int((wake_end + 0.25) * 16000) * 2]
+    sink = PacedSink()
+    app, port, mic, task = await _ha_mode(oww_engine, sink)
+    ha = FakeHa(port)
+    try:
+        await ha.connect()
+        await ha.send(TimerFinished(id="t2").event())
+        await wait_for(lambda: sink.played_seconds > 0.1)
+        mic.feed(wake)
+        await wait_for(lambda: "run-pipeline" in ha.types(), 10)
+        await wait_for(lambda: not app.satellite.answering, 5)
+        stopped_at = sink.played_seconds
+        await asyncio.sleep(1.5)
+        assert sink.played_seconds == stopped_at, "no ring after the wake word"
+        # Stopped early: less than the five rings an unstopped timer plays.
+        ring = app.satellite.settings.snd.timer_finished_wav
+        with wave.open(str(ring), "rb") as wav:
+            one_ring = wav.getnframes() / wav.getframerate()
+        assert stopped_at < (TIMER_RING_TIMES - 1) * one_ring, (stopped_at, one_ring)
+    finally:
+        mic.end()
+        await ha.close()
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        await app.stop()
