@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from importlib import resources
 from typing import Any
 
 import pytest
+import yaml
 
 from tests.fakes import FakeHomeAssistant
 from tests.handle.helpers import ask
 from wyoming_rtx.handle import Assistant
+from wyoming_rtx.home.home_file import DEMO_HOME, parse_home
 
 # (utterance, satellite area, entity, expected state afterwards, expected HA service)
 COMMANDS: list[tuple[str, str | None, str, str, str]] = [
@@ -191,3 +194,17 @@ async def test_other_language_by_configuration(
         assert assistant.home.snapshot.entities[entity].state == "on"
     finally:
         await assistant.stop()
+
+
+def test_the_last_match_is_reused_until_the_home_changes(en_matcher) -> None:
+    """A turn asks for the same text twice (speech-to-text's command check, then the answer):
+    the second ask reuses the match; a changed snapshot (a new object) is matched afresh."""
+    text = resources.files("wyoming_rtx.home").joinpath(DEMO_HOME).read_text(encoding="utf-8")
+    home = parse_home(yaml.safe_load(text))
+    first = en_matcher.match("turn on the kitchen light", home, None)
+    assert first is not None and en_matcher.match("turn on the kitchen light", home, None) is first
+    assert en_matcher.match("turn on the kitchen light", home, "Kitchen") is not first
+    entity = home.entities["light.kitchen_light"]
+    changed = home.with_entity(entity)
+    again = en_matcher.match("turn on the kitchen light", changed, None)
+    assert again is not first and again == first

@@ -66,6 +66,11 @@ class IntentMatcher:
         self._compiled: dict[tuple[str, str], ResponseTemplate | None] = {}
         self._lists_token: object | None = None
         self._slot_lists: dict[str, SlotList] = {}
+        self._last: tuple[str, HomeSnapshot, str | None, IntentMatch | None] | None = None
+        """The last match: one turn asks for the same text twice (the speech-to-text's
+        command check, then the answer; or Home Assistant's timer check, then the answer),
+        and a snapshot is never changed in place, so the same (text, snapshot, area) gives
+        the same match."""
 
     @property
     def loaded(self) -> bool:
@@ -125,6 +130,15 @@ class IntentMatcher:
         """Best local match for `text`, with the speaking satellite's area as context."""
         if self._intents is None:
             raise RtxError("intents are not loaded yet", code="not-ready")
+        last = self._last
+        if last is not None and last[0] == text and last[1] is home and last[2] == area:
+            return last[3]
+        match = self._recognize(text, home, area)
+        self._last = (text, home, area, match)
+        return match
+
+    def _recognize(self, text: str, home: HomeSnapshot, area: str | None) -> IntentMatch | None:
+        assert self._intents is not None
         context: dict[str, Any] | None = {"area": area} if area else None
         result = recognize_best(
             text,
