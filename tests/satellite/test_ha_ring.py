@@ -5,7 +5,9 @@ Home Assistant's next pipeline run. HA's side is played by the test client of te
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import wave
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -21,9 +23,11 @@ from .test_barge_in import PacedSink
 from .test_ha import FakeHa
 
 
+@contextlib.asynccontextmanager
 async def _ha_mode(
     oww_engine: WakeEngine, sink: PacedSink
-) -> tuple[HaApp, int, QueueMic, asyncio.Task]:
+) -> AsyncIterator[tuple[HaApp, QueueMic, FakeHa]]:
+    """The satellite in Home Assistant mode with Home Assistant's client connected."""
     mic = QueueMic()
     settings = SatelliteSettings(
         name="kitchen satellite",
@@ -38,31 +42,35 @@ async def _ha_mode(
         Seams(mic_factory=lambda: mic, sink=sink, engine=oww_engine),
     )
     port = await app.start()
-    return app, port, mic, asyncio.create_task(app.run())
-
-
-async def test_a_finished_timer_rings_five_times(oww_engine: WakeEngine) -> None:
-    sink = PacedSink()
-    app, port, mic, task = await _ha_mode(oww_engine, sink)
+    task = asyncio.create_task(app.run())
     ha = FakeHa(port)
     try:
         await ha.connect()
-        await ha.send(TimerStarted(id="t1", total_seconds=60, name="tea").event())
-        await ha.send(TimerFinished(id="t1").event())
-        await wait_for(lambda: app.satellite.timers_finished == 1)
-        await asyncio.sleep(0.2)
-        await wait_for(lambda: not app.satellite.answering, 30)
-        ring = app.satellite.settings.snd.timer_finished_wav
-        with wave.open(str(ring), "rb") as wav:
-            one_ring = wav.getnframes() / wav.getframerate()
-        assert sink.played_seconds == pytest.approx(TIMER_RING_TIMES * one_ring, abs=0.05)
-        assert sink.aborted == 0
+        yield app, mic, ha
     finally:
         mic.end()
         await ha.close()
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
         await app.stop()
+
+
+def _ring_seconds(app: HaApp) -> float:
+    with wave.open(str(app.satellite.settings.snd.timer_finished_wav), "rb") as wav:
+        return wav.getnframes() / wav.getframerate()
+
+
+async def test_a_finished_timer_rings_five_times(oww_engine: WakeEngine) -> None:
+    sink = PacedSink()
+    async with _ha_mode(oww_engine, sink) as (app, _mic, ha):
+        await ha.send(TimerStarted(id="t1", total_seconds=60, name="tea").event())
+        await ha.send(TimerFinished(id="t1").event())
+        await wait_for(lambda: app.satellite.timers_finished == 1)
+        await asyncio.sleep(0.2)
+        await wait_for(lambda: not app.satellite.answering, 30)
+        one_ring = _ring_seconds(app)
+    assert sink.played_seconds == pytest.approx(TIMER_RING_TIMES * one_ring, abs=0.05)
+    assert sink.aborted == 0
 
 
 async def test_the_wake_word_stops_the_ring_and_starts_a_run(
@@ -71,10 +79,7 @@ async def test_the_wake_word_stops_the_ring_and_starts_a_run(
     wake_end = sat_manifest["wake_only.wav"]["wake_end_s"]
     wake = read_pcm(fixtures / "wake_only.wav")[: int((wake_end + 0.25) * 16000) * 2]
     sink = PacedSink()
-    app, port, mic, task = await _ha_mode(oww_engine, sink)
-    ha = FakeHa(port)
-    try:
-        await ha.connect()
+    async with _ha_mode(oww_engine, sink) as (app, mic, ha):
         await ha.send(TimerFinished(id="t2").event())
         await wait_for(lambda: sink.played_seconds > 0.1)
         mic.feed(wake)
@@ -83,14 +88,6 @@ async def test_the_wake_word_stops_the_ring_and_starts_a_run(
         stopped_at = sink.played_seconds
         await asyncio.sleep(1.5)
         assert sink.played_seconds == stopped_at, "no ring after the wake word"
-        # Stopped early: less than the five rings an unstopped timer plays.
-        ring = app.satellite.settings.snd.timer_finished_wav
-        with wave.open(str(ring), "rb") as wav:
-            one_ring = wav.getnframes() / wav.getframerate()
-        assert stopped_at < (TIMER_RING_TIMES - 1) * one_ring, (stopped_at, one_ring)
-    finally:
-        mic.end()
-        await ha.close()
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
-        await app.stop()
+        one_ring = _ring_seconds(app)
+    # Stopped early: less than the five rings an unstopped timer plays.
+    assert stopped_at < (TIMER_RING_TIMES - 1) * one_ring, (stopped_at, one_ring)

@@ -117,6 +117,7 @@ class SatelliteSession:
         self._released = True
         """False from a turn's start until the wake-word arbiter lets it act."""
         self._speech_ended_early = False
+        """The satellite ended its speech before the arbiter decided: release() passes it on."""
 
     @property
     def area(self) -> str | None:
@@ -238,8 +239,7 @@ class SatelliteSession:
         self._turn = self._pipeline.open_turn(
             self.identity, WyomingTurnOutput(self._connection), speak=speak
         )
-        self._energy, self._samples = 0.0, 0
-        self._speech_ended_early = False
+        self._energy, self._samples, self._speech_ended_early = 0.0, 0, False
         # Alone on the server, nobody else can have heard it: no arbitration, no wait.
         self._released = len(self._pipeline.bell.links) < 2
         if not self._released:
