@@ -20,7 +20,19 @@ from .timers import TimerManager
 
 _LOGGER = logging.getLogger(__name__)
 
-SUPPORTED_INTENTS = frozenset(
+TIMER_INTENTS = frozenset(
+    {
+        "HassStartTimer",
+        "HassCancelTimer",
+        "HassCancelAllTimers",
+        "HassTimerStatus",
+        "HassPauseTimer",
+        "HassUnpauseTimer",
+    }
+)
+"""The timer intents this server runs itself (for direct satellites)."""
+
+SUPPORTED_INTENTS = TIMER_INTENTS | frozenset(
     {
         "HassTurnOn",
         "HassTurnOff",
@@ -30,12 +42,6 @@ SUPPORTED_INTENTS = frozenset(
         "HassClimateSetTemperature",
         "HassGetCurrentTime",
         "HassGetCurrentDate",
-        "HassStartTimer",
-        "HassCancelTimer",
-        "HassCancelAllTimers",
-        "HassTimerStatus",
-        "HassPauseTimer",
-        "HassUnpauseTimer",
         "HassNevermind",
     }
 )

@@ -27,6 +27,7 @@ from wyoming.intent import Intent, NotRecognized
 from ..pipeline.ha_requests import reporting
 from ..settings import HandleSettings
 from . import never_silent
+from .actions import TIMER_INTENTS
 from .assistant import Assistant
 from .request import Answer, HandleRequest
 
@@ -35,18 +36,7 @@ if TYPE_CHECKING:
 
 _LOGGER = logging.getLogger(__name__)
 
-TIMER_INTENTS = frozenset(
-    {
-        "HassStartTimer",
-        "HassCancelTimer",
-        "HassCancelAllTimers",
-        "HassIncreaseTimer",
-        "HassDecreaseTimer",
-        "HassPauseTimer",
-        "HassUnpauseTimer",
-        "HassTimerStatus",
-    }
-)
+HA_TIMER_INTENTS = TIMER_INTENTS | {"HassIncreaseTimer", "HassDecreaseTimer"}
 """Answered to Home Assistant as `intent` even in handled mode: its timer manager keeps them
 and rings the satellite (by the device_id it passes along), where this server cannot."""
 
@@ -174,7 +164,7 @@ class HandleService:
         # In handled mode too, timers go back to Home Assistant as intents: its Wyoming
         # conversation agent runs them with the satellite's device_id, so its timer manager
         # rings the satellite that set them (this server cannot reach an HA satellite).
-        only = None if self.intent_mode else TIMER_INTENTS
+        only = None if self.intent_mode else HA_TIMER_INTENTS
         if await self.assistant.wait_started(startup_wait) and await self._reply_intent(
             request, context, write_event, record, only
         ):
