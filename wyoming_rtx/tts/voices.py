@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from ..errors import ModelNotFoundError
+from ..language import primary_language
 from ..model_digests import JOE_MEDIUM, PinnedModel, log_unpinned, verify_model
 from ..settings import TtsSettings
 
@@ -86,6 +87,24 @@ def discover_voices(settings: TtsSettings) -> list[VoiceDescription]:
 
     others = sorted((v for v in found.values() if v.name != default.name), key=lambda v: v.name)
     return [default, *others]
+
+
+def speaks(voice: VoiceDescription, language: str) -> bool:
+    """The voice speaks `language` ('de', 'de-CH'): its code (de_DE) has the same primary tag."""
+    wanted = primary_language(language)
+    return any(primary_language(code) == wanted for code in voice.languages)
+
+
+def voices_for_language(voices: list[VoiceDescription], language: str) -> list[VoiceDescription]:
+    """The voices that speak `language`, its exact region first (de-CH: de_CH, then de_DE),
+    then by name."""
+    exact = language.strip().lower().replace("_", "-")
+
+    def region_first(voice: VoiceDescription) -> tuple[bool, str]:
+        tags = {code.lower().replace("_", "-") for code in voice.languages}
+        return exact not in tags, voice.name
+
+    return sorted((voice for voice in voices if speaks(voice, language)), key=region_first)
 
 
 def describe_voice(model_path: Path, config_path: Path) -> VoiceDescription:
