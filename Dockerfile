@@ -53,6 +53,8 @@ COPY addon ./addon
 # `onnxruntime` package, so the CPU one goes and onnxruntime-gpu is installed again over it.
 # `python -m wyoming_rtx.cuda_libraries` then proves every CUDA library loads (no GPU needed):
 # a version that wants other CUDA libraries fails the build here, not on the user's GPU.
+# Both branches then add pipecat-ai without its dependencies (a whole framework): it only
+# carries the Smart Turn v3.2 end-of-turn model (wyoming_rtx/audio/turn_model.py).
 # hadolint ignore=DL3013
 RUN python -m venv "${VIRTUAL_ENV}" \
     && if [ "${WITH_CUDA}" = "true" ]; then \
@@ -62,7 +64,8 @@ RUN python -m venv "${VIRTUAL_ENV}" \
         && python -m wyoming_rtx.cuda_libraries; \
     else \
         pip install --no-cache-dir ".[server]"; \
-    fi
+    fi \
+    && pip install --no-cache-dir --no-deps "pipecat-ai==1.14.0"
 
 WORKDIR /
 EXPOSE 10900/tcp
