@@ -249,16 +249,20 @@ class Speaker:
         self.playing = False
         self._chunks: asyncio.Queue[AudioChunk | None] | None = None
         self._interrupted = False
+        self.cue_playing = False
+        """A feedback sound (``play_wav``) plays: an answer arriving cuts it short."""
         self.failures = 0
         self.failing = False
         """The last playback failed: the next failure is not warned about again."""
 
-    async def play(self, chunks: asyncio.Queue[AudioChunk | None]) -> bool:
-        """Play chunks until a None arrives; False if the sink failed (logged)."""
+    async def play(self, chunks: asyncio.Queue[AudioChunk | None], cue: bool = False) -> bool:
+        """Play chunks until a None arrives; False if the sink failed (logged).
+
+        cue: a feedback sound, which an arriving answer may cut short (``cut_cue``)."""
         target = (self.settings.rate, self.settings.width, self.settings.channels)
         converter: PcmConverter | None = None
         async with self._lock:
-            self.playing = True
+            self.playing, self.cue_playing = True, cue
             self._chunks, self._interrupted = chunks, False
             ok = True
             ended = False
@@ -291,7 +295,7 @@ class Speaker:
                 while not ended:
                     ended = await chunks.get() is None  # drain what the producer still sends
             finally:
-                self.playing = False
+                self.playing = self.cue_playing = False
                 self._chunks = None
             return ok
 
@@ -302,7 +306,11 @@ class Speaker:
             self._chunks.put_nowait(None)
 
     async def play_wav(self, path: Path | None) -> bool:
-        """Play a short feedback sound (awake, done, timer); None plays nothing."""
+        """Play a short feedback sound (awake, done, timer); None plays nothing.
+
+        In 20 ms pieces: a sound device's write blocks at playback pace, and an answer that
+        arrives while the "done" sound plays cuts it at the next piece (``cut_cue``) instead
+        of waiting for its end."""
         if path is None:
             return True
         try:
@@ -310,10 +318,18 @@ class Speaker:
         except (OSError, wave.Error, EOFError) as err:
             _LOGGER.warning("Cannot read sound %s: %s", path, err)
             return False
+        rate, width, channels = fmt
+        piece = max(1, rate // 50) * width * channels
         queue: asyncio.Queue[AudioChunk | None] = asyncio.Queue()
-        queue.put_nowait(AudioChunk(*fmt, pcm))
+        for offset in range(0, len(pcm), piece):
+            queue.put_nowait(AudioChunk(*fmt, pcm[offset : offset + piece]))
         queue.put_nowait(None)
-        return await self.play(queue)
+        return await self.play(queue, cue=True)
+
+    def cut_cue(self) -> None:
+        """An answer is here: stop the feedback sound playing (if one is) so it starts now."""
+        if self.cue_playing:
+            self.interrupt()
 
 
 def _read_wav(path: Path) -> tuple[tuple[int, int, int], bytes]:
@@ -358,6 +374,7 @@ class AnswerPlayer:
                 self._queue.put_nowait(None)  # a new answer replaces an unfinished one
             self._queue = asyncio.Queue()
             self.done.clear()
+            self.speaker.cut_cue()
             task = asyncio.create_task(self._play(self._queue), name="satellite answer playback")
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)

@@ -11,14 +11,20 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Coroutine
-from dataclasses import dataclass
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Protocol
 
 from wyoming.info import Attribution, Info, Satellite, WakeModel, WakeProgram
 
-from wyoming_rtx.audio.endpoint import EndOfTurnDetector, EndReason, PreRoll, TurnPhase
+from wyoming_rtx.audio.endpoint import (
+    SATELLITE_FALLBACK_SECONDS,
+    EndOfTurnDetector,
+    EndReason,
+    PreRoll,
+    TurnPhase,
+)
 from wyoming_rtx.audio.vad import CHUNK_SECONDS, SpeechDetector
 
 from .audio_in import MicSupervisor
@@ -75,6 +81,14 @@ class TurnUplink(Protocol):
 
     It only carries audio out; the answer comes back over the transport's own connection.
     """
+
+    server_judges: bool
+    """The peer said ``voice-started``: it ends this turn itself, when the utterance is
+    complete; only a long fallback rule stays here (``SATELLITE_FALLBACK_SECONDS``)."""
+    server_ended: bool
+    """The peer said ``voice-stopped``: the turn is over now."""
+    on_server_end: Callable[[], None] | None
+    """Called when ``server_ended`` is set, so the turn ends without waiting for the mic."""
 
     async def audio(self, pcm: bytes) -> None: ...
 
@@ -292,6 +306,9 @@ class SatelliteLoop:
             return
         self._spawn(self.speaker.play_wav(self.settings.snd.awake_wav), "satellite awake sound")
         self._uplink = uplink
+        uplink.on_server_end = lambda: self._spawn(
+            self._server_ended(uplink), "end of turn from the server"
+        )
         self._event("turn_started", detection.name)
         self._end_of_turn = EndOfTurnDetector(self._rules)
         self.vad.reset()
@@ -305,14 +322,24 @@ class SatelliteLoop:
     async def _turn_audio(self, pcm: bytes) -> None:
         assert self._uplink is not None and self._end_of_turn is not None
         self.wake.skip(pcm)
-        await self._uplink.audio(pcm)
-        detector = self._end_of_turn
+        uplink, detector = self._uplink, self._end_of_turn
+        if uplink.server_ended:
+            await self._end_turn(EndReason.COMPLETE)
+            return
+        await uplink.audio(pcm)
+        if uplink.server_judges and detector.rules.silence_seconds < SATELLITE_FALLBACK_SECONDS:
+            detector.rules = replace(detector.rules, silence_seconds=SATELLITE_FALLBACK_SECONDS)
         for phase in detector.feed(self.vad.process(pcm), CHUNK_SECONDS):
             if phase is TurnPhase.SPEAKING:
                 self._event("speech_started")
             elif phase is TurnPhase.ENDED:
                 assert detector.end_reason is not None
                 await self._end_turn(detector.end_reason)
+
+    async def _server_ended(self, uplink: TurnUplink) -> None:
+        """The server judged the utterance complete: end this turn now, if still current."""
+        if self._uplink is uplink:
+            await self._end_turn(EndReason.COMPLETE)
 
     async def _end_turn(self, reason: EndReason) -> None:
         uplink, self._uplink, self._end_of_turn = self._uplink, None, None

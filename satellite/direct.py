@@ -27,7 +27,7 @@ from wyoming.ping import Ping, Pong
 from wyoming.pipeline import PipelineStage, RunPipeline
 from wyoming.snd import Played
 from wyoming.timer import TimerCancelled, TimerFinished, TimerStarted, TimerUpdated
-from wyoming.vad import VoiceStopped
+from wyoming.vad import VoiceStarted, VoiceStopped
 
 from wyoming_rtx.audio.endpoint import EndReason
 
@@ -56,6 +56,9 @@ class DirectUplink:
         self._writer = writer
         self._ok = True
         self._timestamp = 0
+        self.server_judges = False
+        self.server_ended = False
+        self.on_server_end: Callable[[], None] | None = None
 
     async def _write(self, event: Event) -> None:
         if not self._ok:
@@ -248,6 +251,17 @@ class DirectClient:
             return
         elif Describe.is_type(event.type):
             await client.write_event(self.info.event())
+        elif VoiceStarted.is_type(event.type) or VoiceStopped.is_type(event.type):
+            # The server ends the turn itself when the utterance is complete (its end-of-turn
+            # judge): from voice-started on, only a long fallback rule stays here, and
+            # voice-stopped ends the turn at once.
+            uplink = self._uplink
+            if uplink is not None:
+                uplink.server_judges = True
+                if VoiceStopped.is_type(event.type) and not uplink.server_ended:
+                    uplink.server_ended = True
+                    if uplink.on_server_end is not None:
+                        uplink.on_server_end()
         elif Transcript.is_type(event.type):
             text = Transcript.from_event(event).text
             self.transcripts.append(text)

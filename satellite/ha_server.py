@@ -28,7 +28,7 @@ import contextlib
 import logging
 import socket
 import time
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 from wyoming.asr import Transcript
@@ -191,6 +191,11 @@ class HaUplink:
         self.connection = connection
         self._timestamp = 0
         self._ok = True
+        # Home Assistant ends the stream with its own VAD when it is slower than ours: the
+        # satellite's rule decides here (its voice-started/-stopped only follow along).
+        self.server_judges = False
+        self.server_ended = False
+        self.on_server_end: Callable[[], None] | None = None
 
     async def _write(self, event: Event) -> None:
         if not self._ok:

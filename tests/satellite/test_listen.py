@@ -18,6 +18,10 @@ from .conftest import read_pcm
 
 
 class RecordingUplink:
+    server_judges = False
+    server_ended = False
+    on_server_end = None
+
     def __init__(self) -> None:
         self.pcm = bytearray()
         self.reason: EndReason | None = None
