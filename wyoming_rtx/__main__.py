@@ -181,6 +181,23 @@ def _asr_options(asr: argparse._ArgumentGroup) -> None:
         help="where downloaded models are kept (default: the Hugging Face cache)",
     )
     asr.add_argument(
+        "--end-of-turn",
+        choices=("smart", "satellite"),
+        default="smart",
+        help="who ends a direct satellite's turn: smart = this server, as soon as the "
+        "utterance is complete (Smart Turn on the audio and the transcript, after a 0.2 s "
+        "pause; up to 2 s for one that sounds unfinished); satellite = the satellite's own "
+        "silence rule (default: %(default)s)",
+    )
+    asr.add_argument(
+        "--turn-model",
+        default="auto",
+        metavar="auto|none|PATH",
+        help="Smart Turn v3 ONNX model for --end-of-turn smart: auto = the one the "
+        "pipecat-ai package carries (installed by script/setup), none = judge on the "
+        "transcript alone, or a local .onnx file (default: %(default)s)",
+    )
+    asr.add_argument(
         "--no-speculative",
         action="store_true",
         help="do not decode during the trailing silence (the transcript is then later)",
@@ -318,6 +335,8 @@ def settings_from_args(
         parser.error("--llm-api-key-file is for --llm-url: add --llm-url")
     if args.ha_url and args.home_file:
         parser.error("use either --ha-url or --home-file, not both")
+    if args.turn_model not in ("auto", "none") and not Path(args.turn_model).is_file():
+        parser.error(f"--turn-model {args.turn_model}: no such file (or auto, or none)")
     if args.ha_url and not ha_token:
         parser.error("--ha-url needs --ha-token (or the HA_TOKEN environment variable)")
     server = ServerSettings(
@@ -333,6 +352,8 @@ def settings_from_args(
         write_timeout=args.write_timeout,
         hold_memory=not args.release_memory,
         reclaim_memory=not args.no_memory_reclaim,
+        end_of_turn=args.end_of_turn,
+        turn_model=args.turn_model,
     )
     asr = AsrSettings(
         model=args.asr_model,

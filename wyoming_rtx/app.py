@@ -68,7 +68,13 @@ class App:
         self.ha_turns = HomeAssistantTurns(self.traces)
         self.handle = HandleService(self.assistant, handle, turns=self.ha_turns)
         self.pipeline = Pipeline(
-            self.asr, self.tts, self.assistant, self.traces, language=asr.language, bell=self.bell
+            self.asr,
+            self.tts,
+            self.assistant,
+            self.traces,
+            language=asr.language,
+            bell=self.bell,
+            end_of_turn=server.end_of_turn,
         )
         self.services = Services(
             asr=self.asr,
@@ -141,7 +147,9 @@ class App:
 
     async def _load(self) -> None:
         started = time.monotonic()
-        await asyncio.gather(self.asr.load(), self.tts.load(), self.assistant.start())
+        await asyncio.gather(
+            self.asr.load(), self.tts.load(), self.assistant.start(), self._load_turn_model()
+        )
         _LOGGER.info("Models loaded in %.1f s", time.monotonic() - started)
         if self.settings.hold_memory:
             hold_working_set()
@@ -149,6 +157,34 @@ class App:
             self.reclaimer.start()
         _LOGGER.info("Ready")
         self.ready.set()
+
+    async def _load_turn_model(self) -> None:
+        """Smart Turn for the server's end-of-turn judgment; without it, the transcript alone.
+
+        ``auto`` and not installed is a warning (turns still end, on the transcript and 0.7 s
+        of silence); a model named by path that cannot load stops the server like any other.
+        """
+        spec = self.settings.turn_model
+        if self.settings.end_of_turn != "smart" or spec == "none":
+            return
+        from .audio.turn_model import TurnModel
+        from .errors import ModelNotFoundError
+
+        def load() -> TurnModel:
+            model = TurnModel.load(spec)
+            model.warm()
+            return model
+
+        try:
+            self.pipeline.turn_model = await asyncio.to_thread(load)
+        except ModelNotFoundError as err:
+            if spec != "auto":
+                raise
+            _LOGGER.warning(
+                "%s Direct satellites' turns end on the transcript and 0.7 s of silence.", err
+            )
+            return
+        _LOGGER.info("End of turn: Smart Turn from %s", self.pipeline.turn_model.path)
 
     async def serve(self) -> None:
         """Serve until cancelled; a failed model load ends the server with its error."""

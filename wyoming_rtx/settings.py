@@ -158,3 +158,9 @@ class ServerSettings:
     request, bigger peaks under many concurrent clients); False with --release-memory."""
     reclaim_memory: bool = True
     """When idle after a burst, hand the heaps' fragmented free pages back (memory.py)."""
+    end_of_turn: str = "smart"
+    """Who ends a direct satellite's turn: ``smart``, this server, when the utterance is
+    complete (pipeline/turn_end.py); ``satellite``, the satellite's own silence rule."""
+    turn_model: str = "auto"
+    """The Smart Turn ONNX model: ``auto`` (the one pipecat-ai carries, if installed), a
+    local path, or ``none`` (judge the transcript only)."""

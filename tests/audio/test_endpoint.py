@@ -8,12 +8,15 @@ import pytest
 
 from wyoming_rtx.audio.endpoint import (
     BROWSER_RULES,
+    JUDGED_RULES,
     SATELLITE_RULES,
     EndOfTurnDetector,
     EndOfTurnRules,
     EndReason,
     PreRoll,
     TurnPhase,
+    looks_unfinished,
+    utterance_complete,
 )
 
 CHUNK = 0.032
@@ -202,3 +205,50 @@ def test_the_preroll_keeps_the_latest_whole_samples() -> None:
     assert kept == bytes(range(8, 20)) + bytes(range(100, 120))
     assert len(preroll) == 0
     assert PreRoll(0.0).take() == b""
+
+
+# The judgment at a pause (issue 19): the server ends a turn early only when it is complete.
+
+
+@pytest.mark.parametrize(
+    ("probability", "command", "text", "complete"),
+    [
+        (0.01, True, "Turn on the living room light.", True),  # a command is complete
+        (None, True, "Lock the front door.", True),  # ... with or without the model
+        (0.98, False, "What is the capital of France?", True),
+        (0.30, False, "What is the capital of France?", False),  # the model says unfinished
+        (None, False, "What is the capital of France?", False),  # no model: silence decides
+        (0.97, False, "Turn on the", False),  # dangling article
+        (0.97, False, "Set the thermostat to", False),
+        (0.97, False, "Set the bedroom", False),  # a command's start, not yet one
+        (0.97, False, "Tell me a joke about the...", False),  # whisper's trailing off
+        (0.97, False, "and the kitchen,", False),
+        (0.97, False, "", False),
+    ],
+)
+def test_utterance_complete(
+    probability: float | None, command: bool, text: str, complete: bool
+) -> None:
+    assert utterance_complete(probability, command, text, "en") is complete
+
+
+def test_other_languages_are_judged_on_punctuation_only() -> None:
+    assert not looks_unfinished("Schalte das Licht im", "de")  # no German word list
+    assert looks_unfinished("Schalte das Licht im...", "de-DE")
+
+
+def test_complete_ends_a_speaking_turn_only() -> None:
+    detector = EndOfTurnDetector(JUDGED_RULES)
+    assert not detector.complete()  # nothing said yet
+    detector.feed([True] * 5, 0.032)
+    assert detector.complete()
+    assert (detector.phase, detector.end_reason) == (TurnPhase.ENDED, EndReason.COMPLETE)
+    assert not detector.complete()  # already over
+
+
+def test_judged_rules_wait_two_seconds_for_an_unfinished_turn() -> None:
+    detector = EndOfTurnDetector(JUDGED_RULES)
+    detector.feed([True] * 10, 0.032)
+    assert detector.feed([False] * 60, 0.032) == []  # 1.92 s of pause: still waiting
+    assert detector.feed([False] * 3, 0.032) == [TurnPhase.ENDED]
+    assert detector.end_reason is EndReason.SILENCE

@@ -43,7 +43,7 @@ from .device import (
 from .models import resolve_asr_model, verify_asr_model
 from .short_window import FULL_WINDOW_SECONDS, decode_short_scored
 from .speech_gate import Heard, SegmentScore, SpeechRegions, Transcribed, gated_text
-from .stream import AsrStream
+from .stream import AsrStream, PauseListener
 from .vad_pool import VadPool
 
 __all__ = ["AsrDescription", "AsrEngine", "AsrStream", "Decoded"]
@@ -193,10 +193,13 @@ class AsrEngine:
         return text
 
     def stream(
-        self, language: str | None = None, accept: Callable[[str], bool] | None = None
+        self,
+        language: str | None = None,
+        accept: Callable[[str], bool] | None = None,
+        listener: PauseListener | None = None,
     ) -> AsrStream:
         """Start an utterance whose audio arrives over time (see AsrStream)."""
-        return AsrStream(self, language, accept)
+        return AsrStream(self, language, accept, listener)
 
     async def close(self) -> None:
         """Drop queued work, wait for a decode in flight to end, and release the model."""

@@ -12,7 +12,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from ..audio.convert import MODEL_BYTES_PER_SECOND as BYTES_PER_SECOND
 from ..audio.convert import MODEL_RATE as SAMPLE_RATE
@@ -27,6 +27,17 @@ if TYPE_CHECKING:
 _LOGGER = logging.getLogger(__name__)
 
 __all__ = ["SILENCE_PROBABILITY", "SPEECH_PROBABILITY", "AsrStream"]
+
+
+class PauseListener(Protocol):
+    """Who judges the turn's end from this stream's VAD and its pause-time decodes."""
+
+    def observe(self, probability: float) -> None:
+        """Silero's speech probability of the next 32 ms chunk."""
+
+    def pause(self, audio: bytes, decode: asyncio.Task[Decoded]) -> None:
+        """A pause began: `audio` is everything up to it, `decode` its transcript (cancelled
+        when speech resumes)."""
 
 
 class AsrStream:
@@ -45,14 +56,18 @@ class AsrStream:
         engine: AsrEngine,
         language: str | None = None,
         accept: Callable[[str], bool] | None = None,
+        listener: PauseListener | None = None,
     ) -> None:
         """Prepare an empty capped buffer (and a VAD when speculation is on).
 
         accept: given, decodes try the fast command window first (AsrEngine.decode_command).
+        listener: told each chunk's speech probability and each pause's decode, so a turn
+        can judge its end from the same VAD and transcript (pipeline/turn_end.py).
         """
         self._engine = engine
         self._language = language
         self._accept = accept
+        self._listener = listener
         self._max_bytes = int(engine.settings.max_seconds * SAMPLE_RATE) * SAMPLE_WIDTH
         self._buffer = bytearray()
         self._speculative = engine.settings.speculative
@@ -204,6 +219,8 @@ class AsrStream:
 
     def _observe(self, probability: float, end: int) -> None:
         self._regions.add(probability)
+        if self._listener is not None:
+            self._listener.observe(probability)
         if probability >= SPEECH_PROBABILITY:
             self._speech_seen = True
             self._silence_start = None
@@ -234,10 +251,13 @@ class AsrStream:
     def _start_speculation(self, end: int) -> None:
         self.speculative_runs += 1
         _LOGGER.debug("Speculative decode of %.2f s", end / BYTES_PER_SECOND)
+        audio = bytes(self._buffer[:end])
         self._speculation = asyncio.get_running_loop().create_task(
-            self._engine.decode_command(bytes(self._buffer[:end]), self._language, self._accept),
+            self._engine.decode_command(audio, self._language, self._accept),
             name="asr-speculative-decode",
         )
+        if self._listener is not None:
+            self._listener.pause(audio, self._speculation)
 
     def _drop_speculation(self, why: str) -> None:
         task, self._speculation = self._speculation, None

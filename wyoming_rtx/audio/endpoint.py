@@ -19,13 +19,18 @@ The rules, all in ``EndOfTurnRules``:
 - push-to-talk (``end_on_silence=False``): silence never ends the turn; the caller ends it
   with ``release()`` when the button is let go (the max length still applies);
 - pre-roll: ``preroll_seconds`` of audio from before the turn started is kept (``PreRoll``)
-  and sent with it, so the first word is whole.
+  and sent with it, so the first word is whole;
+- complete: a judge that knows more than the sound (the server: Smart Turn on the audio and
+  the speculative transcript) may end the turn at a short pause with ``complete()``; the
+  silence rule then only bounds how long an unfinished-sounding turn waits
+  (``JUDGED_RULES``). ``utterance_complete`` is the judgment itself.
 
 Two presets, ``SATELLITE_RULES`` and ``BROWSER_RULES``, say why their numbers differ.
 
 DECODE_PAUSE_SECONDS is the pause after which the server starts decoding what it has heard
 (the speculative decode): short on purpose, because a decode that speech then overtakes is
-simply dropped, while one that is ready when the turn ends saves its whole duration.
+simply dropped, while one that is ready when the turn ends saves its whole duration. The same
+pause is when the server judges whether the utterance is complete.
 """
 
 from __future__ import annotations
@@ -62,6 +67,8 @@ class EndReason(StrEnum):
     """The turn reached ``max_seconds``."""
     RELEASED = "released"
     """Push-to-talk: the button was let go after speech had started."""
+    COMPLETE = "complete"
+    """Judged complete at a short pause (``utterance_complete``), before the silence rule."""
 
 
 @dataclass(frozen=True)
@@ -105,6 +112,73 @@ user, who pressed a button and may take a moment to begin. 1 s of pre-roll: with
 speech itself starts the turn, and the start rule fires only after ~96 ms of voiced audio
 (later for a soft onset), so the audio before it is fed to the turn so the first word is whole.
 """
+
+
+JUDGED_RULES = EndOfTurnRules(silence_seconds=2.0, preroll_seconds=0.0)
+"""The server's rules for a direct satellite's turn when it judges each pause (``--end-of-turn
+smart``): a complete utterance ends at its first pause, so the silence rule only bounds the
+wait of one that sounds unfinished ("Turn on the ... bedside lamp"): 2 s, about where people
+resume after a hesitation, as huggingface/speech-to-speech and pipecat wait (their Smart Turn
+stop time is 3 s). No pre-roll: the satellite already sent it with the turn's audio."""
+
+UNJUDGED_RULES = EndOfTurnRules(silence_seconds=0.7, preroll_seconds=0.0)
+"""The server's rules when no Smart Turn model is installed: only a transcript the home
+understands as a command ends a turn at its pause; anything else waits Home Assistant's own
+0.7 s of silence, the rule its users already know."""
+
+SATELLITE_FALLBACK_SECONDS = 2.5
+"""A direct satellite whose server judges the turn (it said ``voice-started``) keeps only
+this silence rule of its own, a little past the server's 2 s, as a safety net should the
+server's ``voice-stopped`` never come."""
+
+COMPLETE_PROBABILITY = 0.5
+"""Smart Turn's own threshold: above it the model calls the utterance complete."""
+
+_TRAILING_OFF = ("...", "…", ",", "-", ";", ":")
+"""Whisper writes a voice that trails off mid-sentence with these at the end."""
+
+_DANGLING_EN = frozenset(
+    "the a an to and or but of for with at from by into my your our their his her its this "
+    "these those some any".split()
+)
+"""English words a finished sentence does not end on ("Turn on the ...", "set it to ...")."""
+
+_COMMAND_VERBS_EN = frozenset(
+    "turn switch set open close shut lock unlock dim brighten raise lower start stop pause "
+    "resume activate cancel".split()
+)
+"""How the home's commands begin: a sentence that starts so but is no command yet is most
+likely unfinished ("Set the bedroom ... lamp to fifty percent")."""
+
+
+def looks_unfinished(text: str, language: str | None = "en") -> bool:
+    """The transcript reads as cut off: trailing-off punctuation, and in English a last word
+    no sentence ends on, or a command verb at the start of what is not (yet) a command."""
+    stripped = text.strip()
+    if not stripped or stripped.endswith(_TRAILING_OFF):
+        return True
+    if (language or "en").split("-")[0].lower() != "en":
+        return False
+    words = "".join(c if c.isalnum() or c in " '" else " " for c in stripped.lower()).split()
+    return not words or words[-1] in _DANGLING_EN or words[0] in _COMMAND_VERBS_EN
+
+
+def utterance_complete(
+    probability: float | None, command: bool, text: str, language: str | None = "en"
+) -> bool:
+    """Is the utterance complete at this pause?
+
+    A transcript the home understands as a command is complete: on short commands the
+    transcript is the surer signal (Smart Turn, trained on conversation, gives slow or
+    synthetic commands anything from 0.02 to 0.98). Anything else (a question, small talk)
+    ends early only when it reads as finished and Smart Turn (``probability``; None without
+    the model) calls it complete; otherwise the silence rule decides.
+    """
+    if command:
+        return True
+    if probability is None or looks_unfinished(text, language):
+        return False
+    return probability >= COMPLETE_PROBABILITY
 
 
 class EndOfTurnDetector:
@@ -187,6 +261,15 @@ class EndOfTurnDetector:
             if phase is TurnPhase.ENDED:
                 entered.append(phase)
         return entered
+
+    def complete(self) -> bool:
+        """A judge found the utterance complete: end now (``COMPLETE``) if speech started.
+
+        False when the turn had already ended or never started (nothing to complete)."""
+        if self.phase is not TurnPhase.SPEAKING:
+            return False
+        self._end(EndReason.COMPLETE)
+        return True
 
     def release(self) -> EndReason:
         """Push-to-talk let go: end now; ``RELEASED``, or ``NO_SPEECH`` if none had started.

@@ -2,7 +2,8 @@
 
 A satellite keeps one connection for many turns: `info` (its name and area), then per
 turn `run-pipeline{start_stage: asr, end_stage: tts}`, `audio-start`, `audio-chunk`*,
-`voice-stopped`/`audio-stop` at its local end of speech; it gets `transcript`,
+`voice-stopped`/`audio-stop` at its local end of speech; it gets `voice-started` and
+`voice-stopped` when the server ends the turn itself (turn_end.py), `transcript`,
 `handled`/`not-handled`, the answer audio, and replies `played`. Events that are not
 part of a turn (describe, ping, plain STT/TTS requests) stay with the dispatcher.
 """
@@ -20,8 +21,10 @@ from wyoming.event import Event
 from wyoming.handle import Handled, NotHandled
 from wyoming.info import Info
 from wyoming.pipeline import PipelineStage, RunPipeline
+from wyoming.vad import VoiceStarted, VoiceStopped
 
 from ..audio.convert import PcmConverter, audio_chunks
+from ..audio.endpoint import EndReason
 from ..errors import RtxError
 from .turn import Pipeline, PipelineTurn, SatelliteIdentity, SatelliteStatus
 
@@ -84,6 +87,14 @@ class WyomingTurnOutput:
 
     async def send_audio_stop(self) -> None:
         await self._connection.write_event(AudioStop().event())
+
+    async def send_speech_started(self) -> None:
+        # As Home Assistant tells its satellites at its own VAD's start of speech.
+        await self._connection.write_event(VoiceStarted().event())
+
+    async def send_end_of_speech(self, reason: EndReason) -> None:
+        # As Home Assistant does at its end of speech: the satellite stops streaming.
+        await self._connection.write_event(VoiceStopped().event())
 
 
 class SatelliteSessions:

@@ -77,6 +77,9 @@ class TurnTrace:
     conversation_id: str | None = None
     requests: dict[str, str] = field(default_factory=dict)
     """Service → outcome of each request this turn made (ok | error | cancelled)."""
+    end_of_turn: str = ""
+    """Who ended the user's turn and why: the server's ``complete`` (judged at a pause),
+    ``silence``, ``max_length``, ``no_speech``, or ``client`` (the satellite's own rule)."""
 
     def mark(self, stage: str, at: float | None = None) -> None:
         """Record a stage once (the first time it happens)."""

@@ -19,14 +19,17 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
+from ..audio.endpoint import JUDGED_RULES, UNJUDGED_RULES, EndReason
 from ..handle import Answer, HandleRequest, never_silent
 from ..tts.sentences import SentenceSplitter
 from .arbiter import WakeArbiter
 from .bell import TimerBell
 from .trace import TraceLog, TurnTrace
+from .turn_end import TurnEnd
 
 if TYPE_CHECKING:
     from ..asr.engine import AsrEngine, AsrStream
+    from ..audio.turn_model import TurnModel
     from ..handle import Assistant
     from ..tts.engine import TtsEngine
 
@@ -71,6 +74,12 @@ class TurnOutput(Protocol):
     async def send_audio_stop(self) -> None:
         """Answer audio ends."""
 
+    async def send_speech_started(self) -> None:
+        """The server heard the user start speaking (it will end the turn itself)."""
+
+    async def send_end_of_speech(self, reason: EndReason) -> None:
+        """The server ended the user's turn: the client stops sending audio."""
+
 
 class Pipeline:
     """Shared by every satellite: the engines, the traces and who is connected."""
@@ -83,12 +92,19 @@ class Pipeline:
         traces: TraceLog | None = None,
         language: str | None = None,
         bell: TimerBell | None = None,
+        end_of_turn: str = "satellite",
+        turn_model: TurnModel | None = None,
     ) -> None:
+        """end_of_turn: ``smart``, the server ends each turn when the utterance is complete
+        (``turn_end.py``, with ``turn_model`` when installed); ``satellite``, the client's own
+        silence rule ends it."""
         self.asr = asr
         self.tts = tts
         self.assistant = assistant
         self.traces = traces or TraceLog()
         self.language = language
+        self.end_of_turn = end_of_turn
+        self.turn_model = turn_model
         self.satellites: dict[str, SatelliteStatus] = {}
         self.bell = bell or TimerBell()
         """Connected direct satellites register here; their timers ring through it."""
@@ -136,10 +152,22 @@ class PipelineTurn:
         self._output = output
         self._speak = speak
         self.trace: TurnTrace = pipeline.traces.start(who.name, who.area, entry=entry)
+        self._turn_end: TurnEnd | None = None
+        if pipeline.end_of_turn == "smart":
+            model = pipeline.turn_model
+            self._turn_end = TurnEnd(
+                JUDGED_RULES if model is not None else UNJUDGED_RULES,
+                model,
+                self._is_local_command,
+                self._speech_heard,
+                self._server_ended,
+                pipeline.language,
+            )
         self._stream: AsrStream = pipeline.asr.stream(
-            pipeline.language, accept=self._is_local_command
+            pipeline.language, accept=self._is_local_command, listener=self._turn_end
         )
         self._speech_ended = asyncio.Event()
+        self._notices: set[asyncio.Task[None]] = set()
         self._task: asyncio.Task[None] | None = None
         self._stage = "asr"
         """The request in progress, which an error or a cancel is charged to."""
@@ -163,7 +191,33 @@ class PipelineTurn:
         """The satellite (or the server's VAD) decided the user stopped speaking."""
         if not self._speech_ended.is_set():
             self.trace.mark("end_of_speech")
+            self.trace.end_of_turn = self.trace.end_of_turn or "client"
             self._speech_ended.set()
+            if self._turn_end is not None:
+                self._turn_end.close()
+
+    def _speech_heard(self) -> None:
+        """The server's end-of-turn rules heard speech start: the client may rely on them."""
+        task = asyncio.get_running_loop().create_task(
+            self._output.send_speech_started(), name="voice started"
+        )
+        self._notices.add(task)
+        task.add_done_callback(self._notice_sent)
+
+    def _notice_sent(self, task: asyncio.Task[None]) -> None:
+        self._notices.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            _LOGGER.debug("Could not tell the client: %r", task.exception())
+
+    def _server_ended(self, reason: EndReason) -> None:
+        """The server's own rules ended the turn (judged complete, or a silence limit)."""
+        if self._speech_ended.is_set():
+            return
+        if reason is EndReason.NO_SPEECH:
+            return  # the satellite's own no-speech rule ends it, and the answer is nothing
+        self.trace.end_of_turn = reason.value
+        _LOGGER.debug("Turn %d ended by the server: %s", self.trace.turn_id, reason.value)
+        self.end_of_speech()
 
     def played(self) -> None:
         """The satellite finished playing the answer."""
@@ -184,6 +238,10 @@ class PipelineTurn:
 
     def cancel(self) -> None:
         """Stop everything this turn is doing (LLM stream, synthesis, decoding)."""
+        if self._turn_end is not None:
+            self._turn_end.close()
+        for notice in list(self._notices):
+            notice.cancel()
         self._stream.cancel()
         if self._task is not None:
             self._task.cancel()
@@ -193,6 +251,8 @@ class PipelineTurn:
         traces = self._pipeline.traces
         try:
             await self._speech_ended.wait()
+            if self.trace.end_of_turn not in ("", "client"):
+                await self._output.send_end_of_speech(EndReason(self.trace.end_of_turn))
             self._pipeline.set_state(self._who, "thinking")
             text = (await self._stream.finish()).strip()
             self.trace.mark("transcript")

@@ -16,7 +16,7 @@ import contextlib
 import json
 import logging
 import re
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from typing import Any
 
@@ -49,6 +49,8 @@ class BrowserOutput:
     def __init__(self, ws: web.WebSocketResponse, write_timeout: float) -> None:
         self._ws = ws
         self._timeout = write_timeout
+        self.server_ended: Callable[[EndReason], Awaitable[None]] | None = None
+        """The browser satellite's own end of the utterance, when the server judged it over."""
 
     async def send_json(self, payload: dict[str, Any]) -> None:
         await asyncio.wait_for(self._ws.send_str(json.dumps(payload)), self._timeout)
@@ -77,6 +79,13 @@ class BrowserOutput:
     async def send_audio_stop(self) -> None:
         await self.send_json({"type": "audio-stop"})
 
+    async def send_speech_started(self) -> None:
+        """Nothing to send: the page heard "speech-started" when the turn opened."""
+
+    async def send_end_of_speech(self, reason: EndReason) -> None:
+        if self.server_ended is not None:
+            await self.server_ended(reason)
+
 
 class BrowserSatellite:
     """One browser tab: listening state, its end-of-turn detector, at most one turn at a time."""
@@ -97,6 +106,7 @@ class BrowserSatellite:
         self._vad_factory = vad_factory
         self._rules = rules
         self._output = BrowserOutput(ws, write_timeout)
+        self._output.server_ended = self._server_ended
         self.identity = SatelliteIdentity(name="browser")
         self._registered = False
         self._vad: SpeechDetector | None = None
@@ -220,6 +230,12 @@ class BrowserSatellite:
         self._end_of_turn = self._vad = None
         self._pipeline.set_state(self.identity, "idle")
         await self._output.send_json({"type": "no-speech"})
+
+    async def _server_ended(self, reason: EndReason) -> None:
+        """The pipeline judged the utterance complete before this page's silence rule."""
+        detector = self._end_of_turn
+        if detector is not None and detector.complete():
+            await self._end_of_speech(reason)
 
     async def _end_of_speech(self, reason: EndReason) -> None:
         """Speech ended (``silence``, ``max_length`` or ``released``): the turn answers now."""
