@@ -8,15 +8,17 @@ import pytest
 
 from wyoming_rtx.audio.endpoint import (
     BROWSER_RULES,
+    HESITATION_WAIT_SECONDS,
     JUDGED_RULES,
     SATELLITE_RULES,
+    UNRECOGNISED_COMMAND_WAIT_SECONDS,
     EndOfTurnDetector,
     EndOfTurnRules,
     EndReason,
     PreRoll,
     TurnPhase,
     looks_unfinished,
-    utterance_complete,
+    pause_wait,
 )
 
 CHUNK = 0.032
@@ -211,30 +213,33 @@ def test_the_preroll_keeps_the_latest_whole_samples() -> None:
 
 
 @pytest.mark.parametrize(
-    ("probability", "command", "text", "complete"),
+    ("probability", "command", "text", "wait"),
     [
-        (0.01, True, "Turn on the living room light.", True),  # a command is complete
-        (None, True, "Lock the front door.", True),  # ... with or without the model
-        (0.98, False, "What is the capital of France?", True),
-        (0.30, False, "What is the capital of France?", False),  # the model says unfinished
-        (None, False, "What is the capital of France?", False),  # no model: silence decides
-        (0.97, False, "Turn on the", False),  # dangling article
-        (0.97, False, "Set the thermostat to", False),
-        (0.97, False, "Set the bedroom", False),  # a command's start, not yet one
-        (0.97, False, "Tell me a joke about the...", False),  # whisper's trailing off
-        (0.97, False, "and the kitchen,", False),
-        (0.97, False, "", False),
+        (0.01, True, "Turn on the living room light.", 0.0),  # a command is complete
+        (None, True, "Lock the front door.", 0.0),  # ... with or without the model
+        (0.98, False, "What is the capital of France?", 0.0),
+        (0.30, False, "What is the capital of France?", HESITATION_WAIT_SECONDS),
+        (None, False, "What is the capital of France?", None),  # no model: the rules decide
+        (0.97, False, "Turn on the", HESITATION_WAIT_SECONDS),  # dangling article
+        (0.97, False, "Set the thermostat to", HESITATION_WAIT_SECONDS),
+        (0.97, False, "Tell me a joke about the...", HESITATION_WAIT_SECONDS),
+        (None, False, "and the kitchen,", HESITATION_WAIT_SECONDS),
+        (0.97, False, "", HESITATION_WAIT_SECONDS),
+        # A command's start that is no command yet: unfinished, or a misheard name.
+        (0.97, False, "Set the bedroom", UNRECOGNISED_COMMAND_WAIT_SECONDS),
+        (None, False, "Turn on the green house stand.", UNRECOGNISED_COMMAND_WAIT_SECONDS),
     ],
 )
-def test_utterance_complete(
-    probability: float | None, command: bool, text: str, complete: bool
+def test_pause_wait(
+    probability: float | None, command: bool, text: str, wait: float | None
 ) -> None:
-    assert utterance_complete(probability, command, text, "en") is complete
+    assert pause_wait(probability, command, text, "en") == wait
 
 
 def test_other_languages_are_judged_on_punctuation_only() -> None:
     assert not looks_unfinished("Schalte das Licht im", "de")  # no German word list
     assert looks_unfinished("Schalte das Licht im...", "de-DE")
+    assert pause_wait(0.9, False, "Schalte das Licht", "de") == 0.0
 
 
 def test_complete_ends_a_speaking_turn_only() -> None:
@@ -252,3 +257,14 @@ def test_judged_rules_wait_two_seconds_for_an_unfinished_turn() -> None:
     assert detector.feed([False] * 60, 0.032) == []  # 1.92 s of pause: still waiting
     assert detector.feed([False] * 3, 0.032) == [TurnPhase.ENDED]
     assert detector.end_reason is EndReason.SILENCE
+
+
+def test_a_judged_wait_holds_for_its_pause_only() -> None:
+    detector = EndOfTurnDetector(JUDGED_RULES)
+    detector.feed([True] * 10, 0.032)
+    detector.feed([False] * 7, 0.032)  # 0.224 s into a pause, the judge says: wait 0.5 s
+    detector.wait(0.5)
+    assert detector.feed([True] * 3, 0.032) == []  # speech resumed: back to the 2 s rule
+    assert detector.feed([False] * 20, 0.032) == []  # 0.64 s: the 0.5 s wait is gone
+    detector.wait(0.5)
+    assert detector.feed([False], 0.032) == [TurnPhase.ENDED]  # already past it

@@ -23,7 +23,7 @@ The rules, all in ``EndOfTurnRules``:
 - complete: a judge that knows more than the sound (the server: Smart Turn on the audio and
   the speculative transcript) may end the turn at a short pause with ``complete()``; the
   silence rule then only bounds how long an unfinished-sounding turn waits
-  (``JUDGED_RULES``). ``utterance_complete`` is the judgment itself.
+  (``JUDGED_RULES``). ``pause_wait`` is the judgment itself.
 
 Two presets, ``SATELLITE_RULES`` and ``BROWSER_RULES``, say why their numbers differ.
 
@@ -68,7 +68,7 @@ class EndReason(StrEnum):
     RELEASED = "released"
     """Push-to-talk: the button was let go after speech had started."""
     COMPLETE = "complete"
-    """Judged complete at a short pause (``utterance_complete``), before the silence rule."""
+    """Judged complete at a short pause (``pause_wait``), before the silence rule."""
 
 
 @dataclass(frozen=True)
@@ -151,34 +151,55 @@ _COMMAND_VERBS_EN = frozenset(
 likely unfinished ("Set the bedroom ... lamp to fifty percent")."""
 
 
+HESITATION_WAIT_SECONDS = 2.0
+"""A transcript that reads as cut off ("Turn on the ...") waits this long for the rest."""
+
+UNRECOGNISED_COMMAND_WAIT_SECONDS = 1.2
+"""A command's start that is no command the home knows waits this long: either the speaker
+hesitates ("Set the bedroom ... lamp to fifty"; the bench's pauses are 0.5-1.0 s) or a name
+was misheard, and the turn then goes on to the LLM 1.2 s later instead of 2 s."""
+
+
+def _words(text: str) -> list[str]:
+    return "".join(c if c.isalnum() or c in " '" else " " for c in text.lower()).split()
+
+
 def looks_unfinished(text: str, language: str | None = "en") -> bool:
     """The transcript reads as cut off: trailing-off punctuation, and in English a last word
-    no sentence ends on, or a command verb at the start of what is not (yet) a command."""
+    no sentence ends on ("the", "to", "and"). Other languages: the punctuation only."""
     stripped = text.strip()
     if not stripped or stripped.endswith(_TRAILING_OFF):
         return True
     if (language or "en").split("-")[0].lower() != "en":
         return False
-    words = "".join(c if c.isalnum() or c in " '" else " " for c in stripped.lower()).split()
-    return not words or words[-1] in _DANGLING_EN or words[0] in _COMMAND_VERBS_EN
+    words = _words(stripped)
+    return not words or words[-1] in _DANGLING_EN
 
 
-def utterance_complete(
+def pause_wait(
     probability: float | None, command: bool, text: str, language: str | None = "en"
-) -> bool:
-    """Is the utterance complete at this pause?
+) -> float | None:
+    """The judgment at a pause: 0 = the utterance is complete, end the turn now; else how
+    much silence to wait for more speech; None = the rules' own silence decides.
 
     A transcript the home understands as a command is complete: on short commands the
     transcript is the surer signal (Smart Turn, trained on conversation, gives slow or
-    synthetic commands anything from 0.02 to 0.98). Anything else (a question, small talk)
-    ends early only when it reads as finished and Smart Turn (``probability``; None without
-    the model) calls it complete; otherwise the silence rule decides.
+    synthetic commands anything from 0.02 to 0.98). A transcript that reads as cut off waits
+    ``HESITATION_WAIT_SECONDS``, a command's start that is no command yet
+    ``UNRECOGNISED_COMMAND_WAIT_SECONDS``. Anything else (a question, small talk) ends when
+    Smart Turn (``probability``; None without the model) calls it complete.
     """
     if command:
-        return True
-    if probability is None or looks_unfinished(text, language):
-        return False
-    return probability >= COMPLETE_PROBABILITY
+        return 0.0
+    if looks_unfinished(text, language):
+        return HESITATION_WAIT_SECONDS
+    english = (language or "en").split("-")[0].lower() == "en"
+    words = _words(text)
+    if english and words and words[0] in _COMMAND_VERBS_EN:
+        return UNRECOGNISED_COMMAND_WAIT_SECONDS
+    if probability is None:
+        return None
+    return 0.0 if probability >= COMPLETE_PROBABILITY else HESITATION_WAIT_SECONDS
 
 
 class EndOfTurnDetector:
@@ -201,6 +222,8 @@ class EndOfTurnDetector:
         """Turn time at which the most recent speech stretch ended."""
         self._speech_run = 0.0
         self._silence_run = 0.0
+        self._silence_limit: float | None = None
+        """A judge's wait for this pause (``wait``); speech puts the rules' own back."""
 
     @property
     def speech_started(self) -> bool:
@@ -221,6 +244,7 @@ class EndOfTurnDetector:
         if is_speech:
             self._speech_run += seconds
             self._silence_run = 0.0
+            self._silence_limit = None
             self.last_speech_at = self.elapsed
             if (
                 self.phase is TurnPhase.WAITING
@@ -235,7 +259,7 @@ class EndOfTurnDetector:
         if (
             self.phase is TurnPhase.SPEAKING
             and rules.end_on_silence
-            and self._silence_run >= rules.silence_seconds - _EPSILON
+            and self._silence_run >= (self._silence_limit or rules.silence_seconds) - _EPSILON
         ):
             return self._end(EndReason.SILENCE)
         if self.phase is TurnPhase.WAITING and self.elapsed >= rules.no_speech_seconds - _EPSILON:
@@ -261,6 +285,16 @@ class EndOfTurnDetector:
             if phase is TurnPhase.ENDED:
                 entered.append(phase)
         return entered
+
+    @property
+    def silence(self) -> float:
+        """Seconds of silence since the last speech."""
+        return self._silence_run
+
+    def wait(self, seconds: float) -> None:
+        """A judge's verdict on this pause: the turn ends after ``seconds`` of silence
+        (counted from the pause's start) unless speech resumes."""
+        self._silence_limit = seconds
 
     def complete(self) -> bool:
         """A judge found the utterance complete: end now (``COMPLETE``) if speech started.

@@ -164,7 +164,7 @@ class PipelineTurn:
                 pipeline.language,
             )
         self._stream: AsrStream = pipeline.asr.stream(
-            pipeline.language, accept=self._is_local_command, listener=self._turn_end
+            pipeline.language, accept=self._heard, listener=self._turn_end
         )
         self._speech_ended = asyncio.Event()
         self._notices: set[asyncio.Task[None]] = set()
@@ -179,6 +179,14 @@ class PipelineTurn:
 
     def _is_local_command(self, text: str) -> bool:
         return self._pipeline.assistant.handles_locally(text, self._who.area, self._who.name)
+
+    def _heard(self, text: str) -> bool:
+        """The command window's test of a decode's fast text, which the end-of-turn judge
+        also hears (it need not wait for the full window when the text is no command)."""
+        command = self._is_local_command(text)
+        if self._turn_end is not None:
+            self._turn_end.heard(text, command)
+        return command
 
     def feed(self, pcm: bytes) -> None:
         """16 kHz s16le mono audio as it is spoken."""

@@ -3,13 +3,17 @@
 The server has what a satellite lacks: the speculative transcript of each pause and the home
 that says whether it is a command. So in direct mode it decides (``--end-of-turn smart``):
 at every pause the speech-to-text stream starts a decode (``DECODE_PAUSE_SECONDS`` of
-silence); ``TurnEnd`` then asks Smart Turn whether the audio so far sounds finished (run in a
-worker thread beside the decode) and whether the transcript is a command the home
-understands, and ``utterance_complete`` judges both (a command is complete; anything else
-needs the model's "complete" and a transcript that does not read as cut off). Complete: the
-turn ends now, and the satellite hears ``voice-stopped`` (Home Assistant sends its satellites
-the same event at its own end of speech). Not complete: it waits for more speech, or for
-the rules' silence.
+silence), and ``pause_wait`` judges what it heard: a command the home understands ends the
+turn now; a transcript that reads as cut off, or a command's start that is no command yet,
+waits longer for the rest; anything else ends when Smart Turn calls the audio complete.
+Complete: the turn ends now, and the satellite hears ``voice-stopped`` (Home Assistant sends
+its satellites the same event at its own end of speech). Not complete: it waits for more
+speech, or for the silence the judgment allows.
+
+The decode tries the short command window first (``command_window.py``); when that text is
+no command, the full-window decode that follows takes 300-550 ms on a 2-core CPU. The first
+text is judged at once (with Smart Turn, run beside the full decode), so a question's turn
+ends a few hundred ms sooner; the full text is judged again when it comes.
 
 The rules and the judgment are the shared end-of-turn module's (``audio/endpoint.py``); this
 class only feeds them from the stream and calls back. It also tells the satellite when speech
@@ -21,8 +25,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Coroutine
+from typing import TYPE_CHECKING, Any
 
 from ..asr.speech_gate import SPEECH_PROBABILITY
 from ..audio.endpoint import (
@@ -30,7 +34,7 @@ from ..audio.endpoint import (
     EndOfTurnRules,
     EndReason,
     TurnPhase,
-    utterance_complete,
+    pause_wait,
 )
 from ..audio.vad import CHUNK_SECONDS
 
@@ -55,17 +59,21 @@ class TurnEnd:
     ) -> None:
         """on_speech: speech started (once); on_end: the turn is over, with why (once)."""
         self._detector = EndOfTurnDetector(rules)
-        self._language = language
         self._model = model
         self._is_command = is_command
         self._on_speech = on_speech
         self._on_end = on_end
+        self._language = language
         self._pauses = 0
         """Counts pauses; speech after a pause makes a judgment of it stale."""
         self._in_pause = False
+        self._pause_audio = b""
+        self._pause_started = 0.0
+        self._probability: asyncio.Future[float] | None = None
+        """Smart Turn on this pause's audio, computed once for both judgments."""
         self._judges: set[asyncio.Task[None]] = set()
-        self.judgments: list[tuple[float | None, bool, bool]] = []
-        """(P(complete), command, complete) per judged pause, for the trace and tests."""
+        self.judgments: list[tuple[float | None, bool, float | None]] = []
+        """(P(complete), command, wait) per judgment, for the trace and tests."""
 
     @property
     def ended(self) -> bool:
@@ -80,6 +88,7 @@ class TurnEnd:
         if speech and self._in_pause:
             self._in_pause = False
             self._pauses += 1
+            self._probability = None
         was_started = detector.speech_started
         phase = detector.process(speech, CHUNK_SECONDS)
         if detector.speech_started and not was_started:
@@ -88,15 +97,19 @@ class TurnEnd:
             self._end(detector.end_reason or EndReason.SILENCE)
 
     def pause(self, audio: bytes, decode: asyncio.Task[Decoded]) -> None:
-        """The stream decodes what was said before this pause: judge it."""
+        """The stream decodes what was said before this pause: judge its text when ready."""
         if self._detector.ended or not self._detector.speech_started:
             return
         self._in_pause = True
-        task = asyncio.get_running_loop().create_task(
-            self._judge(audio, decode, self._pauses), name="turn end judgment"
-        )
-        self._judges.add(task)
-        task.add_done_callback(self._judges.discard)
+        self._pause_audio = audio
+        self._pause_started = time.perf_counter()
+        self._spawn(self._judge_decode(decode, self._pauses))
+
+    def heard(self, text: str, command: bool) -> None:
+        """The command window's text of this pause's decode, before the full window's: a
+        text that is no command is judged now, beside the slower full decode."""
+        if self._in_pause and not command and not self._detector.ended:
+            self._spawn(self._judge(text.strip(), False, self._pauses))
 
     def close(self) -> None:
         """The turn is over or gone: stop judging."""
@@ -105,40 +118,58 @@ class TurnEnd:
             if task is not current:
                 task.cancel()
 
-    async def _judge(self, audio: bytes, decode: asyncio.Task[Decoded], pause: int) -> None:
-        """The transcript first: a command is complete without the model, whose 70-120 ms
-        (this 2-core CPU) would otherwise compete with the decode for the same cores."""
-        started = time.perf_counter()
+    def _spawn(self, judgment: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.get_running_loop().create_task(judgment, name="turn end judgment")
+        self._judges.add(task)
+        task.add_done_callback(self._judges.discard)
+
+    async def _judge_decode(self, decode: asyncio.Task[Decoded], pause: int) -> None:
         await asyncio.wait({decode})
         if decode.cancelled() or decode.exception() is not None:
             return  # speech resumed (or the decode failed): the end of the turn waits
         text = decode.result().text.strip()
+        await self._judge(text, bool(text) and self._is_command(text), pause)
+
+    async def _judge(self, text: str, command: bool, pause: int) -> None:
+        """A command needs no model: its 70-120 ms (this 2-core CPU) would only compete
+        with the decode for the same cores."""
         if self._detector.ended or pause != self._pauses:
             return
-        command = bool(text) and self._is_command(text)
-        probability: float | None = None
-        if not command and self._model is not None:
-            try:
-                probability = await asyncio.get_running_loop().run_in_executor(
-                    None, self._model.probability, audio
-                )
-            except Exception:
-                _LOGGER.warning("Smart Turn failed; judging on the transcript", exc_info=True)
-            if self._detector.ended or pause != self._pauses:
-                return
-        complete = utterance_complete(probability, command, text, self._language)
-        self.judgments.append((probability, command, complete))
+        probability = None if command else await self._smart_turn()
+        if self._detector.ended or pause != self._pauses:
+            return
+        wait = pause_wait(probability, command, text, self._language)
+        self.judgments.append((probability, command, wait))
         _LOGGER.debug(
-            "Pause after %.2f s judged in %.0f ms: P(complete)=%s, command=%s, %r -> %s",
-            len(audio) / 32000,
-            (time.perf_counter() - started) * 1000,
+            "Pause after %.2f s judged %.0f ms into it: P(complete)=%s, command=%s, %r -> %s",
+            len(self._pause_audio) / 32000,
+            (time.perf_counter() - self._pause_started) * 1000,
             "-" if probability is None else f"{probability:.2f}",
             command,
             text,
-            "end" if complete else "wait",
+            "end" if wait == 0 else f"wait {wait} s" if wait else "the rules' silence",
         )
-        if complete and self._detector.complete():
-            self._end(EndReason.COMPLETE)
+        if wait == 0:
+            if self._detector.complete():
+                self._end(EndReason.COMPLETE)
+        elif wait is not None:
+            self._detector.wait(wait)
+
+    async def _smart_turn(self) -> float | None:
+        """P(complete) of this pause's audio, once per pause; None without the model."""
+        if self._model is None:
+            return None
+        if self._probability is None:
+            self._probability = asyncio.get_running_loop().run_in_executor(
+                None, self._model.probability, self._pause_audio
+            )
+        try:
+            return await asyncio.shield(self._probability)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            _LOGGER.warning("Smart Turn failed; judging on the transcript", exc_info=True)
+            return None
 
     def _end(self, reason: EndReason) -> None:
         self.close()
