@@ -28,9 +28,15 @@ def recorder(tts_engine: TtsEngine) -> Iterator[InferenceRecorder]:
     real_session = piper_voice.session
     recording = InferenceRecorder(real_session)
     piper_voice.session = recording
+    alone = tts_engine._alone.get(tts_engine.default_voice.name)
+    alone_session = alone.session if alone is not None else None
+    if alone is not None:
+        alone.session = recording.tap(alone_session)
     yield recording
     recording.wait_idle()
     piper_voice.session = real_session
+    if alone is not None:
+        alone.session = alone_session
 
 
 @pytest.fixture(scope="session")

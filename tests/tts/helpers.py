@@ -32,12 +32,19 @@ class InferenceRecorder:
 
     def run(self, output_names: Any, inputs: dict[str, Any], *args: Any) -> Any:
         """Delegate to the real session, counting overlapping runs."""
+        return self.run_on(self._session, output_names, inputs, *args)
+
+    def tap(self, session: Any) -> _Tap:
+        """Another session (the voice's every-core one) recorded in the same counts."""
+        return _Tap(self, session)
+
+    def run_on(self, session: Any, output_names: Any, inputs: dict[str, Any], *args: Any) -> Any:
         with self._lock:
             self.active += 1
             self.max_active = max(self.max_active, self.active)
         started = time.perf_counter()
         try:
-            return self._session.run(output_names, inputs, *args)
+            return session.run(output_names, inputs, *args)
         finally:
             with self._lock:
                 self.active -= 1
@@ -59,6 +66,22 @@ class InferenceRecorder:
         deadline = time.monotonic() + timeout
         while self.active and time.monotonic() < deadline:
             time.sleep(0.01)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._session, name)
+
+
+class _Tap:
+    """A session whose runs an `InferenceRecorder` counts."""
+
+    def __init__(self, recorder: InferenceRecorder, session: Any) -> None:
+        self._recorder = recorder
+        self._session = session
+        self.runs = 0
+
+    def run(self, output_names: Any, inputs: dict[str, Any], *args: Any) -> Any:
+        self.runs += 1
+        return self._recorder.run_on(self._session, output_names, inputs, *args)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._session, name)

@@ -210,7 +210,9 @@ async def test_load_is_shared_and_idempotent(
     loaded_voice = tts_engine._loaded[tts_engine.default_voice.name]
     loads: list[Path] = []
 
-    def fake_open(description: Any, use_cuda: bool, threads: int) -> PiperVoice:
+    def fake_open(
+        description: Any, use_cuda: bool, threads: int, spinning: bool = True
+    ) -> PiperVoice:
         loads.append(description.model_path)
         time.sleep(0.2)
         return loaded_voice
@@ -220,7 +222,9 @@ async def test_load_is_shared_and_idempotent(
     try:
         await asyncio.gather(engine.load(), engine.load(), engine.load())
         await engine.load()
-        assert loads == [engine.default_voice.model_path]
+        # Once: the shared session, and on a CPU with a core to spare the every-core one.
+        sessions = 2 if engine._alone else 1
+        assert loads == [engine.default_voice.model_path] * sessions
     finally:
         await engine.close()
 
@@ -232,6 +236,26 @@ def test_inference_threads_are_shared_out_between_parallel_requests(
     session = tts_engine._loaded[tts_engine.default_voice.name].session
     expected = max(1, len(os.sched_getaffinity(0)) // DETERMINISTIC.parallel)
     assert session.get_session_options().intra_op_num_threads == expected
+
+
+@pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2, reason="one core: nothing to spare")
+async def test_a_synthesis_alone_uses_every_core_and_two_share_them(
+    tts_engine: TtsEngine, recorder: InferenceRecorder
+) -> None:
+    name = tts_engine.default_voice.name
+    alone = tts_engine._alone[name]
+    options = alone.session.get_session_options()
+    assert options.intra_op_num_threads == len(os.sched_getaffinity(0))
+    assert options.get_session_config_entry("session.intra_op.allow_spinning") == "0"
+    await collect(tts_engine, "The kitchen light is on.")
+    assert (alone.session.runs, recorder.count) == (1, 1)  # alone: the every-core session
+    await asyncio.gather(
+        collect(tts_engine, "The hallway light is off."),
+        collect(tts_engine, "The porch light is off."),
+    )
+    # At once: one of the two shares the cores through the narrow session (the other may
+    # have started alone).
+    assert recorder.count == 3 and alone.session.runs <= 2
 
 
 @pytest.fixture
