@@ -197,9 +197,10 @@ class AsrEngine:
         language: str | None = None,
         accept: Callable[[str], bool] | None = None,
         listener: PauseListener | None = None,
+        pause_seconds: float | None = None,
     ) -> AsrStream:
         """Start an utterance whose audio arrives over time (see AsrStream)."""
-        return AsrStream(self, language, accept, listener)
+        return AsrStream(self, language, accept, listener, pause_seconds)
 
     async def close(self) -> None:
         """Drop queued work, wait for a decode in flight to end, and release the model."""

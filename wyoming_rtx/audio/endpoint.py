@@ -42,6 +42,14 @@ from enum import StrEnum
 DECODE_PAUSE_SECONDS = 0.2
 """Silence after speech that starts the speculative decode during the trailing silence."""
 
+JUDGE_PAUSE_SECONDS = 0.1
+"""In a turn the server judges, the decode starts after this much silence: it takes ~190 ms
+for a command on a 2-core CPU, and a pause that speech overtakes only wastes a decode."""
+
+END_PAUSE_SECONDS = 0.2
+"""A turn judged complete ends no sooner than this into its pause (a fast GPU decode must not
+end a turn at a gap between two words), as pipecat waits 200 ms before Smart Turn."""
+
 _EPSILON = 1e-9
 """Durations are sums of 0.032 s steps; compare with this slack so 3 x 0.032 counts as 0.096."""
 

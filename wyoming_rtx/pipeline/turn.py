@@ -19,7 +19,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
-from ..audio.endpoint import JUDGED_RULES, UNJUDGED_RULES, EndReason
+from ..audio.endpoint import JUDGE_PAUSE_SECONDS, JUDGED_RULES, UNJUDGED_RULES, EndReason
 from ..handle import Answer, HandleRequest, never_silent
 from ..tts.sentences import SentenceSplitter
 from .arbiter import WakeArbiter
@@ -162,9 +162,13 @@ class PipelineTurn:
                 self._speech_heard,
                 self._server_ended,
                 pipeline.language,
+                audio=lambda: self._stream.audio(),
             )
         self._stream: AsrStream = pipeline.asr.stream(
-            pipeline.language, accept=self._heard, listener=self._turn_end
+            pipeline.language,
+            accept=self._heard,
+            listener=self._turn_end,
+            pause_seconds=JUDGE_PAUSE_SECONDS if self._turn_end is not None else None,
         )
         self._speech_ended = asyncio.Event()
         self._notices: set[asyncio.Task[None]] = set()

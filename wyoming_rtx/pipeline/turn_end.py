@@ -2,11 +2,12 @@
 
 The server has what a satellite lacks: the speculative transcript of each pause and the home
 that says whether it is a command. So in direct mode it decides (``--end-of-turn smart``):
-at every pause the speech-to-text stream starts a decode (``DECODE_PAUSE_SECONDS`` of
+at every pause the speech-to-text stream starts a decode (``JUDGE_PAUSE_SECONDS`` of
 silence), and ``pause_wait`` judges what it heard: a command the home understands ends the
 turn now; a transcript that reads as cut off, or a command's start that is no command yet,
 waits longer for the rest; anything else ends when Smart Turn calls the audio complete.
-Complete: the turn ends now, and the satellite hears ``voice-stopped`` (Home Assistant sends
+Complete: the turn ends now (``END_PAUSE_SECONDS`` into the pause at the
+soonest), and the satellite hears ``voice-stopped`` (Home Assistant sends
 its satellites the same event at its own end of speech). Not complete: it waits for more
 speech, or for the silence the judgment allows.
 
@@ -30,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..asr.speech_gate import SPEECH_PROBABILITY
 from ..audio.endpoint import (
+    END_PAUSE_SECONDS,
     EndOfTurnDetector,
     EndOfTurnRules,
     EndReason,
@@ -56,9 +58,15 @@ class TurnEnd:
         on_speech: Callable[[], None],
         on_end: Callable[[EndReason], None],
         language: str | None = None,
+        audio: Callable[[], bytes] = bytes,
     ) -> None:
-        """on_speech: speech started (once); on_end: the turn is over, with why (once)."""
+        """on_speech: speech started (once); on_end: the turn is over, with why (once);
+        audio: the turn's audio so far, which Smart Turn scores."""
         self._detector = EndOfTurnDetector(rules)
+        self._audio = audio
+        self._paused = asyncio.Event()
+        """Set once a pause has lasted ``END_PAUSE_SECONDS``: Smart Turn scores it then,
+        since the model needs the pause itself to call a sentence finished."""
         self._model = model
         self._is_command = is_command
         self._on_speech = on_speech
@@ -69,6 +77,8 @@ class TurnEnd:
         self._in_pause = False
         self._pause_audio = b""
         self._pause_started = 0.0
+        self._complete = False
+        """This pause was judged complete before ``END_PAUSE_SECONDS``: it ends there."""
         self._probability: asyncio.Future[float] | None = None
         """Smart Turn on this pause's audio, computed once for both judgments."""
         self._judges: set[asyncio.Task[None]] = set()
@@ -86,15 +96,21 @@ class TurnEnd:
             return
         speech = probability >= SPEECH_PROBABILITY
         if speech and self._in_pause:
-            self._in_pause = False
+            self._in_pause = self._complete = False
             self._pauses += 1
             self._probability = None
+            self._paused.set()  # releases a judgment still waiting on the old pause
+            self._paused = asyncio.Event()
         was_started = detector.speech_started
         phase = detector.process(speech, CHUNK_SECONDS)
         if detector.speech_started and not was_started:
             self._on_speech()
         if phase is TurnPhase.ENDED:
             self._end(detector.end_reason or EndReason.SILENCE)
+        elif detector.silence >= END_PAUSE_SECONDS and self._in_pause:
+            self._paused.set()
+            if self._complete and detector.complete():
+                self._end(EndReason.COMPLETE)
 
     def pause(self, audio: bytes, decode: asyncio.Task[Decoded]) -> None:
         """The stream decodes what was said before this pause: judge its text when ready."""
@@ -103,6 +119,8 @@ class TurnEnd:
         self._in_pause = True
         self._pause_audio = audio
         self._pause_started = time.perf_counter()
+        if self._detector.silence >= END_PAUSE_SECONDS:
+            self._paused.set()  # the stream's scan ran ahead of this call
         self._spawn(self._judge_decode(decode, self._pauses))
 
     def heard(self, text: str, command: bool) -> None:
@@ -150,18 +168,25 @@ class TurnEnd:
             "end" if wait == 0 else f"wait {wait} s" if wait else "the rules' silence",
         )
         if wait == 0:
-            if self._detector.complete():
+            if self._detector.silence < END_PAUSE_SECONDS:
+                self._complete = True  # observe() ends it once the pause is long enough
+            elif self._detector.complete():
                 self._end(EndReason.COMPLETE)
         elif wait is not None:
             self._detector.wait(wait)
 
     async def _smart_turn(self) -> float | None:
-        """P(complete) of this pause's audio, once per pause; None without the model."""
+        """P(complete) of the turn's audio ``END_PAUSE_SECONDS`` into this pause, once per
+        pause; None without the model."""
         if self._model is None:
             return None
+        paused = self._paused
+        await paused.wait()
+        if paused is not self._paused:
+            return None  # speech resumed meanwhile: the caller sees a newer pause
         if self._probability is None:
             self._probability = asyncio.get_running_loop().run_in_executor(
-                None, self._model.probability, self._pause_audio
+                None, self._model.probability, self._audio()
             )
         try:
             return await asyncio.shield(self._probability)

@@ -1,0 +1,144 @@
+"""The server's end-of-turn judge (pipeline/turn_end.py) on scripted VAD decisions and decodes:
+when a judged turn may end, which judgments go stale, and when Smart Turn is asked."""
+
+from __future__ import annotations
+
+import asyncio
+
+from wyoming_rtx.asr.engine import Decoded
+from wyoming_rtx.audio.endpoint import (
+    END_PAUSE_SECONDS,
+    JUDGED_RULES,
+    UNJUDGED_RULES,
+    EndOfTurnRules,
+    EndReason,
+)
+from wyoming_rtx.audio.vad import CHUNK_SECONDS
+from wyoming_rtx.pipeline.turn_end import TurnEnd
+
+SPEECH, SILENCE = 0.9, 0.05
+COMMANDS = {"turn on the kitchen light."}
+
+
+class FakeModel:
+    """Smart Turn's stand-in: a fixed verdict, and the audio it was asked about."""
+
+    def __init__(self, probability: float) -> None:
+        self.value = probability
+        self.scored: list[int] = []
+
+    def probability(self, pcm: bytes) -> float:
+        self.scored.append(len(pcm))
+        return self.value
+
+
+class Judge:
+    def __init__(self, model: FakeModel | None, rules: EndOfTurnRules = JUDGED_RULES) -> None:
+        self.ended: list[EndReason] = []
+        self.speech = 0
+        self.fed = 0.0
+        self.turn = TurnEnd(
+            rules,
+            model,  # type: ignore[arg-type]
+            lambda text: text.lower() in COMMANDS,
+            self._speech,
+            self.ended.append,
+            "en",
+            audio=lambda: bytes(int(self.fed * 16000) * 2),
+        )
+
+    def _speech(self) -> None:
+        self.speech += 1
+
+    async def chunks(self, probability: float, seconds: float) -> None:
+        for _ in range(round(seconds / CHUNK_SECONDS)):
+            self.turn.observe(probability)
+            self.fed += CHUNK_SECONDS
+            await asyncio.sleep(0)  # let judgments run between chunks, as audio arrives
+
+    def pause(self, text: str | None) -> asyncio.Future[Decoded]:
+        """The stream's decode of this pause; `text` None: still running."""
+        decode: asyncio.Future[Decoded] = asyncio.get_running_loop().create_future()
+        if text is not None:
+            decode.set_result(Decoded(text, self.fed, 0.1))
+        self.turn.pause(b"", decode)  # type: ignore[arg-type]
+        return decode
+
+
+async def settle() -> None:
+    for _ in range(20):
+        await asyncio.sleep(0.01)
+
+
+async def test_a_command_ends_the_turn_no_sooner_than_the_end_pause() -> None:
+    judge = Judge(FakeModel(0.0))
+    await judge.chunks(SPEECH, 1.0)
+    assert judge.speech == 1
+    await judge.chunks(SILENCE, 0.096)  # the stream decodes at JUDGE_PAUSE_SECONDS
+    judge.pause("Turn on the kitchen light.")
+    await settle()
+    assert judge.ended == []  # judged complete, but only 0.1 s into the pause
+    await judge.chunks(SILENCE, 0.128)  # 0.224 s into the pause
+    assert judge.ended == [EndReason.COMPLETE]
+    assert judge.turn.judgments == [(None, True, 0.0)]  # a command never asks the model
+
+
+async def test_speech_after_the_pause_makes_its_judgment_stale() -> None:
+    judge = Judge(FakeModel(0.99))
+    await judge.chunks(SPEECH, 0.8)
+    await judge.chunks(SILENCE, 0.128)
+    decode = judge.pause(None)  # decoding "turn on the kitchen" ...
+    await judge.chunks(SPEECH, 0.5)  # ... while the speaker goes on
+    decode.set_result(Decoded("Turn on the kitchen light.", 0.9, 0.1))
+    await settle()
+    await judge.chunks(SILENCE, 0.5)
+    assert judge.ended == []  # the stale verdict did not end the longer turn
+
+
+async def test_smart_turn_scores_the_pause_itself() -> None:
+    model = FakeModel(0.9)
+    judge = Judge(model)
+    await judge.chunks(SPEECH, 1.5)
+    await judge.chunks(SILENCE, 0.096)
+    judge.pause("What is the capital of France?")
+    await settle()
+    assert model.scored == [] and judge.ended == []  # the model waits for a 0.2 s pause
+    await judge.chunks(SILENCE, 0.128)
+    await settle()
+    assert judge.ended == [EndReason.COMPLETE]
+    # Scored once, on the audio including at least END_PAUSE_SECONDS of the pause.
+    assert len(model.scored) == 1
+    assert model.scored[0] >= int((1.5 + END_PAUSE_SECONDS) * 16000) * 2
+
+
+async def test_the_command_window_text_is_judged_before_the_full_decode() -> None:
+    judge = Judge(FakeModel(0.9))
+    await judge.chunks(SPEECH, 1.5)
+    await judge.chunks(SILENCE, 0.224)
+    decode = judge.pause(None)  # the full window is still decoding
+    judge.turn.heard("What is the capital of France?", command=False)
+    await settle()
+    assert judge.ended == [EndReason.COMPLETE] and not decode.done()
+
+
+async def test_unfinished_text_waits_and_the_model_may_say_wait() -> None:
+    judge = Judge(FakeModel(0.2))
+    await judge.chunks(SPEECH, 1.0)
+    await judge.chunks(SILENCE, 0.224)
+    judge.pause("Tell me about the")
+    await settle()
+    await judge.chunks(SILENCE, 1.5)
+    assert judge.ended == []  # a cut-off text waits 2 s
+    await judge.chunks(SILENCE, 0.3)
+    assert judge.ended == [EndReason.SILENCE]
+
+
+async def test_without_the_model_a_question_ends_on_the_rules_silence() -> None:
+    judge = Judge(None, UNJUDGED_RULES)
+    await judge.chunks(SPEECH, 1.0)
+    await judge.chunks(SILENCE, 0.224)
+    judge.pause("What is the capital of France?")
+    await settle()
+    assert judge.ended == []
+    await judge.chunks(SILENCE, 0.5)
+    assert judge.ended == [EndReason.SILENCE]  # 0.7 s, Home Assistant's window
