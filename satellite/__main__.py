@@ -232,7 +232,8 @@ def _vad_options(vad: argparse._ArgumentGroup) -> None:
         "--vad-silence-ms",
         type=int,
         default=defaults.silence_ms,
-        help="silence after speech that ends the turn",
+        help="silence after speech that ends the turn (in direct mode the server usually "
+        "ends it sooner, when the command is complete, and this becomes a 2.5 s safety net)",
     )
     vad.add_argument(
         "--vad-no-speech-seconds",
