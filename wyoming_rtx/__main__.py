@@ -156,7 +156,13 @@ def _asr_options(asr: argparse._ArgumentGroup) -> None:
     )
     asr.add_argument(
         "--initial-prompt",
-        help="text that biases the decoder, e.g. the names in the home (default: none)",
+        help="text that biases the decoder, before the home's names (default: none)",
+    )
+    asr.add_argument(
+        "--no-home-vocabulary",
+        action="store_true",
+        help="do not bias the decoder with the names of the home's exposed entities, areas "
+        "and floors (by default they are whisper's prompt, so unusual names are heard)",
     )
     asr.add_argument(
         "--cpu-threads",
@@ -362,6 +368,7 @@ def settings_from_args(
         language=args.language,
         beam_size=args.beam_size,
         initial_prompt=args.initial_prompt,
+        home_vocabulary=not args.no_home_vocabulary,
         cpu_threads=args.cpu_threads,
         max_seconds=args.max_audio_seconds,
         allow_download=args.allow_download,

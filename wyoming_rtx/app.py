@@ -14,6 +14,7 @@ import time
 from functools import partial
 
 from .asr.engine import AsrEngine
+from .asr.vocabulary import VocabularyPrompt
 from .handle import Assistant, HandleService
 from .language_check import agree_languages
 from .memory import (
@@ -65,6 +66,8 @@ class App:
         )
         self.traces = TraceLog()
         """Every turn, whichever way it arrived: the status page and /metrics read it."""
+        if asr.home_vocabulary:
+            self.asr.vocabulary = VocabularyPrompt(lambda: self.assistant.home.snapshot)
         self.ha_turns = HomeAssistantTurns(self.traces)
         self.handle = HandleService(self.assistant, handle, turns=self.ha_turns)
         self.pipeline = Pipeline(

@@ -48,7 +48,9 @@ class AsrSettings:
     beam_size: int = 0
     """0 = auto: greedy (1) on CPU, 5 on CUDA."""
     initial_prompt: str | None = None
-    """Text that biases the decoder (e.g. the home's entity names)."""
+    """Text that biases the decoder, before the home's names."""
+    home_vocabulary: bool = True
+    """The home's entity, area and floor names bias the decoder too (asr/vocabulary.py)."""
     cpu_threads: int = 0
     """0 = let CTranslate2 choose."""
     max_seconds: float = 30.0

@@ -49,9 +49,11 @@ async def test_vad_pool_reuses_reset_detectors_up_to_its_size() -> None:
 
 async def test_command_window_keeps_only_accepted_fast_text() -> None:
     windows: list[float | None] = []
+    biased: list[bool] = []
 
-    async def decode(window: float | None) -> Decoded:
+    async def decode(window: float | None, vocabulary: bool) -> Decoded:
         windows.append(window)
+        biased.append(vocabulary)
         return Decoded("fast" if window else "full", 2.0, 0.1 if window else 0.3)
 
     policy = CommandWindow()
@@ -64,4 +66,6 @@ async def test_command_window_keeps_only_accepted_fast_text() -> None:
     long = await policy.decode(decode, lambda text: True, 15.0, 30.0, audio_seconds=11.4)
     assert long.text == "full"
     assert windows == [15.0, 15.0, None, None, None, None]
+    # The home's names bias every decode but the full one after a rejected command.
+    assert biased == [True, True, False, True, True, True]
     assert (policy.kept, policy.redone) == (1, 1)

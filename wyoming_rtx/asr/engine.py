@@ -45,6 +45,7 @@ from .short_window import FULL_WINDOW_SECONDS, decode_short_scored
 from .speech_gate import Heard, SegmentScore, SpeechRegions, Transcribed, gated_text
 from .stream import AsrStream, PauseListener
 from .vad_pool import VadPool
+from .vocabulary import joined_prompt
 
 __all__ = ["AsrDescription", "AsrEngine", "AsrStream", "Decoded"]
 
@@ -89,6 +90,8 @@ class AsrEngine:
         )
         self._use_device(pick_device(settings.device))
         self.speculative_silence = DECODE_PAUSE_SECONDS
+        self.vocabulary: Callable[[], str] = str
+        """The home's names for whisper's prompt (vocabulary.py); the app sets it."""
         """Silence after speech before the speculative decode starts. Both test commands have
         no internal pause above ~100 ms; 0.2 s leaves a 2-core CPU ~0.5 s of HA's 0.7 s window
         to finish a tiny.en decode of a short command (see bench/asr_speculative.py)."""
@@ -211,18 +214,25 @@ class AsrEngine:
         self._loading = None
 
     async def decode(
-        self, pcm: bytes, language: str | None, window_seconds: float | None = None
+        self,
+        pcm: bytes,
+        language: str | None,
+        window_seconds: float | None = None,
+        vocabulary: bool = True,
     ) -> Decoded:
         """Decode in the executor (awaiting the load first); used by transcribe and streams.
 
-        window_seconds: the encoder window for this decode (default: the engine's)."""
+        window_seconds: the encoder window for this decode (default: the engine's).
+        vocabulary: the home's names bias the decoder (command_window.py says where not)."""
         await self.load()
         language = supported_language(
             language or self.settings.language, self.description.languages
         )
         window = self.window_seconds if window_seconds is None else window_seconds
+        names = self.vocabulary() if vocabulary else ""
+        prompt = joined_prompt(self.settings.initial_prompt, names)
         return await asyncio.get_running_loop().run_in_executor(
-            self._executor, self._decode_sync, pcm, language, window
+            self._executor, self._decode_sync, pcm, language, window, prompt
         )
 
     async def decode_command(
@@ -342,14 +352,20 @@ class AsrEngine:
         )
         return model
 
-    def _decode_sync(self, pcm: bytes, language: str | None, window_seconds: float) -> Decoded:
+    def _decode_sync(
+        self, pcm: bytes, language: str | None, window_seconds: float, prompt: str | None
+    ) -> Decoded:
         model = self._model
         if model is None:
             raise RtxError("The ASR engine is closed", "asr-closed")
         started = time.perf_counter()
         usable = len(pcm) - len(pcm) % SAMPLE_WIDTH
         audio = np.frombuffer(pcm[:usable], dtype=np.int16).astype(np.float32) / 32768.0
-        heard = self._run(model, audio, language, window_seconds) if audio.size else Transcribed("")
+        heard = (
+            self._run(model, audio, language, window_seconds, prompt)
+            if audio.size
+            else Transcribed("")
+        )
         return Decoded(
             heard.text, audio.size / SAMPLE_RATE, time.perf_counter() - started, heard.segments
         )
@@ -360,6 +376,7 @@ class AsrEngine:
         audio: np.ndarray,
         language: str | None,
         window_seconds: float = FULL_WINDOW_SECONDS,
+        prompt: str | None = None,
     ) -> Transcribed:
         """Transcribe and consume the lazy segment generator here, in the executor thread.
 
@@ -375,7 +392,7 @@ class AsrEngine:
                 language,
                 window_seconds=window_seconds,
                 beam_size=self.beam_size,
-                initial_prompt=self.settings.initial_prompt,
+                initial_prompt=prompt,
             )
             if heard is not None:
                 return heard
@@ -384,7 +401,7 @@ class AsrEngine:
             audio,
             language=language,
             beam_size=self.beam_size,
-            initial_prompt=self.settings.initial_prompt,
+            initial_prompt=prompt,
             vad_filter=False,
             without_timestamps=True,
             condition_on_previous_text=False,

@@ -1,0 +1,73 @@
+"""The home's names as whisper's prompt, so "patio heater" is not heard as "padded okeyboard".
+
+Whisper reads its prompt as text said just before the audio, and leans towards its words and
+spellings: the names of the exposed entities, areas and floors (from Home Assistant or the
+home file) become that prompt, with the user's own ``--initial-prompt`` first. It is rebuilt
+only when the names change (``HomeSnapshot.names_token``), and bounded: whisper keeps at most
+223 prompt tokens, and every prompt token costs decode time on a CPU.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ..home.model import HomeSnapshot
+
+MAX_PROMPT_CHARS = 400
+"""About 100 tokens: room for the areas, floors and the first few dozen entity names."""
+
+
+def home_vocabulary(snapshot: HomeSnapshot, limit: int = MAX_PROMPT_CHARS) -> str:
+    """Areas, floors, then entity names (aliases after all names), once each, as a list
+    whisper reads like a sentence; empty for an empty home. Past `limit` the rest is left out
+    (areas first: a command names a room more often than any one device)."""
+    seen: set[str] = set()
+    names: list[str] = []
+    groups: list[list[str]] = [
+        [area.name for area in snapshot.areas.values()],
+        [floor.name for floor in snapshot.floors.values()],
+        [entity.name for entity in snapshot.entities.values()],
+        [alias for entity in snapshot.entities.values() for alias in entity.aliases],
+        [alias for area in snapshot.areas.values() for alias in area.aliases],
+    ]
+    length = 0
+    for group in groups:
+        for name in group:
+            clean = " ".join(name.split())
+            key = clean.casefold()
+            if not clean or key in seen:
+                continue
+            if length + len(clean) + 2 > limit:
+                return _sentence(names)
+            seen.add(key)
+            names.append(clean)
+            length += len(clean) + 2
+    return _sentence(names)
+
+
+def _sentence(names: list[str]) -> str:
+    return ", ".join(names) + "." if names else ""
+
+
+def joined_prompt(user_prompt: str | None, vocabulary: str) -> str | None:
+    """The user's prompt, then the home's names; None when both are empty."""
+    parts = [part.strip() for part in (user_prompt or "", vocabulary) if part and part.strip()]
+    return " ".join(parts) or None
+
+
+class VocabularyPrompt:
+    """The prompt for the current home, rebuilt only when its names change."""
+
+    def __init__(self, snapshot: Callable[[], HomeSnapshot]) -> None:
+        self._snapshot = snapshot
+        self._token: object | None = None
+        self._text = ""
+
+    def __call__(self) -> str:
+        snapshot = self._snapshot()
+        if snapshot.names_token is not self._token:
+            self._text = home_vocabulary(snapshot)
+            self._token = snapshot.names_token
+        return self._text
