@@ -76,6 +76,12 @@ def wake_attributions(settings: SatelliteSettings, wake_names: list[str]) -> lis
     return [CUSTOM_WAKE_ATTRIBUTION if name in custom else bundled for name in wake_names]
 
 
+ANSWER_HOLD_SECONDS = 3.0
+"""How long the speaker stays open after the end of a turn for its answer: a local command's
+answer comes within ~0.2 s, an LLM's first sentence within ~1-2 s; a later one opens the
+speaker again (a device's open, or a process spawn for ``--snd-command``)."""
+
+
 class TurnUplink(Protocol):
     """One turn's audio on its way to the peer: what a transport hands out per wake word.
 
@@ -273,6 +279,8 @@ class SatelliteLoop:
 
     async def _listen(self, pcm: bytes) -> None:
         self._preroll.add(pcm)
+        if self.speaker.holding and not self.transport.busy:
+            self.speaker.release()  # no answer is coming (an error, a time-out): close it
         barge_in = self.settings.barge_in and self.transport.answering
         if (self.transport.busy or self.speaker.playing) and not barge_in:
             self._muted = True  # no self-trigger from our own sounds or a pending answer
@@ -347,5 +355,7 @@ class SatelliteLoop:
         _LOGGER.info("End of turn: %s", reason.value)
         self._event("turn_ended", reason.value)
         await uplink.end(reason)
-        self._spawn(self.speaker.play_wav(self.settings.snd.done_wav), "satellite done sound")
+        # The speaker stays open after the "done" sound, so the answer plays at once.
+        done = self.speaker.play_wav(self.settings.snd.done_wav, hold=ANSWER_HOLD_SECONDS)
+        self._spawn(done, "satellite done sound")
         self.wake.reset()

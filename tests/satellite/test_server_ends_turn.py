@@ -135,8 +135,26 @@ async def test_voice_started_leaves_only_the_fallback_rule(
     assert silence_sent >= SATELLITE_FALLBACK_SECONDS - 0.1, silence_sent
 
 
-async def test_an_answer_cuts_the_done_sound_short(fixtures: Path) -> None:
-    sink = PacedSink()
+class CountingSink(PacedSink):
+    """A paced speaker that also counts how often it was opened."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.starts = 0
+
+    async def start(self) -> None:
+        self.starts += 1
+
+
+async def _answer(player: AnswerPlayer, seconds: float) -> None:
+    player.handle_event(AudioStart(rate=RATE, width=2, channels=1).event())
+    pcm = bytes(int(RATE * seconds) * 2)
+    player.handle_event(AudioChunk(rate=RATE, width=2, channels=1, audio=pcm).event())
+    player.handle_event(AudioStop().event())
+
+
+async def test_an_answer_takes_over_the_done_sound_and_its_open_speaker() -> None:
+    sink = CountingSink()
     speaker = Speaker(SndSettings(rate=RATE, device="none"), sink=sink)
     done = SndSettings().done_wav
     assert done is not None
@@ -145,19 +163,43 @@ async def test_an_answer_cuts_the_done_sound_short(fixtures: Path) -> None:
     async def report() -> None:
         played.append(True)
 
-    tasks: set[asyncio.Task] = set()
-    player = AnswerPlayer(speaker, report, tasks)
-    cue = asyncio.create_task(speaker.play_wav(done))
+    player = AnswerPlayer(speaker, report, set())
+    cue = asyncio.create_task(speaker.play_wav(done, hold=3.0))
     await asyncio.sleep(0.05)
     assert speaker.cue_playing
-    player.handle_event(AudioStart(rate=RATE, width=2, channels=1).event())
-    player.handle_event(
-        AudioChunk(rate=RATE, width=2, channels=1, audio=bytes(RATE // 5 * 2)).event()
-    )
-    player.handle_event(AudioStop().event())
-    await asyncio.wait_for(cue, 2)
+    await _answer(player, 0.2)
     await asyncio.wait_for(player.done.wait(), 2)
-    assert sink.aborted == 1  # the done sound was stopped, not played out
-    cue_seconds = sink.played_seconds - 0.2
-    assert cue_seconds < 0.15, sink.played_seconds  # of its 0.22 s
+    await asyncio.wait_for(cue, 2)  # the hold ended with the answer, not after 3 s
+    assert (sink.starts, sink.aborted) == (1, 0)  # one open speaker for both
+    assert sink.played_seconds - 0.2 < 0.15, sink.played_seconds  # of the sound's 0.22 s
     assert played == [True]
+
+
+async def test_the_speaker_is_held_open_for_the_answer() -> None:
+    sink = CountingSink()
+    speaker = Speaker(SndSettings(rate=RATE, device="none"), sink=sink)
+    player = AnswerPlayer(speaker, _nothing, set())
+    hold = asyncio.create_task(speaker.play_wav(None, hold=3.0))  # no "done" sound at all
+    await asyncio.sleep(0.5)
+    assert sink.starts == 1 and speaker.playing  # opened before the answer came
+    await _answer(player, 0.1)
+    await asyncio.wait_for(player.done.wait(), 2)
+    await asyncio.wait_for(hold, 2)
+    assert sink.starts == 1 and abs(sink.played_seconds - 0.1) < 0.01
+
+
+async def test_a_hold_without_an_answer_closes_and_a_sound_ends_it_early() -> None:
+    sink = CountingSink()
+    speaker = Speaker(SndSettings(rate=RATE, device="none"), sink=sink)
+    await asyncio.wait_for(speaker.play_wav(None, hold=0.2), 2)  # nobody answered
+    assert not speaker.playing and sink.starts == 1
+    hold = asyncio.create_task(speaker.play_wav(None, hold=30.0))
+    await asyncio.sleep(0.05)
+    # The next turn's "awake" sound does not wait out the hold.
+    await asyncio.wait_for(speaker.play_wav(SndSettings().awake_wav), 2)
+    await asyncio.wait_for(hold, 1)
+    assert sink.starts == 3
+
+
+async def _nothing() -> None:
+    return None
