@@ -254,6 +254,7 @@ class SatelliteSession:
         # Alone on the server, nobody else can have heard it: no arbitration, no wait.
         self._released = len(self._pipeline.bell.links) < 2
         if not self._released:
+            self._turn.hold()  # the server's own end of turn must wait for the arbiter too
             self._pipeline.arbiter.join(self)
         self._receiving_audio = True
         self._converter = None
@@ -289,6 +290,8 @@ class SatelliteSession:
 
     def release(self) -> None:
         self._released = True
+        if self._turn is not None:
+            self._turn.release()
         if self._speech_ended_early and self._turn is not None:
             self._turn.end_of_speech()
 

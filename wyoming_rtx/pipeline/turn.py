@@ -171,6 +171,8 @@ class PipelineTurn:
             pause_seconds=JUDGE_PAUSE_SECONDS if self._turn_end is not None else None,
         )
         self._speech_ended = asyncio.Event()
+        self._released = asyncio.Event()
+        self._released.set()
         self._notices: set[asyncio.Task[None]] = set()
         self._task: asyncio.Task[None] | None = None
         self._stage = "asr"
@@ -231,6 +233,15 @@ class PipelineTurn:
         _LOGGER.debug("Turn %d ended by the server: %s", self.trace.turn_id, reason.value)
         self.end_of_speech()
 
+    def hold(self) -> None:
+        """Do not answer yet, even once speech has ended (the wake-word arbiter decides
+        whether this satellite answers at all)."""
+        self._released.clear()
+
+    def release(self) -> None:
+        """Answer once speech has ended (the arbiter chose this satellite)."""
+        self._released.set()
+
     def played(self) -> None:
         """The satellite finished playing the answer."""
         self.trace.mark("played")
@@ -263,6 +274,7 @@ class PipelineTurn:
         traces = self._pipeline.traces
         try:
             await self._speech_ended.wait()
+            await self._released.wait()
             if self.trace.end_of_turn not in ("", "client"):
                 await self._output.send_end_of_speech(EndReason(self.trace.end_of_turn))
             self._pipeline.set_state(self._who, "thinking")
