@@ -175,7 +175,9 @@ async def test_close_drops_queued_speculation(
 
     started: list[float] = []
 
-    def slow_run(model: object, audio: object, language: str | None, window: float) -> Transcribed:
+    def slow_run(
+        model: object, audio: object, language: str | None, window: float, prompt: object
+    ) -> Transcribed:
         started.append(time.monotonic())
         time.sleep(0.3)
         return Transcribed("text")

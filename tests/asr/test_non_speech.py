@@ -27,6 +27,7 @@ from wyoming_rtx.asr.speech_gate import (
     SpeechRegions,
     Transcribed,
     gated_text,
+    loops,
 )
 
 from .conftest import read_wav_16k_mono
@@ -254,6 +255,20 @@ def test_gated_text_keeps_speech_and_only_confident_blips() -> None:
 
 
 # --- the engine: no decode for no speech ---------------------------------------------------
+
+
+def test_a_decoder_loop_is_dropped() -> None:
+    """What the side-by-side bench's TV babble gave: a loop, whisper's compression-ratio test
+    catches it; real sentences, even a long answer, pass."""
+    loop = "I'm going to be back, " * 20
+    assert loops(loop) and gated_text(Heard.SPEECH, loop, ()) == ""
+    assert loops("Well, now, " + "now, " * 30)
+    passage = (
+        "The weather today will be sunny with a high of 24 degrees and light winds from the "
+        "west. Tomorrow brings rain in the afternoon, so take an umbrella."
+    )
+    for text in ("Turn on the living room light.", "Yes, yes.", passage):
+        assert not loops(text) and gated_text(Heard.SPEECH, text, ()) == text
 
 
 @pytest.fixture

@@ -167,7 +167,8 @@ class AsrEngine:
                 len(pcm) / BYTES_PER_SECOND,
             )
             return ""
-        result = await self.decode(pcm, language)
+        # Only blips: the home's names would be what whisper writes into them.
+        result = await self.decode(pcm, language, vocabulary=regions.heard is Heard.SPEECH)
         text = self.gate(regions, result)
         _LOGGER.info(
             "Transcribed %.2f s of audio in %.0f ms: %s",

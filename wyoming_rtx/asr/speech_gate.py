@@ -30,10 +30,14 @@ SPEECH_PROBABILITY and lasts until a chunk below SILENCE_PROBABILITY.
 from __future__ import annotations
 
 import enum
+import logging
 import re
+import zlib
 from dataclasses import dataclass
 
 from ..audio.vad import CHUNK_SECONDS
+
+_LOGGER = logging.getLogger(__name__)
 
 SPEECH_PROBABILITY = 0.5
 SILENCE_PROBABILITY = 0.35
@@ -160,4 +164,22 @@ def gated_text(heard: Heard, text: str, segments: tuple[SegmentScore, ...]) -> s
     if heard is Heard.BLIPS:
         kept = (s.text for s in segments if s.confident and not s.silence_phrase)
         return " ".join(kept).strip()
+    if loops(text):
+        _LOGGER.info("Decode looped (%d characters): nothing heard", len(text))
+        return ""
     return text
+
+
+LOOP_COMPRESSION_RATIO = 2.4
+"""Whisper's own `compression_ratio_threshold`: text that zlib shrinks more than this much is
+a decoder loop ("I'm going to be back, I'm going to be back, ..." from a TV's babble), which
+whisper would retry at a higher temperature; we decode once, so it is dropped instead."""
+
+
+def loops(text: str) -> bool:
+    """The text repeats itself as a decoder loop does (whisper's compression-ratio test; too
+    short a text to judge is never a loop)."""
+    data = text.encode("utf-8")
+    if len(data) < 48:
+        return False
+    return len(data) / len(zlib.compress(data)) > LOOP_COMPRESSION_RATIO

@@ -155,6 +155,12 @@ class AsrStream:
             )
             return ""
         speculation, self._speculation = self._speculation, None
+        if self.heard is Heard.BLIPS and speculation is not None:
+            # Decoded with the home's names as the prompt, which whisper writes into blips
+            # ("Hallway, Living Room."): blips are decoded without them, below.
+            self._speculation = speculation
+            self._drop_speculation("only blips")
+            speculation = None
         result: Decoded | None = None
         if speculation is not None:
             try:
@@ -173,9 +179,14 @@ class AsrStream:
         if result is None:
             if self._speculative:
                 self.speculative_hit = False
-            result = await self._engine.decode_command(
-                bytes(self._buffer), self._language, accept or self._accept
-            )
+            if self.heard is Heard.BLIPS:
+                result = await self._engine.decode(
+                    bytes(self._buffer), self._language, vocabulary=False
+                )
+            else:
+                result = await self._engine.decode_command(
+                    bytes(self._buffer), self._language, accept or self._accept
+                )
         _LOGGER.info(
             "Transcribed %.2f s of audio in %.0f ms (ready %.0f ms after audio-stop, "
             "speculative %s): %s",
