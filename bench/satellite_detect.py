@@ -52,7 +52,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench.corpus_speech.make_speech import Plan, ensure_corpus  # noqa: E402
 from satellite.audio_in import MicSupervisor  # noqa: E402
-from satellite.audio_out import NullSink, Speaker  # noqa: E402
+from satellite.audio_out import Speaker  # noqa: E402
 from satellite.core import SatelliteLoop  # noqa: E402
 from satellite.settings import (  # noqa: E402
     MicSettings,
@@ -61,6 +61,7 @@ from satellite.settings import (  # noqa: E402
     VadSettings,
     WakeSettings,
 )
+from satellite.sinks import NullSink  # noqa: E402
 from satellite.wake import WakeDetection, WakeDetector, WakeEngine, make_engine  # noqa: E402
 from wyoming_rtx.audio.endpoint import EndReason  # noqa: E402
 from wyoming_rtx.audio.vad import SpeechDetector  # noqa: E402

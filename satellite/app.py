@@ -25,12 +25,13 @@ from dataclasses import dataclass
 from wyoming.info import Info
 
 from .audio_in import MicSource, MicSupervisor
-from .audio_out import SoundSink, Speaker
+from .audio_out import Speaker
 from .core import SatelliteLoop, Transport, build_info
 from .direct import DirectClient
 from .discovery import Announcer, ServerFinder
 from .ha_server import HaSatellite
 from .settings import DirectSettings, HaSettings, SatelliteSettings
+from .sinks import SoundSink
 from .wake import WakeDetector, WakeEngine, make_engine
 
 _LOGGER = logging.getLogger(__name__)

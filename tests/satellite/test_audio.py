@@ -12,8 +12,9 @@ import pytest
 from wyoming.audio import AudioChunk
 
 from satellite.audio_in import MicSupervisor
-from satellite.audio_out import CommandSink, FileSink, Speaker
+from satellite.audio_out import Speaker
 from satellite.settings import MicSettings, SndSettings
+from satellite.sinks import CommandSink, FileSink
 
 from .conftest import read_pcm
 

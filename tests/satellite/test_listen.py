@@ -8,9 +8,10 @@ from pathlib import Path
 import pytest
 
 from satellite.audio_in import MicSupervisor
-from satellite.audio_out import NullSink, Speaker
+from satellite.audio_out import Speaker
 from satellite.core import SatelliteLoop
 from satellite.settings import MicSettings, SatelliteSettings, SndSettings, WakeSettings
+from satellite.sinks import NullSink
 from satellite.wake import WakeDetection, WakeDetector, WakeEngine
 from wyoming_rtx.audio.endpoint import EndReason
 

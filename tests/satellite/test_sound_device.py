@@ -18,8 +18,8 @@ from typing import Any
 import pytest
 
 from satellite.audio_in import SoundDeviceMic, make_mic
-from satellite.audio_out import SoundDeviceSink, make_sink
 from satellite.settings import MicSettings, SndSettings
+from satellite.sinks import SoundDeviceSink, make_sink
 
 
 class FakeStream:
@@ -245,7 +245,7 @@ async def test_a_stalled_microphone_is_noticed_reopened_and_warned_about_once(
 
 def test_with_no_option_the_satellite_uses_the_default_microphone_and_speaker() -> None:
     from satellite.__main__ import build_parser, settings_from_args
-    from satellite.audio_out import NullSink
+    from satellite.sinks import NullSink
 
     parser = build_parser()
     settings = settings_from_args(parser, parser.parse_args([]))

@@ -83,11 +83,7 @@ class TurnEnd:
         """Smart Turn on this pause's audio, computed once for both judgments."""
         self._judges: set[asyncio.Task[None]] = set()
         self.judgments: list[tuple[float | None, bool, float | None]] = []
-        """(P(complete), command, wait) per judgment, for the trace and tests."""
-
-    @property
-    def ended(self) -> bool:
-        return self._detector.ended
+        """(P(complete), command, wait) per judgment, as the debug log shows them."""
 
     def observe(self, probability: float) -> None:
         """One 32 ms chunk's speech probability, from the stream's own VAD scan."""
