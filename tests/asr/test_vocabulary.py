@@ -8,6 +8,7 @@ import dataclasses
 from wyoming_rtx.asr.vocabulary import (
     MAX_PROMPT_CHARS,
     VocabularyPrompt,
+    echoes,
     home_vocabulary,
     joined_prompt,
 )
@@ -67,3 +68,19 @@ def test_rebuilt_only_when_the_names_change() -> None:
     assert prompt() is first
     current = home(Entity("light.b", "Bubble Lamp"))  # new names, new token
     assert "Bubble Lamp" in prompt()
+
+
+def test_a_transcript_that_reads_back_the_list_is_an_echo() -> None:
+    names = "Pantry, Patio, Top Floor, Piano Lamp, Greenhouse Fan, Patio Heater."
+    assert echoes("Pantry Piano Lamp, Top Floor, Deeper Fan,", names)  # seen from 8 kHz audio
+    assert echoes("Patio Heater, Greenhouse Fan.", names)
+    # Real commands name one or two things in a sentence, not a list of them.
+    for said in (
+        "Turn on the Patio Heater.",
+        "Turn on the Patio Heater and the Greenhouse Fan.",
+        "Set the Piano Lamp to 40%.",
+        "Yes, the Pantry.",
+        "Study, please.",
+    ):
+        assert not echoes(said, names), said
+    assert not echoes("Pantry, Patio", "")

@@ -13,6 +13,7 @@ that non-speech gives no words (speech_gate.py).
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import functools
 import logging
 import time
@@ -45,7 +46,7 @@ from .short_window import FULL_WINDOW_SECONDS, decode_short_scored
 from .speech_gate import Heard, SegmentScore, SpeechRegions, Transcribed, gated_text
 from .stream import AsrStream, PauseListener
 from .vad_pool import VadPool
-from .vocabulary import joined_prompt
+from .vocabulary import echoes, joined_prompt
 
 __all__ = ["AsrDescription", "AsrEngine", "AsrStream", "Decoded"]
 
@@ -232,9 +233,24 @@ class AsrEngine:
         window = self.window_seconds if window_seconds is None else window_seconds
         names = self.vocabulary() if vocabulary else ""
         prompt = joined_prompt(self.settings.initial_prompt, names)
-        return await asyncio.get_running_loop().run_in_executor(
+        loop = asyncio.get_running_loop()
+        decoded = await loop.run_in_executor(
             self._executor, self._decode_sync, pcm, language, window, prompt
         )
+        if names and echoes(decoded.text, names):
+            _LOGGER.info("Decode read back the home's names (%r): again without them", decoded.text)
+            again = await loop.run_in_executor(
+                self._executor,
+                self._decode_sync,
+                pcm,
+                language,
+                window,
+                joined_prompt(self.settings.initial_prompt, ""),
+            )
+            decoded = dataclasses.replace(
+                again, decode_seconds=decoded.decode_seconds + again.decode_seconds
+            )
+        return decoded
 
     async def decode_command(
         self, pcm: bytes, language: str | None, accept: Callable[[str], bool] | None

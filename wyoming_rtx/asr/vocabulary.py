@@ -57,6 +57,22 @@ def joined_prompt(user_prompt: str | None, vocabulary: str) -> str | None:
     return " ".join(parts) or None
 
 
+def echoes(text: str, vocabulary: str) -> bool:
+    """The transcript reads back the prompt's list instead of what was said ("Pantry Piano
+    Lamp, Top Floor, Deeper Fan," from 8 kHz audio): two or more of its comma-separated parts
+    are made of the list's words only, and they are most of it."""
+    if not vocabulary or "," not in text:
+        return False
+    words = set(_key(vocabulary).split())
+    parts = [_key(part).split() for part in text.split(",") if _key(part)]
+    listed = sum(all(word in words for word in part) for part in parts)
+    return listed >= 2 and listed * 2 >= len(parts)
+
+
+def _key(text: str) -> str:
+    return " ".join("".join(c if c.isalnum() else " " for c in text.casefold()).split())
+
+
 class VocabularyPrompt:
     """The prompt for the current home, rebuilt only when its names change."""
 
