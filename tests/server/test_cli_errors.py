@@ -92,6 +92,7 @@ CASES: list[tuple[str, Callable[[Path], list[str]], str, str]] = [
     ("keep-alive", lambda t: ["--llm-keep-alive", "30 min"], "--llm-keep-alive 30 min:", "30m"),
     ("token-file", lambda t: ["--http-token-file", str(t / "no")], "--http-token-file", "cannot"),
     ("key-file", lambda t: ["--llm-api-key-file", str(t / "k")], "--llm-api-key-file", "--llm-url"),
+    ("turn-model", lambda t: ["--turn-model", str(t / "st.onnx")], "--turn-model", "no such file"),
 ]
 
 
