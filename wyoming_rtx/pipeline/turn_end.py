@@ -75,7 +75,8 @@ class TurnEnd:
         self._pauses = 0
         """Counts pauses; speech after a pause makes a judgment of it stale."""
         self._in_pause = False
-        self._pause_audio = b""
+        self._pause_seconds = 0.0
+        """How much had been said when this pause began (for the log line)."""
         self._pause_started = 0.0
         self._complete = False
         """This pause was judged complete before ``END_PAUSE_SECONDS``: it ends there."""
@@ -113,7 +114,7 @@ class TurnEnd:
         if self._detector.ended or not self._detector.speech_started:
             return
         self._in_pause = True
-        self._pause_audio = audio
+        self._pause_seconds = len(audio) / 32000
         self._pause_started = time.perf_counter()
         if self._detector.silence >= END_PAUSE_SECONDS:
             self._paused.set()  # the stream's scan ran ahead of this call
@@ -156,7 +157,7 @@ class TurnEnd:
         self.judgments.append((probability, command, wait))
         _LOGGER.debug(
             "Pause after %.2f s judged %.0f ms into it: P(complete)=%s, command=%s, %r -> %s",
-            len(self._pause_audio) / 32000,
+            self._pause_seconds,
             (time.perf_counter() - self._pause_started) * 1000,
             "-" if probability is None else f"{probability:.2f}",
             command,
