@@ -152,12 +152,33 @@ class Assistant:
         match = self.matcher.match(text, self.home.snapshot, area)
         return match is not None and self.executor.supports(match.intent)
 
+    def goes_to_llm(self, request: HandleRequest) -> bool:
+        """True when `answer(request)` would go straight to the LLM: no local command, no
+        pending question to answer, no room to ask for. Only such a request may be answered
+        as a draft before its turn is over (pipeline/answer_run.py): the LLM's words change
+        nothing, and its tool calls wait (`answer(may_act=)`), while every other path acts at
+        once."""
+        text = request.text.strip()
+        if self.llm is None or not text or not self.matcher.loaded:
+            return False
+        if request.conversation_id and self.conversations.has_pending(request.conversation_id):
+            return False
+        area = self._area(request)
+        if self.matcher.match(text, self.home.snapshot, area) is not None:
+            return False
+        return area is not None or self.matcher.match_needing_area(text, self.home.snapshot) is None
+
     def recognize(self, request: HandleRequest) -> IntentMatch | None:
         """Local recognition only (used by the `intent` reply mode: HA executes)."""
         return self.matcher.match(request.text, self.home.snapshot, self._area(request))
 
-    async def answer(self, request: HandleRequest) -> AsyncIterator[str | Answer]:
-        """Yield LLM text deltas as they stream (none for local intents), then one Answer."""
+    async def answer(
+        self, request: HandleRequest, may_act: asyncio.Event | None = None
+    ) -> AsyncIterator[str | Answer]:
+        """Yield LLM text deltas as they stream (none for local intents), then one Answer.
+
+        may_act: given, the LLM's tool calls and the turn's record in the conversation wait
+        until it is set (a draft answer, for a request `goes_to_llm` accepted)."""
         started = time.perf_counter()
         cid = request.conversation_id or self.conversations.new_id()
         area = self._area(request)
@@ -178,7 +199,7 @@ class Assistant:
                 yield asked
                 return
         if self.llm is not None and text:
-            async for item in self._llm_answer(text, cid, area):
+            async for item in self._llm_answer(text, cid, area, may_act):
                 yield item
             return
         if not self.home.available:
@@ -274,13 +295,16 @@ class Assistant:
         return self._declined(pending, text, cid)
 
     async def _llm_answer(
-        self, text: str, cid: str, area: str | None
+        self, text: str, cid: str, area: str | None, may_act: asyncio.Event | None = None
     ) -> AsyncIterator[str | Answer]:
         assert self.llm is not None
         history = self.conversations.history(cid)
         streamed = False
-        async for item in self.llm.respond(history, text, self.home.snapshot, cid, area):
+        answers = self.llm.respond(history, text, self.home.snapshot, cid, area, may_act)
+        async for item in answers:
             if isinstance(item, LlmResult):
+                if may_act is not None:
+                    await may_act.wait()  # a draft is recorded only once its turn is confirmed
                 if not item.ok:
                     if streamed:
                         yield f" {item.apology}"

@@ -129,6 +129,16 @@ class ConversationStore:
         conversation.pending = action
         conversation.pending_until = self._clock() + seconds
 
+    def has_pending(self, conversation_id: str) -> bool:
+        """True when the next turn of this conversation answers a pending question."""
+        self._expire()
+        conversation = self._conversations.get(conversation_id)
+        return (
+            conversation is not None
+            and conversation.pending is not None
+            and self._clock() <= conversation.pending_until
+        )
+
     def take_pending(self, conversation_id: str) -> PendingAction | None:
         """The pending action, removed: the next turn either confirms it or cancels it.
 

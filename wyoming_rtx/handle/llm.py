@@ -114,14 +114,21 @@ class LlmAgent:
         home: HomeSnapshot,
         conversation_id: str | None = None,
         area: str | None = None,
+        may_act: asyncio.Event | None = None,
     ) -> AsyncIterator[str | LlmResult]:
         """Stream an answer; on a failure or a timeout (module docstring), end with an apology.
 
         A failure inside the chat task arrives here as its result at once, so the apology is
-        spoken as soon as the failure happens, never after a timeout."""
+        spoken as soon as the failure happens, never after a timeout.
+
+        may_act: given, every tool call waits until it is set. A draft answer, started on a
+        transcript before the speaker's turn is over (pipeline/answer_run.py), streams its
+        words at once but changes nothing in the home before the turn is confirmed; a draft
+        that is dropped is cancelled while it waits."""
         queue: asyncio.Queue[str | Progress | LlmResult] = asyncio.Queue()
         task = asyncio.create_task(
-            self._run(history, text, home, queue, conversation_id, area), name="llm chat"
+            self._run(history, text, home, queue, conversation_id, area, may_act),
+            name="llm chat",
         )
         loop = asyncio.get_running_loop()
         started = False
@@ -202,12 +209,18 @@ class LlmAgent:
         queue: asyncio.Queue[str | Progress | LlmResult],
         conversation_id: str | None,
         area: str | None,
+        may_act: asyncio.Event | None = None,
     ) -> None:
         """The chat, tool rounds included; always ends by putting one `LlmResult`."""
         parts: list[str] = []
         try:
             result = await self._chat(
-                self._messages(history, text, home, area), queue, parts, conversation_id, area
+                self._messages(history, text, home, area),
+                queue,
+                parts,
+                conversation_id,
+                area,
+                may_act,
             )
         except _TRANSPORT_ERRORS as err:
             self._log_failure(str(err) or type(err).__name__, err)
@@ -224,6 +237,7 @@ class LlmAgent:
         parts: list[str],
         conversation_id: str | None,
         area: str | None,
+        may_act: asyncio.Event | None = None,
     ) -> LlmResult:
         tool_calls_done = 0
         for round_no in range(MAX_TOOL_ROUNDS + 1):
@@ -233,6 +247,9 @@ class LlmAgent:
             if not calls:
                 break
             for call in calls:
+                if may_act is not None and not may_act.is_set():
+                    _LOGGER.debug("Tool call %s waits for the turn to be confirmed", call.name)
+                    await may_act.wait()
                 await queue.put(ALIVE)
                 result = await self.tools.run(call.name, call.arguments, conversation_id, area)
                 tool_calls_done += 1

@@ -10,6 +10,7 @@ Assistant shows and speaks, with the traceback in the log.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 
@@ -31,8 +32,9 @@ async def answers(
     request: HandleRequest,
     *,
     startup_wait: float = STARTUP_WAIT_SECONDS,
+    may_act: asyncio.Event | None = None,
 ) -> AsyncIterator[str | Answer]:
-    """`assistant.answer(request)`, always ending in exactly one `Answer`.
+    """`assistant.answer(request, may_act)`, always ending in exactly one `Answer`.
 
     Yields the streamed text deltas as they come; after a failure mid-stream the apology
     follows as one more delta, so a caller that speaks deltas says it too."""
@@ -47,7 +49,7 @@ async def answers(
         return
     streamed = False
     try:
-        async for item in assistant.answer(request):
+        async for item in assistant.answer(request, may_act):
             if isinstance(item, Answer):
                 yield item
                 return
