@@ -18,6 +18,7 @@ from wyoming.pipeline import PipelineStage, RunPipeline
 from wyoming_helpers import to_16k_mono
 
 from wyoming_rtx.app import App
+from wyoming_rtx.audio.vad import CHUNK_BYTES, CHUNK_SECONDS
 from wyoming_rtx.settings import AsrSettings, HandleSettings, ServerSettings, TtsSettings
 
 
@@ -152,3 +153,87 @@ def heard(app: App, pcm22k: bytes, rate: int) -> asyncio.Future[str]:
 def rms(pcm: bytes) -> float:
     samples = np.frombuffer(pcm, dtype="<i2").astype(np.float64)
     return float(np.sqrt(np.mean(samples**2))) if samples.size else 0.0
+
+
+TAIL_SECONDS = 3.0
+"""Room noise after the speech: longer than every server rule, so the client never ends."""
+
+
+def room_noise(seconds: float, seed: int = 3) -> bytes:
+    """-60 dBFS white noise: a quiet room, which the VAD hears as silence."""
+    rng = np.random.default_rng(seed)
+    return (rng.standard_normal(int(16000 * seconds)) * 33).astype("<i2").tobytes()
+
+
+def speech_end(pcm: bytes) -> float:
+    """Seconds to the end of the last 10 ms frame within 30 dB of the loudest (the voice's
+    own padding after the last word is not speech)."""
+    samples = np.frombuffer(pcm, dtype="<i2").astype(np.float64)
+    frames = samples[: samples.size - samples.size % 160].reshape(-1, 160)
+    energy = (frames**2).mean(axis=1)
+    return (int(np.nonzero(energy >= energy.max() / 1000)[0][-1]) + 1) * 0.01
+
+
+@dataclass
+class PacedTurn:
+    speech_seconds: float
+    """Where the speech ends in the streamed audio."""
+    events: list[Event] = field(default_factory=list)
+    stopped_after: float | None = None
+    """Seconds of audio sent when voice-stopped arrived; None if it never did."""
+
+    def kinds(self) -> list[str]:
+        return [e.type for e in self.events]
+
+    def text(self, kind: str) -> str:
+        return next(e.data.get("text") or "" for e in self.events if e.type == kind)
+
+
+async def paced_turn(port: int, pcm: bytes, name: str) -> PacedTurn:
+    """Stream `pcm` and then room noise at real-time pace until the server says
+    voice-stopped (or the noise runs out); then audio-stop, and read the answer."""
+    result = PacedTurn(speech_seconds=speech_end(pcm))
+    audio = pcm + room_noise(TAIL_SECONDS)
+    async with FakeSatellite(port, name, "Living Room") as sat:
+        client = sat.client
+        await client.write_event(
+            RunPipeline(start_stage=PipelineStage.ASR, end_stage=PipelineStage.TTS).event()
+        )
+        await client.write_event(AudioStart(rate=16000, width=2, channels=1).event())
+        stopped = asyncio.Event()
+        sent = 0
+
+        async def read() -> None:
+            while (event := await client.read_event()) is not None:
+                result.events.append(event)
+                if event.type == "voice-stopped" and result.stopped_after is None:
+                    result.stopped_after = sent / 32000
+                    stopped.set()
+                if event.type == "audio-stop":
+                    return
+
+        reader = asyncio.create_task(read())
+        start = time.monotonic()
+        for index, offset in enumerate(range(0, len(audio), CHUNK_BYTES)):
+            delay = start + index * CHUNK_SECONDS - time.monotonic()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            if stopped.is_set():
+                break
+            chunk = audio[offset : offset + CHUNK_BYTES]
+            await client.write_event(
+                AudioChunk(rate=16000, width=2, channels=1, audio=chunk).event()
+            )
+            sent += len(chunk)
+        await client.write_event(AudioStop().event())
+        await asyncio.wait_for(reader, 60)
+        with contextlib.suppress(ConnectionError):
+            await client.write_event(Event(type="played"))
+    return result
+
+
+async def hesitant(app: App, before: str, after: str, pause: float) -> bytes:
+    """`before`, a pause of room noise, then `after` (as two renderings of the voice)."""
+    first = await speech(app, before)
+    second = (await speech(app, after))[int(16000 * 0.4) * 2 :]  # without the lead-in
+    return first + room_noise(pause, seed=5) + second

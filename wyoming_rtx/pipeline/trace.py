@@ -80,6 +80,9 @@ class TurnTrace:
     end_of_turn: str = ""
     """Who ended the user's turn and why: the server's ``complete`` (judged at a pause),
     ``silence``, ``max_length``, ``no_speech``, or ``client`` (the satellite's own rule)."""
+    draft: str = ""
+    """An LLM answer started before the turn was over: ``kept`` (the final transcript said
+    the same words, so it was spoken), ``dropped`` (it was not), or "" (none started)."""
 
     def mark(self, stage: str, at: float | None = None) -> None:
         """Record a stage once (the first time it happens)."""

@@ -15,13 +15,12 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
 from ..audio.endpoint import JUDGE_PAUSE_SECONDS, JUDGED_RULES, UNJUDGED_RULES, EndReason
-from ..handle import Answer, HandleRequest, never_silent
-from ..tts.sentences import SentenceSplitter
+from ..handle import Answer, HandleRequest
+from .answer_run import AnswerRun, DraftSlot
 from .arbiter import WakeArbiter
 from .bell import TimerBell
 from .trace import TraceLog, TurnTrace
@@ -163,6 +162,7 @@ class PipelineTurn:
                 self._server_ended,
                 pipeline.language,
                 audio=lambda: self._stream.audio(),
+                on_resume=lambda: self._draft.drop("speech resumed"),
             )
         self._stream: AsrStream = pipeline.asr.stream(
             pipeline.language,
@@ -175,6 +175,19 @@ class PipelineTurn:
         self._released.set()
         self._notices: set[asyncio.Task[None]] = set()
         self._task: asyncio.Task[None] | None = None
+        self._draft = DraftSlot(
+            pipeline.assistant,
+            pipeline.tts,
+            HandleRequest(
+                text="",
+                conversation_id=f"satellite-{who.name}",
+                language=pipeline.language,
+                area=who.area,
+                satellite_id=who.name,
+            ),
+            self.trace,
+        )
+        """The answer started on a pause's transcript, before the turn was over."""
         self._stage = "asr"
         """The request in progress, which an error or a cancel is charged to."""
 
@@ -192,6 +205,9 @@ class PipelineTurn:
         command = self._is_local_command(text)
         if self._turn_end is not None:
             self._turn_end.heard(text, command)
+        in_turn = self._turn_end is None or self._turn_end.in_pause or self._speech_ended.is_set()
+        if not command and self._speak and in_turn:
+            self._draft.offer(text)
         return command
 
     def feed(self, pcm: bytes) -> None:
@@ -265,6 +281,7 @@ class PipelineTurn:
             self._turn_end.close()
         for notice in list(self._notices):
             notice.cancel()
+        self._draft.drop("the turn was cancelled")
         self._stream.cancel()
         if self._task is not None:
             self._task.cancel()
@@ -284,6 +301,7 @@ class PipelineTurn:
             traces.request_done(self.trace, "asr")
             await self._output.send_transcript(text)
             if self._speak and not text:
+                self._draft.drop("no speech")
                 await self._answer_nothing()
             elif self._speak:
                 self._stage = "handle"
@@ -298,6 +316,7 @@ class PipelineTurn:
             traces.request_done(self.trace, self._stage, "error")
             _LOGGER.exception("Turn %d failed", self.trace.turn_id)
         finally:
+            self._draft.drop("the turn is over")
             if "played" not in self.trace.marks:
                 self._pipeline.set_state(self._who, "idle" if outcome != "done" else "speaking")
             traces.finish(self.trace, outcome, error)
@@ -313,56 +332,34 @@ class PipelineTurn:
         await self._output.send_audio_stop()
 
     async def _answer(self, text: str) -> None:
-        """Handle the text; speak each sentence as soon as it is complete."""
-        request = HandleRequest(
-            text=text,
-            conversation_id=f"satellite-{self._who.name}",
-            language=self._pipeline.language,
-            area=self._who.area,
-            satellite_id=self._who.name,
-        )
-        sentences: asyncio.Queue[str | None] = asyncio.Queue()
-        speaker = asyncio.create_task(self._speak_sentences(sentences), name="turn speaker")
-        splitter = SentenceSplitter(first_clause=True)
-        streamed = False
+        """Handle the text (or adopt the draft that already did); speak each sentence as
+        soon as it is complete."""
+        run = self._draft.take(text)
+        speaker = asyncio.create_task(self._speak_sentences(run), name="turn speaker")
         try:
-            answers: AsyncIterator[str | Answer] = never_silent.answers(
-                self._pipeline.assistant, request
-            )
-            async with contextlib.aclosing(answers) as items:
-                async for item in items:
-                    if isinstance(item, str):
-                        streamed = True
-                        self.trace.mark("answer_text")
-                        for sentence in splitter.add(item):
-                            sentences.put_nowait(sentence)
-                        continue
-                    self.trace.mark("answer_text")
-                    self.trace.answer, self.trace.source = item.text, item.source
-                    self.trace.handled = item.handled
-                    self.trace.conversation_id = item.conversation_id
-                    self._pipeline.traces.request_done(self.trace, "handle")
-                    self._stage = "tts"
-                    if not streamed:
-                        for sentence in splitter.add(item.text):
-                            sentences.put_nowait(sentence)
-                    for sentence in splitter.flush():
-                        sentences.put_nowait(sentence)
-                    await self._output.send_answer(item)
-            sentences.put_nowait(None)
+            await run.first_text.wait()
+            self.trace.mark("answer_text")
+            answer = await run.answer
+            self.trace.answer, self.trace.source = answer.text, answer.source
+            self.trace.handled = answer.handled
+            self.trace.conversation_id = answer.conversation_id
+            self._pipeline.traces.request_done(self.trace, "handle")
+            self._stage = "tts"
+            await self._output.send_answer(answer)
             await speaker
         finally:
             # Whatever ended the answer (client gone, cancelled), the speaker's own outcome
             # is collected here so no task error is left unretrieved.
+            run.cancel()
             speaker.cancel()
             await asyncio.gather(speaker, return_exceptions=True)
 
-    async def _speak_sentences(self, sentences: asyncio.Queue[str | None]) -> None:
+    async def _speak_sentences(self, run: AnswerRun) -> None:
         tts = self._pipeline.tts
         started = False
         first = True
-        while (sentence := await sentences.get()) is not None:
-            speech = tts.synthesize(sentence, first_clause=None if first else False)
+        while (sentence := await run.sentences.get()) is not None:
+            speech = run.speech(sentence, first)
             first = False
             async with contextlib.aclosing(speech) as audio:
                 async for piece in audio:

@@ -59,9 +59,12 @@ class TurnEnd:
         on_end: Callable[[EndReason], None],
         language: str | None = None,
         audio: Callable[[], bytes] = bytes,
+        on_resume: Callable[[], None] | None = None,
     ) -> None:
         """on_speech: speech started (once); on_end: the turn is over, with why (once);
-        audio: the turn's audio so far, which Smart Turn scores."""
+        audio: the turn's audio so far, which Smart Turn scores; on_resume: speech went on
+        after a pause (what was started on the pause's transcript is stale)."""
+        self._on_resume = on_resume
         self._detector = EndOfTurnDetector(rules)
         self._audio = audio
         self._paused = asyncio.Event()
@@ -98,6 +101,8 @@ class TurnEnd:
             self._probability = None
             self._paused.set()  # releases a judgment still waiting on the old pause
             self._paused = asyncio.Event()
+            if self._on_resume is not None:
+                self._on_resume()
         was_started = detector.speech_started
         phase = detector.process(speech, CHUNK_SECONDS)
         if detector.speech_started and not was_started:
@@ -108,6 +113,11 @@ class TurnEnd:
             self._paused.set()
             if self._complete and detector.complete():
                 self._end(EndReason.COMPLETE)
+
+    @property
+    def in_pause(self) -> bool:
+        """True from a pause's decode until speech resumes or the turn ends."""
+        return self._in_pause and not self._detector.ended
 
     def pause(self, audio: bytes, decode: asyncio.Task[Decoded]) -> None:
         """The stream decodes what was said before this pause: judge its text when ready."""
