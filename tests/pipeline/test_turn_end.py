@@ -35,6 +35,9 @@ class FakeModel:
 class Judge:
     def __init__(self, model: FakeModel | None, rules: EndOfTurnRules = JUDGED_RULES) -> None:
         self.ended: list[EndReason] = []
+        self.resumed: list[float] = []
+        self.texts: list[str] = []
+        """What a draft answer would be offered: each pause's non-command transcript."""
         self.speech = 0
         self.fed = 0.0
         self.turn = TurnEnd(
@@ -45,6 +48,8 @@ class Judge:
             self.ended.append,
             "en",
             audio=lambda: bytes(int(self.fed * 16000) * 2),
+            on_resume=lambda: self.resumed.append(self.fed),
+            on_text=self.texts.append,
         )
 
     def _speech(self) -> None:
@@ -142,3 +147,26 @@ async def test_without_the_model_a_question_ends_on_the_rules_silence() -> None:
     assert judge.ended == []
     await judge.chunks(SILENCE, 0.5)
     assert judge.ended == [EndReason.SILENCE]  # 0.7 s, Home Assistant's window
+
+
+async def test_a_pause_transcript_is_offered_and_a_resumption_reported() -> None:
+    """What the turn drafts an LLM answer on (a pause's transcript that is no command), and
+    when it must drop it (speech resumed)."""
+    judge = Judge(FakeModel(0.0))
+    await judge.chunks(SPEECH, 1.0)
+    await judge.chunks(SILENCE, 0.096)
+    judge.pause("What is the capital of")
+    await settle()
+    assert judge.texts == ["What is the capital of"] and judge.resumed == []
+    await judge.chunks(SPEECH, 0.5)
+    assert len(judge.resumed) == 1, "speech after the pause makes its draft stale"
+    await judge.chunks(SILENCE, 0.096)
+    stale = judge.pause(None)  # a decode still running when speech resumes is not offered
+    await judge.chunks(SPEECH, 0.2)
+    stale.set_result(Decoded("What is", judge.fed, 0.1))
+    await settle()
+    assert judge.texts == ["What is the capital of"] and len(judge.resumed) == 2
+    await judge.chunks(SILENCE, 0.096)
+    judge.pause("Turn on the kitchen light.")
+    await settle()
+    assert judge.texts == ["What is the capital of"], "a command is not drafted"

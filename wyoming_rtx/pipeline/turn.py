@@ -163,6 +163,7 @@ class PipelineTurn:
                 pipeline.language,
                 audio=lambda: self._stream.audio(),
                 on_resume=lambda: self._draft.drop("speech resumed"),
+                on_text=self._draft_text if speak else None,
             )
         self._stream: AsrStream = pipeline.asr.stream(
             pipeline.language,
@@ -209,6 +210,11 @@ class PipelineTurn:
         if not command and self._speak and in_turn:
             self._draft.offer(text)
         return command
+
+    def _draft_text(self, text: str) -> None:
+        """A pause's full transcript, no command: the draft answers it (a draft of the
+        fast text that heard other words is replaced)."""
+        self._draft.offer(text)
 
     def feed(self, pcm: bytes) -> None:
         """16 kHz s16le mono audio as it is spoken."""

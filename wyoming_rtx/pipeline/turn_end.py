@@ -60,11 +60,15 @@ class TurnEnd:
         language: str | None = None,
         audio: Callable[[], bytes] = bytes,
         on_resume: Callable[[], None] | None = None,
+        on_text: Callable[[str], None] | None = None,
     ) -> None:
         """on_speech: speech started (once); on_end: the turn is over, with why (once);
         audio: the turn's audio so far, which Smart Turn scores; on_resume: speech went on
-        after a pause (what was started on the pause's transcript is stale)."""
+        after a pause (what was started on the pause's transcript is stale); on_text: a
+        pause's full transcript that is no command, while the pause lasts (the turn's final
+        transcript, unless speech resumes)."""
         self._on_resume = on_resume
+        self._on_text = on_text
         self._detector = EndOfTurnDetector(rules)
         self._audio = audio
         self._paused = asyncio.Event()
@@ -153,7 +157,11 @@ class TurnEnd:
         if decode.cancelled() or decode.exception() is not None:
             return  # speech resumed (or the decode failed): the end of the turn waits
         text = decode.result().text.strip()
-        await self._judge(text, bool(text) and self._is_command(text), pause)
+        command = bool(text) and self._is_command(text)
+        if self._on_text is not None and text and not command and self.in_pause:
+            if pause == self._pauses:
+                self._on_text(text)
+        await self._judge(text, command, pause)
 
     async def _judge(self, text: str, command: bool, pause: int) -> None:
         """A command needs no model: its 70-120 ms (this 2-core CPU) would only compete
