@@ -462,6 +462,9 @@ class TurnRecord:
     """True end of speech -> first answer ``audio-chunk`` received."""
     transcript_s: float | None
     error: str = ""
+    draft: str = ""
+    """The trace's ``draft``: an LLM answer started before the turn ended was ``kept`` (the
+    final transcript said the same words) or ``dropped``; "" when none was started."""
 
     @property
     def cut_off(self) -> bool:
@@ -534,6 +537,7 @@ def build_record(
         answer=answer,
         source=str(trace.get("source", "")),
         server_end=str(trace.get("end_of_turn", "")),
+        draft=str(trace.get("draft", "")),
         llm_requests=llm_requests,
         speech_end_s=item.speech_end_s,
         pause_start_s=item.pause_start_s,
@@ -684,6 +688,19 @@ def report(records: Sequence[TurnRecord], configs: Sequence[Config], header: lis
             _, figure, met = checks[row]
             cells.append(f"{figure} {'-' if met is None else ('met' if met else 'missed')}")
         lines.append(f"| {goal} | " + " | ".join(cells) + " |")
+    for config in configs:
+        questions = [
+            r for r in records if r.config == config.key and r.kind == "question" and not r.error
+        ]
+        kept = sum(r.draft == "kept" for r in questions)
+        if any(r.draft for r in questions):
+            lines += [
+                "",
+                f"{config.label}: LLM drafts kept {kept}/{len(questions)} questions (the LLM "
+                "and the first sentence started on the pause's fast transcript, before the "
+                "turn ended); LLM requests per question: "
+                f"{sum(r.llm_requests for r in questions)}/{len(questions)}.",
+            ]
     lines += [
         "",
         "ms from the item's true end of speech. first sound: to the first answer audio at the "
