@@ -1,4 +1,5 @@
-"""Nothing from non-speech: silero decides whether a transcription holds speech at all.
+"""Nothing from non-speech: silero, then whisper's own signals, decide whether a transcription
+holds speech at all.
 
 Whisper writes words into anything: on tones, hum, music or silence tiny.en says "You",
 "I'm", "Thank you." (usually put down to its subtitle-heavy training data), and Home
@@ -19,9 +20,18 @@ verdict costs nothing extra there:
   when it is confident: over six seconds of silence after four 120 ms slivers of speech,
   tiny.en wrote "Thank you." with no_speech_prob 0.37 and avg_logprob -0.999, a hair inside
   its own thresholds.
-- **Speech** (a region of at least MIN_SPEECH_SECONDS): decoded and returned exactly as before.
-  whisper's own rule alone decides, as it always did; a stricter one would drop real, if
-  poorly heard, speech (the Spanish test recording decodes with avg_logprob -1.3).
+- **Speech** (a region of at least MIN_SPEECH_SECONDS): decoded and returned as before, by
+  whisper's own rule, except a segment whisper *failed* to decode and also leans to hearing no
+  speech in (SegmentScore.speechless: avg_logprob under its -1.0, no_speech_prob over
+  PROMPTED_NO_SPEECH_THRESHOLD, 0.45): a TV in another room, a crowd, speech-like sound with no
+  words to make out. Silero cannot tell it from speech (reversed speech keeps speech's
+  spectrum: the side-by-side bench's TV babble, three reversed talkers at -40 dBFS, has a mean
+  speech probability of 0.91 and one region of 9.5 s). Whisper alone would skip it
+  (no_speech_prob 0.70, avg_logprob -1.10); with the home's names as its prompt it wrote "The"
+  (0.56, -3.75): the prompt is what took it under whisper's 0.6. Real speech stays, even when
+  whisper hears it badly: every recording measured at its own level kept no_speech_prob at or
+  under 0.29 (the Spanish test recording through tiny.en: 0.13, with avg_logprob -1.3), and,
+  made quiet (-40 and -50 dBFS), under 0.40 wherever whisper failed on it.
 
 A region follows silero's own VADIterator hysteresis: it starts at a chunk of at least
 SPEECH_PROBABILITY and lasts until a chunk below SILENCE_PROBABILITY.
@@ -53,6 +63,18 @@ word ("yes", "stop", "no") makes a region of 290-480 ms; spoken fast, "go", "up"
 NO_SPEECH_THRESHOLD = 0.6
 LOG_PROB_THRESHOLD = -1.0
 """faster-whisper's defaults (`transcribe(no_speech_threshold=, log_prob_threshold=)`)."""
+
+PROMPTED_NO_SPEECH_THRESHOLD = 0.45
+"""Whisper's 0.6, less what a prompt takes off no_speech_prob where there is no speech.
+
+Whisper reads its prompt (the home's names, vocabulary.py) as text said just before the audio,
+and then expects speech: on 48 babble clips (reversed bench-corpus speech, 16 seeds at -30, -40
+and -50 dBFS) the names lowered no_speech_prob by a median 0.14 (0.02-0.26), on the 100 corpus
+utterances (quiet, noisy, 8 kHz telephone) by only 0.03. Whisper's threshold is for a decode
+without such a prompt, so ours is 0.6 - 0.14, rounded down. Where whisper also failed to decode
+(avg_logprob under -1.0) real speech stayed below it: at most 0.29 at its recorded level
+(the 100 utterances and the test recordings, foreign ones through tiny.en included) and 0.39
+when made quiet (the utterances at -40 and -50 dBFS, 150 decodes); none of them was dropped."""
 
 
 SILENCE_PHRASES = frozenset(
@@ -140,6 +162,20 @@ class SegmentScore:
         return self.no_speech_prob <= NO_SPEECH_THRESHOLD and self.avg_logprob >= LOG_PROB_THRESHOLD
 
     @property
+    def speechless(self) -> bool:
+        """Whisper failed to decode it and leans to hearing no speech in it (see the module's
+        docstring): avg_logprob under its own -1.0, the point at which it would retry at a
+        higher temperature (we decode once), and no_speech_prob over the prompted 0.45.
+
+        Either signal alone would be wrong for speech: badly heard real speech fails the first
+        (the Spanish test recording, -1.3; 8 kHz telephone commands, down to -1.4), and a
+        confident decode may still carry 0.45 (a command at -50 dBFS, avg_logprob -0.9)."""
+        return (
+            self.avg_logprob < LOG_PROB_THRESHOLD
+            and self.no_speech_prob > PROMPTED_NO_SPEECH_THRESHOLD
+        )
+
+    @property
     def silence_phrase(self) -> bool:
         """The text is one of whisper's known phrases for silence (SILENCE_PHRASES)."""
         return " ".join(re.sub(r"[^\w\s']", " ", self.text.lower()).split()) in SILENCE_PHRASES
@@ -157,7 +193,9 @@ def gated_text(heard: Heard, text: str, segments: tuple[SegmentScore, ...]) -> s
     """The text to return for an utterance silero judged `heard`.
 
     NOTHING: "" (the caller should not have decoded at all). BLIPS: only the segments whisper
-    is confident in, and none of its phrases for silence. SPEECH: the text unchanged.
+    is confident in, and none of its phrases for silence. SPEECH: the text unchanged, unless
+    it loops or holds segments whisper failed on and leans to hearing no speech in
+    (SegmentScore.speechless: babble, not words), which are dropped.
     """
     if heard is Heard.NOTHING:
         return ""
@@ -167,7 +205,17 @@ def gated_text(heard: Heard, text: str, segments: tuple[SegmentScore, ...]) -> s
     if loops(text):
         _LOGGER.info("Decode looped (%d characters): nothing heard", len(text))
         return ""
-    return text
+    if not any(segment.speechless for segment in segments):
+        return text
+    for segment in segments:
+        if segment.speechless:
+            _LOGGER.info(
+                "Speech-like sound without words (no_speech %.2f, avg_logprob %.2f): dropped %r",
+                segment.no_speech_prob,
+                segment.avg_logprob,
+                segment.text,
+            )
+    return " ".join(s.text for s in segments if not s.speechless).strip()
 
 
 LOOP_COMPRESSION_RATIO = 2.4
