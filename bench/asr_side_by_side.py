@@ -2,6 +2,7 @@
 (issue 20), through Home Assistant's speech-to-text exchange.
 
     .venv/bin/python bench/asr_side_by_side.py --quick      # a subset, under 5 minutes
+    .venv/bin/python bench/asr_side_by_side.py --quick --babble-seed 20 --babble-seed 1  # + babble
     .venv/bin/python bench/asr_side_by_side.py [--limit N] [--server-arg=--no-home-vocabulary]
 
 **Corpus.** Every item of the end-of-turn corpus (``bench/turn_corpus.py``, recordings made at
@@ -53,7 +54,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -300,6 +301,24 @@ def build_corpus(folder: Path, items: Sequence[Item]) -> list[Utterance]:
         utterances += derive(item, samples)
         speech.append(samples[round(item.speech_start_s * RATE) : round(item.speech_end_s * RATE)])
     return utterances + non_speech(speech)
+
+
+def extra_babble(folder: Path, items: Sequence[Item], seeds: Sequence[int]) -> list[Utterance]:
+    """For each seed, the TV babble a full run's non-speech set made with that seed would hold
+    (from every corpus item's speech, whatever subset is measured), as ``tv-babble@SEED``: more
+    babble than the one clip, and with seed 20 the full run's own clip in a ``--quick`` run."""
+    if not seeds:
+        return []
+    speech = []
+    for item in items:
+        samples = samples_of(read_pcm(folder / item.file))
+        speech.append(samples[round(item.speech_start_s * RATE) : round(item.speech_end_s * RATE)])
+    out = []
+    for seed in seeds:
+        clip = next(u for u in non_speech(speech, seed) if u.name == "tv-babble")
+        name = f"tv-babble@{seed}"
+        out.append(replace(clip, name=name, audio=replace(clip.audio, name=name)))
+    return out
 
 
 # --- the run ----------------------------------------------------------------------------------
@@ -645,6 +664,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--compute-type", help="default int8 on cpu, float16 on cuda")
     p.add_argument("--beam-size", type=int, help="default 1 on cpu, 5 on cuda (both servers)")
     p.add_argument("--seed", type=int, default=20, help="order of the utterances")
+    p.add_argument(
+        "--babble-seed",
+        type=int,
+        action="append",
+        default=[],
+        metavar="SEED",
+        help="add the full run's TV babble made with this seed (20: the full run's own), "
+        "repeatable",
+    )
     p.add_argument("--time-limit", type=float, help="seconds (default 480 quick, 2400 full)")
     p.add_argument("--out", type=Path, default=OUT_DIR, help="folder for the .md and .json")
     return p.parse_args(argv)
@@ -721,7 +749,7 @@ def main(argv: list[str] | None = None) -> int:
     chosen = quick_items(items) if args.quick else list(items)
     if args.limit:
         chosen = chosen[: args.limit]
-    utterances = build_corpus(folder, chosen)
+    utterances = build_corpus(folder, chosen) + extra_babble(folder, items, args.babble_seed)
     order = list(utterances)
     random.Random(args.seed).shuffle(order)
     run = Run(names=home_names())
