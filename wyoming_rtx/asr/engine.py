@@ -13,11 +13,10 @@ that non-speech gives no words (speech_gate.py).
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import functools
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -46,7 +45,7 @@ from .short_window import FULL_WINDOW_SECONDS, decode_short_scored
 from .speech_gate import Heard, SegmentScore, SpeechRegions, Transcribed, gated_text
 from .stream import AsrStream, PauseListener
 from .vad_pool import VadPool
-from .vocabulary import echoes, joined_prompt
+from .vocabulary import decode_with_names
 
 __all__ = ["AsrDescription", "AsrEngine", "AsrStream", "Decoded"]
 
@@ -181,13 +180,15 @@ class AsrEngine:
 
     def gate(self, regions: SpeechRegions, result: Decoded) -> str:
         """The decoded text as silero's verdict allows it (speech_gate.py), with a log line
-        when whisper's unconfident words on mere blips are dropped."""
+        when any of it is dropped (unsure words on blips, a loop, babble)."""
         text = gated_text(regions.heard, result.text, result.segments)
         if text != result.text:
             _LOGGER.info(
-                "Only blips of speech (longest %.0f ms): dropped %r, unsure or a phrase for "
-                "silence (%s)",
+                "Silero heard %s (longest region %.0f ms): %r gated to %r (%s)",
+                regions.heard.value,
                 regions.longest_seconds * 1000,
+                result.text,
+                text,
                 result.text,
                 ", ".join(
                     f"no_speech {segment.no_speech_prob:.2f} avg_logprob {segment.avg_logprob:.2f}"
@@ -232,25 +233,14 @@ class AsrEngine:
         )
         window = self.window_seconds if window_seconds is None else window_seconds
         names = self.vocabulary() if vocabulary else ""
-        prompt = joined_prompt(self.settings.initial_prompt, names)
         loop = asyncio.get_running_loop()
-        decoded = await loop.run_in_executor(
-            self._executor, self._decode_sync, pcm, language, window, prompt
-        )
-        if names and echoes(decoded.text, names):
-            _LOGGER.info("Decode read back the home's names (%r): again without them", decoded.text)
-            again = await loop.run_in_executor(
-                self._executor,
-                self._decode_sync,
-                pcm,
-                language,
-                window,
-                joined_prompt(self.settings.initial_prompt, ""),
+
+        def run(prompt: str | None) -> Awaitable[Decoded]:
+            return loop.run_in_executor(
+                self._executor, self._decode_sync, pcm, language, window, prompt
             )
-            decoded = dataclasses.replace(
-                again, decode_seconds=decoded.decode_seconds + again.decode_seconds
-            )
-        return decoded
+
+        return await decode_with_names(run, self.settings.initial_prompt, names)
 
     async def decode_command(
         self, pcm: bytes, language: str | None, accept: Callable[[str], bool] | None

@@ -162,6 +162,17 @@ class SegmentScore:
         return self.no_speech_prob <= NO_SPEECH_THRESHOLD and self.avg_logprob >= LOG_PROB_THRESHOLD
 
     @property
+    def failed(self) -> bool:
+        """Whisper's own mark of a failed decode (avg_logprob under -1.0), at which it would
+        retry at a higher temperature."""
+        return self.avg_logprob < LOG_PROB_THRESHOLD
+
+    @property
+    def skipped(self) -> bool:
+        """Whisper's own rule would skip this window as no speech: both of its signals fire."""
+        return self.failed and self.no_speech_prob > NO_SPEECH_THRESHOLD
+
+    @property
     def speechless(self) -> bool:
         """Whisper failed to decode it and leans to hearing no speech in it (see the module's
         docstring): avg_logprob under its own -1.0, the point at which it would retry at a
