@@ -21,7 +21,7 @@ from pipeline_helpers import _ready, hesitant, paced_turn, speech
 from wyoming_rtx.app import App
 from wyoming_rtx.audio.turn_model import find_bundled_turn_model
 from wyoming_rtx.handle import HandleRequest
-from wyoming_rtx.pipeline.answer_run import DraftSlot, same_words
+from wyoming_rtx.pipeline.answer_run import AnswerRun, DraftSlot, same_words
 from wyoming_rtx.pipeline.trace import TraceLog
 from wyoming_rtx.settings import AsrSettings, HandleSettings, ServerSettings, TtsSettings
 
@@ -128,3 +128,22 @@ async def test_a_draft_that_heard_other_words_is_dropped(app: App, ollama: Clock
     history = app.pipeline.assistant.conversations.history("draft-slot")
     assert [m["content"] for m in history][0] == "Tell me about Spam."
     run.cancel()
+
+
+@module_loop
+async def test_a_failing_answer_run_ends_its_waiters(
+    app: App, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Our own bug inside the run must not leave the turn waiting: the answer fails, the
+    first-text wait ends, and the sentences end."""
+
+    async def broken(*args: object, **kwargs: object) -> AsyncIterator[str]:
+        raise RuntimeError("boom")
+        yield ""  # an async generator
+
+    monkeypatch.setattr("wyoming_rtx.pipeline.answer_run.never_silent.answers", broken)
+    run = AnswerRun(app.pipeline.assistant, app.pipeline.tts, HandleRequest("hello"))
+    await asyncio.wait_for(run.first_text.wait(), 5)
+    with pytest.raises(RuntimeError):
+        await asyncio.wait_for(run.answer, 5)
+    assert await asyncio.wait_for(run.sentences.get(), 5) is None

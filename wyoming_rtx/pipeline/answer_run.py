@@ -134,6 +134,7 @@ class AnswerRun:
             if not self.answer.done():
                 self.answer.set_exception(err)
         finally:
+            self.first_text.set()  # a waiter then finds the answer (or its failure)
             self.sentences.put_nowait(None)
 
     def _put(self, sentences: list[str]) -> None:
