@@ -76,6 +76,11 @@ without such a prompt, so ours is 0.6 - 0.14, rounded down. Where whisper also f
 (the 100 utterances and the test recordings, foreign ones through tiny.en included) and 0.39
 when made quiet (the utterances at -40 and -50 dBFS, 150 decodes); none of them was dropped."""
 
+DOUBTFUL_NO_SPEECH = 0.3
+"""Real speech whisper failed on kept no_speech_prob at or under 0.29 at its recorded level
+(100 made recordings, the test recordings); babble that passes PROMPTED_NO_SPEECH_THRESHOLD
+scored 0.41-0.45. Between the two a failed decode is checked again without the prompt."""
+
 
 SILENCE_PHRASES = frozenset(
     {
@@ -166,6 +171,13 @@ class SegmentScore:
         """Whisper's own mark of a failed decode (avg_logprob under -1.0), at which it would
         retry at a higher temperature."""
         return self.avg_logprob < LOG_PROB_THRESHOLD
+
+    @property
+    def doubtful(self) -> bool:
+        """Failed, and closer to babble than any real speech measured (no_speech_prob over
+        DOUBTFUL_NO_SPEECH, under the `speechless` bar): worth asking whisper again without
+        the home's names (vocabulary.decode_with_names)."""
+        return self.failed and DOUBTFUL_NO_SPEECH < self.no_speech_prob
 
     @property
     def skipped(self) -> bool:
