@@ -93,7 +93,11 @@ class FakeOllama:
                 body = self._body()
                 if self.path.startswith("/api/chat") and body.get("stream", True):
                     fake._count_chat()
-                    self._stream_chat()
+                    try:
+                        self._stream_chat()
+                    except (BrokenPipeError, ConnectionResetError):
+                        pass  # the client closed the stream (a draft answer dropped), as Ollama
+                        # sees when a request is cancelled: not an error of the bench
                 elif self.path.startswith("/api/chat"):
                     fake._count_chat()
                     time.sleep(fake.first_token_s + len(ANSWER.split()) / fake.tokens_per_s)
