@@ -18,6 +18,7 @@ from wyoming_rtx.audio.endpoint import (
     PreRoll,
     TurnPhase,
     looks_unfinished,
+    more_to_come,
     pause_wait,
 )
 
@@ -268,3 +269,14 @@ def test_a_judged_wait_holds_for_its_pause_only() -> None:
     assert detector.feed([False] * 20, 0.032) == []  # 0.64 s: the 0.5 s wait is gone
     detector.wait(0.5)
     assert detector.feed([False], 0.032) == [TurnPhase.ENDED]  # already past it
+
+
+def test_more_to_come_is_what_the_judgment_waits_on() -> None:
+    """What a draft answer is not started on (pipeline/answer_run.py): the texts pause_wait
+    waits on, and nothing else."""
+    for text in ("What is the capital of", "Turn on the", "Set the bedroom", "I was thinking,"):
+        assert more_to_come(text), text
+        assert pause_wait(0.99, False, text) != 0.0, text
+    for text in ("What is the capital of France?", "Tell me a joke."):
+        assert not more_to_come(text), text
+    assert not more_to_come("Turn on the", "de"), "the command verbs are English ones"

@@ -96,18 +96,38 @@ async def test_a_question_is_answered_by_the_draft_started_in_its_pause(
 
 @module_loop
 @needs_model
-async def test_a_draft_is_dropped_when_the_speaker_goes_on(app: App, ollama: ClockedOllama) -> None:
+async def test_a_cut_off_question_is_not_drafted_and_the_whole_one_is_answered(
+    app: App, ollama: ClockedOllama
+) -> None:
+    """ "What is the capital of" reads as cut off: the turn waits for the rest, and no draft
+    competes with it for the CPU (or asks the LLM a question nobody asked)."""
     pcm = await hesitant(app, "What is the capital of", "France?", pause=0.9)
     first = len(ollama.arrived)
     turn = await paced_turn(app.listener.port, pcm, "goes-on")
     assert "france" in turn.text("transcript").lower(), turn.text("transcript")
     asked = [question for _, question in ollama.arrived[first:]]
-    assert asked and "france" in asked[-1].lower(), asked
+    assert asked and all("france" in question.lower() for question in asked), asked
     trace = app.pipeline.traces.turns[-1]
     assert trace.source == "llm" and "france" in trace.answer.lower(), trace
-    # Only the whole question is in the conversation; the cut-off draft left nothing.
     history = app.pipeline.assistant.conversations.history("satellite-goes-on")
     assert [m["content"].lower().count("france") for m in history] == [1, 1], history
+
+
+@module_loop
+async def test_what_reads_as_more_to_come_is_not_drafted(app: App, ollama: ClockedOllama) -> None:
+    trace = TraceLog().start("slot", "Kitchen")
+    request = HandleRequest("", conversation_id="more", area="Kitchen", language="en")
+    slot = DraftSlot(app.pipeline.assistant, app.pipeline.tts, request, trace)
+    first = len(ollama.arrived)
+    for text in ("What is the capital of", "Tell me about the", "Turn on the greenhouse"):
+        slot.offer(text)
+    await asyncio.sleep(0.5)
+    assert ollama.arrived[first:] == [] and trace.draft == ""
+    slot.offer("Tell me about Spain.")
+    await asyncio.sleep(0.5)
+    assert [q for _, q in ollama.arrived[first:]] == ["Tell me about Spain."]
+    slot.drop("test over")
+    assert trace.draft == "dropped"
 
 
 @module_loop

@@ -184,6 +184,21 @@ def looks_unfinished(text: str, language: str | None = "en") -> bool:
     return not words or words[-1] in _DANGLING_EN
 
 
+def starts_a_command(text: str, language: str | None = "en") -> bool:
+    """The text opens like a command ("Turn on the", "Set the bedroom"), though the home did
+    not understand it as one: more is likely to come, or a name was misheard."""
+    english = (language or "en").split("-")[0].lower() == "en"
+    words = _words(text)
+    return english and bool(words) and words[0] in _COMMAND_VERBS_EN
+
+
+def more_to_come(text: str, language: str | None = "en") -> bool:
+    """A pause's text that the judgment waits on (it reads as cut off, or as a command's
+    start): the speaker will likely go on, so nothing is started on it yet (a draft answer,
+    pipeline/answer_run.py)."""
+    return looks_unfinished(text, language) or starts_a_command(text, language)
+
+
 def pause_wait(
     probability: float | None, command: bool, text: str, language: str | None = "en"
 ) -> float | None:
@@ -201,9 +216,7 @@ def pause_wait(
         return 0.0
     if looks_unfinished(text, language):
         return HESITATION_WAIT_SECONDS
-    english = (language or "en").split("-")[0].lower() == "en"
-    words = _words(text)
-    if english and words and words[0] in _COMMAND_VERBS_EN:
+    if starts_a_command(text, language):
         return UNRECOGNISED_COMMAND_WAIT_SECONDS
     if probability is None:
         return None

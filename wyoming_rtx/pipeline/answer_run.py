@@ -30,6 +30,7 @@ import time
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING
 
+from ..audio.endpoint import more_to_come
 from ..handle import Answer, HandleRequest, never_silent
 from ..tts.sentences import SentenceSplitter
 
@@ -191,12 +192,15 @@ class DraftSlot:
         self._draft: AnswerRun | None = None
 
     def offer(self, text: str) -> None:
-        """A pause's fast transcript that is no command: draft its answer, when only the
-        LLM would answer it (`Assistant.goes_to_llm`)."""
+        """A pause's transcript that is no command: draft its answer, when only the LLM would
+        answer it (`Assistant.goes_to_llm`) and it does not read as more to come ("What is
+        the capital of", "Turn on the"), which the turn waits for."""
         text = text.strip()
         if not text or (self._draft is not None and same_words(self._draft.request.text, text)):
             return
         self.drop("a newer transcript")
+        if more_to_come(text, self._request.language):
+            return  # the turn waits for the rest: a draft would compete with it for the CPU
         request = dataclasses.replace(self._request, text=text)
         if self._assistant.goes_to_llm(request):
             _LOGGER.debug("Turn %d: draft answer started on %r", self._trace.turn_id, text)
