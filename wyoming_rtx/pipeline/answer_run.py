@@ -95,6 +95,8 @@ class AnswerRun:
             self._render_task.cancel()
         if not self.answer.done():
             self.answer.cancel()
+        elif not self.answer.cancelled():
+            self.answer.exception()  # retrieved: a failure nobody awaited is logged once
 
     async def speech(self, sentence: str, first: bool) -> AsyncIterator[SpeechAudio]:
         """The audio of one sentence: the draft's held rendering of its first, else a fresh
