@@ -140,7 +140,9 @@ class _BrokenAssistant(Assistant):
 
     fail_after_delta = False
 
-    async def answer(self, request: HandleRequest) -> AsyncIterator[str | Answer]:
+    async def answer(
+        self, request: HandleRequest, may_act: asyncio.Event | None = None
+    ) -> AsyncIterator[str | Answer]:
         if self.fail_after_delta:
             yield "The kitchen light"
         raise TypeError("brightness must be an int, not 'str'")
