@@ -168,7 +168,9 @@ hesitates ("Set the bedroom ... lamp to fifty"; the bench's pauses are 0.5-1.0 s
 was misheard, and the turn then goes on to the LLM 1.2 s later instead of 2 s."""
 
 
-def _words(text: str) -> list[str]:
+def spoken_words(text: str) -> list[str]:
+    """The words of a transcript, lower case, without punctuation (whisper's choice between
+    two decodes of the same speech, not the speaker's)."""
     return "".join(c if c.isalnum() or c in " '" else " " for c in text.lower()).split()
 
 
@@ -180,7 +182,7 @@ def looks_unfinished(text: str, language: str | None = "en") -> bool:
         return True
     if (language or "en").split("-")[0].lower() != "en":
         return False
-    words = _words(stripped)
+    words = spoken_words(stripped)
     return not words or words[-1] in _DANGLING_EN
 
 
@@ -188,7 +190,7 @@ def starts_a_command(text: str, language: str | None = "en") -> bool:
     """The text opens like a command ("Turn on the", "Set the bedroom"), though the home did
     not understand it as one: more is likely to come, or a name was misheard."""
     english = (language or "en").split("-")[0].lower() == "en"
-    words = _words(text)
+    words = spoken_words(text)
     return english and bool(words) and words[0] in _COMMAND_VERBS_EN
 
 

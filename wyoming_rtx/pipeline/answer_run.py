@@ -25,12 +25,11 @@ import asyncio
 import contextlib
 import dataclasses
 import logging
-import re
 import time
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING
 
-from ..audio.endpoint import more_to_come
+from ..audio.endpoint import more_to_come, spoken_words
 from ..handle import Answer, HandleRequest, never_silent
 from ..tts.sentences import SentenceSplitter
 
@@ -45,11 +44,8 @@ _LOGGER = logging.getLogger(__name__)
 def same_words(a: str, b: str) -> bool:
     """True when two transcripts say the same words ("What time is it?" and "what time is
     it"): case and punctuation are whisper's choice between two decodes, not the speaker's."""
-    return _words(a) == _words(b) and bool(_words(a))
-
-
-def _words(text: str) -> list[str]:
-    return re.sub(r"[^\w\s']", " ", text.lower()).split()
+    words = spoken_words(a)
+    return bool(words) and words == spoken_words(b)
 
 
 class AnswerRun:

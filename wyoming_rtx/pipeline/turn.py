@@ -151,31 +151,6 @@ class PipelineTurn:
         self._output = output
         self._speak = speak
         self.trace: TurnTrace = pipeline.traces.start(who.name, who.area, entry=entry)
-        self._turn_end: TurnEnd | None = None
-        if pipeline.end_of_turn == "smart":
-            model = pipeline.turn_model
-            self._turn_end = TurnEnd(
-                JUDGED_RULES if model is not None else UNJUDGED_RULES,
-                model,
-                self._is_local_command,
-                self._speech_heard,
-                self._server_ended,
-                pipeline.language,
-                audio=lambda: self._stream.audio(),
-                on_resume=lambda: self._draft.drop("speech resumed"),
-                on_text=self._draft_text if speak else None,
-            )
-        self._stream: AsrStream = pipeline.asr.stream(
-            pipeline.language,
-            accept=self._heard,
-            listener=self._turn_end,
-            pause_seconds=JUDGE_PAUSE_SECONDS if self._turn_end is not None else None,
-        )
-        self._speech_ended = asyncio.Event()
-        self._released = asyncio.Event()
-        self._released.set()
-        self._notices: set[asyncio.Task[None]] = set()
-        self._task: asyncio.Task[None] | None = None
         self._draft = DraftSlot(
             pipeline.assistant,
             pipeline.tts,
@@ -189,6 +164,31 @@ class PipelineTurn:
             self.trace,
         )
         """The answer started on a pause's transcript, before the turn was over."""
+        self._turn_end: TurnEnd | None = None
+        if pipeline.end_of_turn == "smart":
+            model = pipeline.turn_model
+            self._turn_end = TurnEnd(
+                JUDGED_RULES if model is not None else UNJUDGED_RULES,
+                model,
+                self._is_local_command,
+                self._speech_heard,
+                self._server_ended,
+                pipeline.language,
+                audio=lambda: self._stream.audio(),
+                on_resume=lambda: self._draft.drop("speech resumed"),
+                on_text=self._draft.offer if speak else None,
+            )
+        self._stream: AsrStream = pipeline.asr.stream(
+            pipeline.language,
+            accept=self._heard,
+            listener=self._turn_end,
+            pause_seconds=JUDGE_PAUSE_SECONDS if self._turn_end is not None else None,
+        )
+        self._speech_ended = asyncio.Event()
+        self._released = asyncio.Event()
+        self._released.set()
+        self._notices: set[asyncio.Task[None]] = set()
+        self._task: asyncio.Task[None] | None = None
         self._stage = "asr"
         """The request in progress, which an error or a cancel is charged to."""
 
@@ -210,11 +210,6 @@ class PipelineTurn:
         if not command and self._speak and in_turn:
             self._draft.offer(text)
         return command
-
-    def _draft_text(self, text: str) -> None:
-        """A pause's full transcript, no command: the draft answers it (a draft of the
-        fast text that heard other words is replaced)."""
-        self._draft.offer(text)
 
     def feed(self, pcm: bytes) -> None:
         """16 kHz s16le mono audio as it is spoken."""
