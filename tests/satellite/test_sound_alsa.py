@@ -7,11 +7,10 @@ speaking pace: when the test stops writing, PortAudio's read blocks exactly as i
 unplugged USB microphone, and when it writes again the device "comes back".
 
 Each check runs in a child process with that HOME: PortAudio reads the ALSA configuration
-once, when it starts. What is not covered here: a device that *refuses* 16 kHz. ALSA's
-``null`` and ``file`` plugins accept any rate and no plugin narrows them without a kernel
-device (``snd-aloop``); the fallback to a device's own rate is tested against a stand-in
-PortAudio in test_sound_device.py, and the 48 kHz stereo path itself (opening, conversion to
-16 kHz mono) here, by asking the device for 48 kHz stereo.
+once, when it starts. A device that *refuses* 16 kHz is in test_sound_fixed_rate.py: ALSA's
+``null`` and ``file`` plugins accept any rate, so it is a small I/O plugin of the tests' own.
+The 48 kHz stereo path itself (opening, conversion to 16 kHz mono) is also checked here, by
+asking these devices for 48 kHz stereo.
 """
 
 from __future__ import annotations
