@@ -64,7 +64,7 @@ from satellite.settings import (  # noqa: E402
 from satellite.sinks import NullSink  # noqa: E402
 from satellite.wake import WakeDetection, WakeDetector, WakeEngine, make_engine  # noqa: E402
 from wyoming_rtx.audio.endpoint import EndReason  # noqa: E402
-from wyoming_rtx.audio.vad import SpeechDetector  # noqa: E402
+from wyoming_rtx.audio.vad import GgmlSilero, SpeechDetector  # noqa: E402
 
 FIXTURES = ROOT / "tests" / "satellite" / "fixtures"
 RECORDINGS = [
@@ -187,7 +187,9 @@ def _pcm(wav: Path) -> bytes:
 def _cpu_per_second(engine: WakeEngine, wake: WakeSettings, pcm: bytes) -> tuple[float, float]:
     """(wake, vad) CPU seconds per audio second, every 32 ms chunk through both."""
     detector = WakeDetector(engine, wake)
-    vad = SpeechDetector()
+    # The build `pip install wyoming-rtx[satellite]` runs on a room device (no faster-whisper
+    # there, so no ONNX silero): what a Pi pays, also on a box that has the server installed.
+    vad = SpeechDetector(silero=GgmlSilero())
     chunks = [pcm[i : i + 1024] for i in range(0, len(pcm), 1024)]
     start = time.process_time()
     for chunk in chunks:
@@ -309,9 +311,12 @@ def bench(
 def defaults_cpu(engine_name: str) -> dict[str, str]:
     """A room device's budget: CPU of the default listening path, as % of one core.
 
-    The satellite's defaults (one wake word, ok_nabu; silero VAD on every 32 ms chunk, the
-    worst case) over the no-wake fixture, plus what a 48 kHz stereo USB microphone adds
-    (its conversion to 16 kHz mono). Issue 16 asks for at most 15 % of one core.
+    The satellite's defaults (one wake word, ok_nabu; silero VAD, pysilero's ggml build as the
+    satellite extra installs it) over the no-wake fixture, plus what a 48 kHz stereo USB
+    microphone adds (its conversion to 16 kHz mono). Issue 16 asks for at most 15 % of one
+    core. The satellite runs the wake word while it listens and silero only during a turn
+    (``SatelliteLoop._listen`` and ``_turn_audio``: a turn's audio skips the wake word), so
+    the device's load is the larger of the two; both on every chunk is the upper bound.
     """
     from satellite.pcm import PcmConverter
 
@@ -325,14 +330,16 @@ def defaults_cpu(engine_name: str) -> dict[str, str]:
     for i in range(0, len(stereo48), 1536 * 4):
         converter.convert(stereo48[i : i + 1536 * 4])
     convert_cpu = (time.process_time() - start) / (len(pcm) / 32000)
-    total = wake_cpu + vad_cpu + convert_cpu
+    peak = max(wake_cpu, vad_cpu) + convert_cpu
+    both = wake_cpu + vad_cpu + convert_cpu
     return {
         "engine": engine_name,
         "wake (ok_nabu)": f"{wake_cpu * 100:.1f} %",
-        "VAD": f"{vad_cpu * 100:.1f} %",
+        "VAD (pysilero ggml)": f"{vad_cpu * 100:.1f} %",
         "48 kHz stereo mic conversion": f"{convert_cpu * 100:.2f} %",
-        "total": f"{total * 100:.1f} %",
-        "budget": "ok (<= 15 %)" if total <= 0.15 else "OVER 15 %",
+        "device (larger + conversion)": f"{peak * 100:.1f} %",
+        "budget": "ok (<= 15 %)" if peak <= 0.15 else "OVER 15 %",
+        "both on every chunk": f"{both * 100:.1f} %",
     }
 
 
