@@ -365,6 +365,9 @@ class MicSupervisor:
         self.settings = settings
         self.factory = factory or (lambda: make_mic(settings))
         self.restarts = 0
+        self.on_outage: Callable[[], None] | None = None
+        """Called once when an outage starts, before the restart wait (the listening loop
+        ends a turn in progress rather than wait for audio that may not come)."""
 
     async def stream(self) -> AsyncIterator[bytes]:
         delay = self.settings.restart_seconds
@@ -393,6 +396,8 @@ class MicSupervisor:
                 if problem:  # said before closing: a dead device can take a while to close
                     log = _LOGGER.debug if failing else _LOGGER.warning
                     log("%s; restarting in %.1f s", problem, delay)
+                    if not failing and self.on_outage is not None:
+                        self.on_outage()
                 await source.close()
             failing = True
             self.restarts += 1

@@ -242,6 +242,7 @@ class SatelliteLoop:
         self._uplink: TurnUplink | None = None
         self._end_of_turn: EndOfTurnDetector | None = None
         self._muted = False
+        mic.on_outage = self._mic_lost
 
     def _event(self, kind: str, detail: str = "") -> None:
         self.events.append(SatelliteEvent(kind, self.audio_seconds, detail))
@@ -343,6 +344,18 @@ class SatelliteLoop:
             elif phase is TurnPhase.ENDED:
                 assert detector.end_reason is not None
                 await self._end_turn(detector.end_reason)
+
+    def _mic_lost(self) -> None:
+        """The microphone stopped mid-turn: end the turn now with what was heard (the peer
+        answers it, or says it heard nothing). The turn's rules count audio, so otherwise it
+        would wait for a microphone that may not come back."""
+        uplink = self._uplink
+        if uplink is not None:
+            self._spawn(self._end_lost_turn(uplink), "end of turn: microphone lost")
+
+    async def _end_lost_turn(self, uplink: TurnUplink) -> None:
+        if self._uplink is uplink:  # not ended meanwhile (by the server, say)
+            await self._end_turn(EndReason.MIC_LOST)
 
     async def _server_ended(self, uplink: TurnUplink) -> None:
         """The server judged the utterance complete: end this turn now, if still current."""

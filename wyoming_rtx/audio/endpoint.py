@@ -81,6 +81,9 @@ class EndReason(StrEnum):
     """Push-to-talk: the button was let go after speech had started."""
     COMPLETE = "complete"
     """Judged complete at a short pause (``pause_wait``), before the silence rule."""
+    MIC_LOST = "mic_lost"
+    """The microphone stopped delivering mid-turn (unplugged, stalled): the satellite ends the
+    turn with what it heard, since its rules count audio that may never come."""
 
 
 @dataclass(frozen=True)
