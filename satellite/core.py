@@ -316,7 +316,7 @@ class SatelliteLoop:
         self._spawn(self.speaker.play_wav(self.settings.snd.awake_wav), "satellite awake sound")
         self._uplink = uplink
         uplink.on_server_end = lambda: self._spawn(
-            self._server_ended(uplink), "end of turn from the server"
+            self._end_if_current(uplink, EndReason.COMPLETE), "end of turn from the server"
         )
         self._event("turn_started", detection.name)
         self._end_of_turn = EndOfTurnDetector(self._rules)
@@ -351,16 +351,15 @@ class SatelliteLoop:
         would wait for a microphone that may not come back."""
         uplink = self._uplink
         if uplink is not None:
-            self._spawn(self._end_lost_turn(uplink), "end of turn: microphone lost")
+            self._spawn(
+                self._end_if_current(uplink, EndReason.MIC_LOST), "end of turn: microphone lost"
+            )
 
-    async def _end_lost_turn(self, uplink: TurnUplink) -> None:
-        if self._uplink is uplink:  # not ended meanwhile (by the server, say)
-            await self._end_turn(EndReason.MIC_LOST)
-
-    async def _server_ended(self, uplink: TurnUplink) -> None:
-        """The server judged the utterance complete: end this turn now, if still current."""
+    async def _end_if_current(self, uplink: TurnUplink, reason: EndReason) -> None:
+        """End the turn of `uplink` (the server judged it complete, or the microphone went),
+        if it is still the current one: it may have ended meanwhile."""
         if self._uplink is uplink:
-            await self._end_turn(EndReason.COMPLETE)
+            await self._end_turn(reason)
 
     async def _end_turn(self, reason: EndReason) -> None:
         uplink, self._uplink, self._end_of_turn = self._uplink, None, None

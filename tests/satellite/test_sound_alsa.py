@@ -16,17 +16,15 @@ asking these devices for 48 kHz stereo.
 from __future__ import annotations
 
 import ctypes.util
-import json
 import os
 import subprocess
 import sys
 import textwrap
 from pathlib import Path
 
-import numpy as np
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
+from .sound_support import ROOT, peak_hz, play_answer, run_child, sine
 
 pytestmark = pytest.mark.skipif(
     ctypes.util.find_library("portaudio") is None,
@@ -52,34 +50,6 @@ def _asoundrc(home: Path, infile: Path) -> None:
     )
 
 
-def _run(home: Path, code: str, timeout: float = 60) -> dict:
-    """Run ``code`` in a child with HOME=home; it prints one JSON object last."""
-    env = {**os.environ, "HOME": str(home), "PYTHONPATH": str(ROOT)}
-    proc = subprocess.run(
-        [sys.executable, "-c", textwrap.dedent(code)],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        env=env,
-        cwd=home,
-        check=False,
-    )
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    return json.loads(proc.stdout.strip().splitlines()[-1])
-
-
-def _sine(rate: int, seconds: float, channels: int, hz: float = 440.0) -> bytes:
-    t = np.arange(int(rate * seconds)) / rate
-    wave = (np.sin(2 * np.pi * hz * t) * 8000).astype(np.int16)
-    return np.repeat(wave[:, None], channels, axis=1).tobytes()
-
-
-def _peak_hz(pcm: bytes, rate: int, channels: int = 1) -> float:
-    samples = np.frombuffer(pcm, dtype=np.int16).reshape(-1, channels)[:, 0].astype(float)
-    spectrum = np.abs(np.fft.rfft(samples * np.hanning(len(samples))))
-    return float(np.fft.rfftfreq(len(samples), 1 / rate)[int(np.argmax(spectrum))])
-
-
 def test_list_devices_shows_the_alsa_devices(tmp_path: Path) -> None:
     _asoundrc(tmp_path, tmp_path / "silence.raw")
     (tmp_path / "silence.raw").write_bytes(bytes(32000))
@@ -98,9 +68,9 @@ def test_list_devices_shows_the_alsa_devices(tmp_path: Path) -> None:
 
 
 def test_a_48k_stereo_microphone_is_heard_as_16k_mono(tmp_path: Path) -> None:
-    (tmp_path / "mic.raw").write_bytes(_sine(48000, 2.0, channels=2))
+    (tmp_path / "mic.raw").write_bytes(sine(48000, 2.0, channels=2))
     _asoundrc(tmp_path, tmp_path / "mic.raw")
-    result = _run(
+    result = run_child(
         tmp_path,
         """
         import asyncio, json
@@ -121,36 +91,17 @@ def test_a_48k_stereo_microphone_is_heard_as_16k_mono(tmp_path: Path) -> None:
     assert result["format"] == [48000, 2]
     assert result["bytes"] == 40 * 512 * 2, "40 blocks of 32 ms at 16 kHz 16-bit mono"
     heard = (tmp_path / "heard.raw").read_bytes()
-    assert abs(_peak_hz(heard, 16000) - 440) < 5
+    assert abs(peak_hz(heard, 16000) - 440) < 5
 
 
 def test_answers_play_on_the_default_speaker_at_the_rate_it_is_asked_for(tmp_path: Path) -> None:
     (tmp_path / "silence.raw").write_bytes(bytes(32000))
     _asoundrc(tmp_path, tmp_path / "silence.raw")
-    (tmp_path / "answer.raw").write_bytes(_sine(22050, 1.0, channels=1))
-    result = _run(
-        tmp_path,
-        """
-        import asyncio, json
-        from wyoming.audio import AudioChunk
-        from satellite.audio_out import Speaker
-        from satellite.settings import SndSettings
-
-        async def main():
-            speaker = Speaker(SndSettings(device="default", rate=48000, channels=2))
-            queue = asyncio.Queue()
-            queue.put_nowait(AudioChunk(22050, 2, 1, open("answer.raw", "rb").read()))
-            queue.put_nowait(None)
-            ok = await speaker.play(queue)
-            print(json.dumps({"ok": ok, "format": speaker.sink.format}))
-
-        asyncio.run(main())
-        """,
-    )
+    result = play_answer(tmp_path, 'device="default", rate=48000, channels=2')
     assert result == {"ok": True, "format": [48000, 2]}
     played = (tmp_path / "played.raw").read_bytes()
     assert abs(len(played) / 4 - 48000) <= 48000 * 0.05, "about one second of 48 kHz stereo"
-    assert abs(_peak_hz(played, 48000, channels=2) - 440) < 5
+    assert abs(peak_hz(played, 48000, channels=2) - 440) < 5
 
 
 def test_a_microphone_that_disappears_is_noticed_and_reopened_when_back(tmp_path: Path) -> None:
@@ -160,7 +111,7 @@ def test_a_microphone_that_disappears_is_noticed_and_reopened_when_back(tmp_path
     fifo = tmp_path / "mic.fifo"
     os.mkfifo(fifo)
     _asoundrc(tmp_path, fifo)
-    result = _run(
+    result = run_child(
         tmp_path,
         f"""
         import asyncio, json, logging, os, threading, time

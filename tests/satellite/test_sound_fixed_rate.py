@@ -22,9 +22,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from .test_sound_alsa import _peak_hz, _run, _sine
+from .sound_support import ROOT, peak_hz, play_answer, run_child
 
-ROOT = Path(__file__).resolve().parents[2]
 PLUGIN_SOURCE = Path(__file__).with_name("fixed48_plugin.c")
 
 pytestmark = [
@@ -72,7 +71,7 @@ def _home(tmp_path: Path, plugin: Path) -> Path:
 
 def test_the_test_device_really_refuses_16k(tmp_path: Path, plugin: Path) -> None:
     """PortAudio refuses 16 and 22.05 kHz on it and takes 48 kHz: the tests below mean it."""
-    result = _run(
+    result = run_child(
         _home(tmp_path, plugin),
         """
         import json
@@ -99,7 +98,7 @@ def test_a_48k_only_microphone_is_opened_at_its_rate_and_heard_as_16k_mono(
 ) -> None:
     """The satellite's defaults (16 kHz mono wanted): it opens the device at 48 kHz, says so
     once, and the wake word and VAD get 16 kHz mono with the device's 440 Hz tone intact."""
-    result = _run(
+    result = run_child(
         _home(tmp_path, plugin),
         """
         import asyncio, json, logging
@@ -128,7 +127,7 @@ def test_a_48k_only_microphone_is_opened_at_its_rate_and_heard_as_16k_mono(
     assert result["bytes"] == 40 * 512 * 2, "40 blocks of 32 ms at 16 kHz 16-bit mono"
     assert any("opened at 48000 Hz" in line for line in result["lines"]), result["lines"]
     heard = np.frombuffer((tmp_path / "heard.raw").read_bytes(), dtype=np.int16)
-    assert abs(_peak_hz(heard.tobytes(), 16000) - 440) < 5
+    assert abs(peak_hz(heard.tobytes(), 16000) - 440) < 5
     assert 4000 < np.abs(heard[1600:]).max() <= 8200, "the tone's level survives the conversion"
 
 
@@ -136,30 +135,11 @@ def test_a_48k_only_speaker_plays_a_22k_answer(tmp_path: Path, plugin: Path) -> 
     """Piper's 22.05 kHz mono answer on a speaker that takes only 48 kHz: opened at 48 kHz
     and converted, about one second of audio reaches the device, the tone at its pitch."""
     home = _home(tmp_path, plugin)
-    (home / "answer.raw").write_bytes(_sine(22050, 1.0, channels=1))
-    result = _run(
-        home,
-        """
-        import asyncio, json
-        from wyoming.audio import AudioChunk
-        from satellite.audio_out import Speaker
-        from satellite.settings import SndSettings
-
-        async def main():
-            speaker = Speaker(SndSettings(device="spk48"))
-            queue = asyncio.Queue()
-            queue.put_nowait(AudioChunk(22050, 2, 1, open("answer.raw", "rb").read()))
-            queue.put_nowait(None)
-            ok = await speaker.play(queue)
-            print(json.dumps({"ok": ok, "format": speaker.sink.format}))
-
-        asyncio.run(main())
-        """,
-    )
+    result = play_answer(home, 'device="spk48"')
     assert result["ok"] is True and result["format"][0] == 48000
     frames = np.frombuffer((home / "played.raw").read_bytes(), dtype=np.int16).reshape(-1, 2)
     assert abs(len(frames) - 48000) <= 48000 * 0.1, f"{len(frames)} frames for a 1 s answer"
-    assert abs(_peak_hz(frames.tobytes(), 48000, channels=2) - 440) < 5
+    assert abs(peak_hz(frames.tobytes(), 48000, channels=2) - 440) < 5
 
 
 def test_the_satellite_lists_the_48k_devices(tmp_path: Path, plugin: Path) -> None:

@@ -61,6 +61,8 @@ class OnnxSilero:
     def _shared_session(self) -> Any:
         """One session for every detector (ONNX Runtime runs are thread-safe; the state
         lives in the detector): loading it costs ~20 ms, a stream must not pay that."""
+        if OnnxSilero._session is not None:  # every call but the first: no lock taken
+            return OnnxSilero._session
         with OnnxSilero._session_lock:
             if OnnxSilero._session is None:
                 import onnxruntime
