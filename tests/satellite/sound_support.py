@@ -16,6 +16,26 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[2]
 
 
+def asoundrc(home: Path, infile: Path) -> None:
+    """ALSA devices in a scratch HOME: `fakemic` reads `infile` (a file or a FIFO), `fakespk`
+    records to home/played.raw; the default device is the pair."""
+    (home / ".asoundrc").write_text(
+        textwrap.dedent(
+            f"""\
+            pcm.!default {{ type asym; playback.pcm "fakespk"; capture.pcm "fakemic" }}
+            pcm.fakemic {{
+                type file; slave.pcm "null"; file "/dev/null"; infile "{infile}"; format "raw"
+                hint {{ show on; description "test microphone" }}
+            }}
+            pcm.fakespk {{
+                type file; slave.pcm "null"; file "{home / "played.raw"}"; format "raw"
+                hint {{ show on; description "test speaker" }}
+            }}
+            """
+        )
+    )
+
+
 def run_child(home: Path, code: str, timeout: float = 60) -> dict:
     """Run ``code`` in a child with HOME=home; it prints one JSON object last."""
     env = {**os.environ, "HOME": str(home), "PYTHONPATH": str(ROOT)}

@@ -19,12 +19,11 @@ import ctypes.util
 import os
 import subprocess
 import sys
-import textwrap
 from pathlib import Path
 
 import pytest
 
-from .sound_support import ROOT, peak_hz, play_answer, run_child, sine
+from .sound_support import ROOT, asoundrc, peak_hz, play_answer, run_child, sine
 
 pytestmark = pytest.mark.skipif(
     ctypes.util.find_library("portaudio") is None,
@@ -32,26 +31,8 @@ pytestmark = pytest.mark.skipif(
 )
 
 
-def _asoundrc(home: Path, infile: Path) -> None:
-    (home / ".asoundrc").write_text(
-        textwrap.dedent(
-            f"""\
-            pcm.!default {{ type asym; playback.pcm "fakespk"; capture.pcm "fakemic" }}
-            pcm.fakemic {{
-                type file; slave.pcm "null"; file "/dev/null"; infile "{infile}"; format "raw"
-                hint {{ show on; description "test microphone" }}
-            }}
-            pcm.fakespk {{
-                type file; slave.pcm "null"; file "{home / "played.raw"}"; format "raw"
-                hint {{ show on; description "test speaker" }}
-            }}
-            """
-        )
-    )
-
-
 def test_list_devices_shows_the_alsa_devices(tmp_path: Path) -> None:
-    _asoundrc(tmp_path, tmp_path / "silence.raw")
+    asoundrc(tmp_path, tmp_path / "silence.raw")
     (tmp_path / "silence.raw").write_bytes(bytes(32000))
     proc = subprocess.run(
         [sys.executable, "-m", "satellite", "--list-devices"],
@@ -69,7 +50,7 @@ def test_list_devices_shows_the_alsa_devices(tmp_path: Path) -> None:
 
 def test_a_48k_stereo_microphone_is_heard_as_16k_mono(tmp_path: Path) -> None:
     (tmp_path / "mic.raw").write_bytes(sine(48000, 2.0, channels=2))
-    _asoundrc(tmp_path, tmp_path / "mic.raw")
+    asoundrc(tmp_path, tmp_path / "mic.raw")
     result = run_child(
         tmp_path,
         """
@@ -96,7 +77,7 @@ def test_a_48k_stereo_microphone_is_heard_as_16k_mono(tmp_path: Path) -> None:
 
 def test_answers_play_on_the_default_speaker_at_the_rate_it_is_asked_for(tmp_path: Path) -> None:
     (tmp_path / "silence.raw").write_bytes(bytes(32000))
-    _asoundrc(tmp_path, tmp_path / "silence.raw")
+    asoundrc(tmp_path, tmp_path / "silence.raw")
     result = play_answer(tmp_path, 'device="default", rate=48000, channels=2')
     assert result == {"ok": True, "format": [48000, 2]}
     played = (tmp_path / "played.raw").read_bytes()
@@ -110,7 +91,7 @@ def test_a_microphone_that_disappears_is_noticed_and_reopened_when_back(tmp_path
     event loop never stalls (device open and close run in threads)."""
     fifo = tmp_path / "mic.fifo"
     os.mkfifo(fifo)
-    _asoundrc(tmp_path, fifo)
+    asoundrc(tmp_path, fifo)
     result = run_child(
         tmp_path,
         f"""
@@ -190,7 +171,7 @@ def test_the_satellite_stops_on_sigint_even_when_the_device_outpaces_it(tmp_path
     import time
 
     (tmp_path / "mic.raw").write_bytes(bytes(16000 * 2 * 60))
-    _asoundrc(tmp_path, tmp_path / "mic.raw")
+    asoundrc(tmp_path, tmp_path / "mic.raw")
     argv = [sys.executable, "-m", "satellite", "--server-uri", "tcp://127.0.0.1:9"]
     proc = subprocess.Popen(
         [*argv, "--mic-device", "fakemic", "--snd-device", "none", "--no-sounds"],
