@@ -102,7 +102,8 @@ _OWW_FILES = {"ok_nabu": "okay_nabu"}
 
 
 class OpenWakeWordEngine:
-    """openWakeWord's models through pyopen-wakeword (its own tflite C library, via ctypes).
+    """openWakeWord's models through pyopen-wakeword (its own tflite C library, via ctypes),
+    each interpreter on one thread (tflite_one_thread.py: a third of the CPU).
 
     Audio becomes mel frames and then one 96-value embedding per 80 ms, shared by every wake
     word model; each model scores its window of the last embeddings, so a frame here is one
@@ -112,11 +113,11 @@ class OpenWakeWordEngine:
     frame_seconds = OWW_FRAME_SAMPLES / 16000
 
     def __init__(self, names: Sequence[str]) -> None:
-        from pyopen_wakeword import OpenWakeWord, OpenWakeWordFeatures
+        from . import tflite_one_thread
 
         self.models = [self._resolve(name) for name in names]
-        self._features = OpenWakeWordFeatures.from_builtin(openwakeword_models_dir())
-        self._oww = [(m.id, OpenWakeWord.from_model(m.path)) for m in self.models]
+        self._features = tflite_one_thread.features(openwakeword_models_dir())
+        self._oww = [(m.id, tflite_one_thread.wake_word(m.path)) for m in self.models]
         self._silent: list[dict[str, object]] = []
         self._buffer = bytearray()
         self._prime()
