@@ -249,24 +249,24 @@ class SoundDeviceMic:
             ) from err
 
     def _open_blocking(self, callback: Callable[..., None]) -> object:
-        sd = sound_device.load()
-        rate, channels = sound_device.pick_format(
-            sd, self.device, "input", self.settings.rate, self.settings.channels
-        )
-        self.format = (rate, channels)
-        self._convert = PcmConverter((rate, 2, channels), (MIC_RATE, MIC_WIDTH, MIC_CHANNELS))
-        try:
-            stream = sd.RawInputStream(
-                samplerate=rate,
-                channels=channels,
-                dtype="int16",
-                blocksize=CHUNK_SAMPLES * rate // MIC_RATE,
-                device=sound_device.device_id(self.device),
-                callback=callback,
+        with sound_device.opening(self.device, "input") as sd:
+            rate, channels = sound_device.pick_format(
+                sd, self.device, "input", self.settings.rate, self.settings.channels
             )
-            stream.start()
-        except Exception as err:
-            raise RuntimeError(f"cannot open microphone {self.name}: {err}") from err
+            self.format = (rate, channels)
+            self._convert = PcmConverter((rate, 2, channels), (MIC_RATE, MIC_WIDTH, MIC_CHANNELS))
+            try:
+                stream = sd.RawInputStream(
+                    samplerate=rate,
+                    channels=channels,
+                    dtype="int16",
+                    blocksize=CHUNK_SAMPLES * rate // MIC_RATE,
+                    device=sound_device.device_id(self.device),
+                    callback=callback,
+                )
+                sound_device.start(stream)
+            except Exception as err:
+                raise RuntimeError(f"cannot open microphone {self.name}: {err}") from err
         if (rate, channels) != (MIC_RATE, MIC_CHANNELS):
             _LOGGER.info(
                 "Microphone %s opened at %d Hz, %d channel(s): converted to 16 kHz mono",
@@ -312,10 +312,13 @@ class SoundDeviceMic:
         return self._blocks.popleft()
 
     async def close(self) -> None:
+        # Closed only to be reopened after a failure (or at the end): PortAudio lists the
+        # devices again first, in case it was unplugged and comes back as a new card.
+        sound_device.lost(self.device, "input")
         stream, self._stream = self._stream, None
         if stream is None:
             return
-        closing = asyncio.ensure_future(asyncio.to_thread(_abort_and_close, stream))
+        closing = asyncio.ensure_future(asyncio.to_thread(sound_device.close, stream))
         closing.add_done_callback(_quietly)
         try:
             await asyncio.wait_for(asyncio.shield(closing), _CLOSE_WAIT_SECONDS)
@@ -333,14 +336,6 @@ def _quietly(task: asyncio.Future[None]) -> None:
 
 _CLOSE_WAIT_SECONDS = 1.0
 """How long a restart waits for PortAudio to let go of a device before reopening it."""
-
-
-def _abort_and_close(stream: object) -> None:
-    """Stop at once (abort drops what is buffered) and release the device."""
-    try:
-        stream.abort()  # type: ignore[attr-defined]
-    finally:
-        stream.close()  # type: ignore[attr-defined]
 
 
 def make_mic(settings: MicSettings) -> MicSource:

@@ -153,24 +153,24 @@ class SoundDeviceSink:
         self._stream = await self._in_thread(self._open_blocking, "open")
 
     def _open_blocking(self) -> object:
-        sd = sound_device.load()
         rate, _width, channels = self._format
-        device_rate, device_channels = sound_device.pick_format(
-            sd, self.device, "output", rate, channels
-        )
-        self.format = (device_rate, device_channels)
-        self._convert = PcmConverter(self._format, (device_rate, 2, device_channels))
-        self._bytes_per_second = device_rate * 2 * device_channels
-        try:
-            stream = sd.RawOutputStream(
-                samplerate=device_rate,
-                channels=device_channels,
-                dtype="int16",
-                device=sound_device.device_id(self.device),
+        with sound_device.opening(self.device, "output") as sd:
+            device_rate, device_channels = sound_device.pick_format(
+                sd, self.device, "output", rate, channels
             )
-            stream.start()
-        except Exception as err:
-            raise RuntimeError(f"cannot open speaker {self.name}: {err}") from err
+            self.format = (device_rate, device_channels)
+            self._convert = PcmConverter(self._format, (device_rate, 2, device_channels))
+            self._bytes_per_second = device_rate * 2 * device_channels
+            try:
+                stream = sd.RawOutputStream(
+                    samplerate=device_rate,
+                    channels=device_channels,
+                    dtype="int16",
+                    device=sound_device.device_id(self.device),
+                )
+                sound_device.start(stream)
+            except Exception as err:
+                raise RuntimeError(f"cannot open speaker {self.name}: {err}") from err
         return stream
 
     async def write(self, pcm: bytes) -> None:
@@ -184,38 +184,26 @@ class SoundDeviceSink:
     async def finish(self) -> None:
         stream, self._stream = self._stream, None
         if stream is not None:
-            await self._in_thread(lambda: _stop_and_close(stream), "finish playing", 30.0)
+            await self._in_thread(
+                lambda: sound_device.close(stream, drain=True), "finish playing", 30.0
+            )
 
     async def abort(self) -> None:
         stream, self._stream = self._stream, None
         if stream is not None:
-            await self._in_thread(lambda: _abort_and_close(stream), "stop")
+            await self._in_thread(lambda: sound_device.close(stream), "stop")
 
     async def _in_thread(self, work: Callable[[], object], what: str, extra: float = 0.0) -> object:
         """Run blocking PortAudio work in a thread; a device that hangs is an error."""
         task = asyncio.ensure_future(asyncio.to_thread(work))
         try:
             return await asyncio.wait_for(asyncio.shield(task), self._open_seconds + extra)
-        except TimeoutError:
-            raise RuntimeError(
-                f"speaker {self.name} did not {what} in {self._open_seconds + extra:g} s"
-            ) from None
-
-
-def _stop_and_close(stream: object) -> None:
-    """Play out what is buffered, then release the device."""
-    try:
-        stream.stop()  # type: ignore[attr-defined]
-    finally:
-        stream.close()  # type: ignore[attr-defined]
-
-
-def _abort_and_close(stream: object) -> None:
-    """Stop at once, dropping what is buffered, then release the device."""
-    try:
-        stream.abort()  # type: ignore[attr-defined]
-    finally:
-        stream.close()  # type: ignore[attr-defined]
+        except Exception as err:
+            sound_device.lost(self.device, "output")  # the next open lists the devices again
+            if isinstance(err, TimeoutError):
+                limit = self._open_seconds + extra
+                raise RuntimeError(f"speaker {self.name} did not {what} in {limit:g} s") from None
+            raise
 
 
 def make_sink(settings: SndSettings) -> SoundSink:

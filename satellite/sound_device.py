@@ -2,12 +2,24 @@
 
 Everything here blocks (PortAudio opens, probes and closes devices synchronously, and an
 unplugged USB device can make that hang): callers run it in a thread, never on the loop.
+
+PortAudio lists the devices once, when it starts: a USB device plugged back in (a new ALSA
+card, perhaps with a new number) is not in that list. A device that failed is marked
+:func:`lost`, and its next :func:`opening` restarts PortAudio first so that it lists the
+devices again, but only while no stream is open: ``Pa_Terminate`` closes every stream in the
+process (the speaker's too). Otherwise it tries again at the next opening.
 """
 
 from __future__ import annotations
 
+import contextlib
+import logging
+import threading
+from collections.abc import Iterator
 from types import ModuleType
 from typing import Any
+
+_LOGGER = logging.getLogger(__name__)
 
 COMMON_RATES = (16000, 48000, 44100, 32000, 22050)
 """Rates tried, after the wanted one and the device's own default, when a device is picky."""
@@ -38,6 +50,96 @@ def device_id(name: str | None) -> str | int | None:
 def describe(name: str | None) -> str:
     """How log lines and errors name a device: as the user wrote it."""
     return repr(name or "default")
+
+
+_lock = threading.Lock()
+"""Serialises the count of streams, the lost devices, and restarting PortAudio."""
+_streams = 0
+"""Streams being opened, open or being closed: PortAudio is restarted only when none is."""
+_lost: set[tuple[str, str | None]] = set()
+"""(kind, device) that failed since PortAudio last listed the devices."""
+
+
+@contextlib.contextmanager
+def opening(device: str | None, kind: str) -> Iterator[ModuleType]:
+    """Open one stream of ``device`` inside: yields ``sounddevice``, after listing the devices
+    again when this one was lost. The stream counts as open until :func:`close`; an error
+    inside (the open failed) marks the device lost and the stream not open."""
+    global _streams
+    sd = load()
+    with _lock:
+        if (kind, device) in _lost:
+            _relist(sd, device, kind)
+        _streams += 1
+    try:
+        yield sd
+    except BaseException:
+        with _lock:
+            _streams -= 1
+            _lost.add((kind, device))
+        raise
+    with _lock:
+        _lost.discard((kind, device))
+
+
+def start(stream: Any) -> None:
+    """Start a stream just opened; close it if it does not start (it holds the device)."""
+    try:
+        stream.start()
+    except BaseException:
+        stream.close()
+        raise
+
+
+def close(stream: Any, drain: bool = False) -> None:
+    """Stop ``stream`` (drain: play out what is buffered, else drop it) and release the device.
+
+    A close that never returns (PortAudio waiting for an unplugged device) leaves the stream
+    counted as open: PortAudio is not restarted under it."""
+    global _streams
+    try:
+        try:
+            stream.stop() if drain else stream.abort()
+        finally:
+            stream.close()
+    finally:
+        with _lock:
+            _streams -= 1
+
+
+def lost(device: str | None, kind: str) -> None:
+    """``device`` stopped (unplugged, stalled, failed): list the devices before reopening it."""
+    with _lock:
+        _lost.add((kind, device))
+
+
+def _relist(sd: Any, device: str | None, kind: str) -> None:
+    """Restart PortAudio so that it lists the devices again (called with the lock held)."""
+    what = f"{_word(kind)} {describe(device)}"
+    if _streams:
+        _LOGGER.debug("Not listing sound devices again for %s: %d stream(s) open", what, _streams)
+        return
+    before = _name(sd, device, kind)
+    try:
+        for _ in range(sd._initialized):  # noqa: SLF001 - sounddevice's own start and stop
+            sd._terminate()  # noqa: SLF001
+        sd._initialize()  # noqa: SLF001
+    except Exception as err:  # noqa: BLE001 - the open that follows fails and is retried
+        _LOGGER.debug("Restarting PortAudio for %s failed: %r", what, err)
+        return
+    _lost.clear()
+    after = _name(sd, device, kind)
+    if after is not None and after != before:
+        _LOGGER.info("Sound devices listed again: found %s (%s)", what, after)
+    else:
+        _LOGGER.debug("Sound devices listed again for %s: %s", what, after or "not there")
+
+
+def _name(sd: Any, device: str | None, kind: str) -> str | None:
+    try:
+        return str(sd.query_devices(device_id(device), kind)["name"])
+    except Exception:  # noqa: BLE001 - not there (ValueError) or PortAudio is down
+        return None
 
 
 def pick_format(
