@@ -90,8 +90,9 @@ async def test_stream_speech_resumes_stale_result_dropped(
     engine: AsrEngine, light_pcm: bytes, lamp_pcm: bytes
 ) -> None:
     # light_pcm ends with ~0.8 s of silence (a speculative decode starts in it); the lamp
-    # clip is cut ~0.1 s after its speech ends, too soon for a second speculation.
-    lamp_until_speech_end = lamp_pcm[: int(1.55 * BYTES_PER_SECOND)]
+    # clip's speech ends at 1.44 s (silero), and it is cut 30 ms later, too soon for a second
+    # speculation (DECODE_PAUSE_SECONDS, 64 ms).
+    lamp_until_speech_end = lamp_pcm[: int(1.47 * BYTES_PER_SECOND)]
     stream = engine.stream()
     await feed_realtime(stream, light_pcm + lamp_until_speech_end)
     assert stream.speculative_runs == 1

@@ -79,7 +79,7 @@ async def test_a_command_ends_the_turn_no_sooner_than_the_end_pause() -> None:
     judge = Judge(FakeModel(0.0))
     await judge.chunks(SPEECH, 1.0)
     assert judge.speech == 1
-    await judge.chunks(SILENCE, 0.096)  # past JUDGE_PAUSE_SECONDS: the stream decodes
+    await judge.chunks(SILENCE, 0.096)  # past DECODE_PAUSE_SECONDS: the stream decodes
     judge.pause("Turn on the kitchen light.")
     await settle()
     assert judge.ended == []  # judged complete, but only 0.1 s into the pause

@@ -90,11 +90,10 @@ class AsrEngine:
         )
         self._use_device(pick_device(settings.device))
         self.speculative_silence = DECODE_PAUSE_SECONDS
+        """Silence after speech before the speculative decode starts (endpoint.py says why
+        64 ms); a benchmark may change it (bench/asr_speculative.py)."""
         self.vocabulary: Callable[[], str] = str
         """The home's names for whisper's prompt (vocabulary.py); the app sets it."""
-        """Silence after speech before the speculative decode starts. Both test commands have
-        no internal pause above ~100 ms; 0.2 s leaves a 2-core CPU ~0.5 s of HA's 0.7 s window
-        to finish a tiny.en decode of a short command (see bench/asr_speculative.py)."""
         self.window_fallbacks = 0
         """Short-window decodes redone with the full window (a loop, or long audio)."""
         self._command_window = CommandWindow()
@@ -203,10 +202,9 @@ class AsrEngine:
         language: str | None = None,
         accept: Callable[[str], bool] | None = None,
         listener: PauseListener | None = None,
-        pause_seconds: float | None = None,
     ) -> AsrStream:
         """Start an utterance whose audio arrives over time (see AsrStream)."""
-        return AsrStream(self, language, accept, listener, pause_seconds)
+        return AsrStream(self, language, accept, listener)
 
     async def close(self) -> None:
         """Drop queued work, wait for a decode in flight to end, and release the model."""

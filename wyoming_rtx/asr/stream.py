@@ -57,14 +57,12 @@ class AsrStream:
         language: str | None = None,
         accept: Callable[[str], bool] | None = None,
         listener: PauseListener | None = None,
-        pause_seconds: float | None = None,
     ) -> None:
         """Prepare an empty capped buffer (and a VAD when speculation is on).
 
         accept: given, decodes try the fast command window first (AsrEngine.decode_command).
         listener: told each chunk's speech probability and each pause's decode, so a turn
         can judge its end from the same VAD and transcript (pipeline/turn_end.py).
-        pause_seconds: the silence that starts a decode; None = `engine.speculative_silence`.
         """
         self._engine = engine
         self._language = language
@@ -74,8 +72,7 @@ class AsrStream:
         self._buffer = bytearray()
         self._speculative = engine.settings.speculative
         self._vad = engine.vads.acquire() if self._speculative else None
-        pause = engine.speculative_silence if pause_seconds is None else pause_seconds
-        self._silence_bytes = int(pause * SAMPLE_RATE) * SAMPLE_WIDTH
+        self._silence_bytes = int(engine.speculative_silence * SAMPLE_RATE) * SAMPLE_WIDTH
         self._scanned = 0
         self._speech_seen = False
         self._regions = SpeechRegions()

@@ -28,9 +28,9 @@ The rules, all in ``EndOfTurnRules``:
 Two presets, ``SATELLITE_RULES`` and ``BROWSER_RULES``, say why their numbers differ.
 
 DECODE_PAUSE_SECONDS is the pause after which the server starts decoding what it has heard
-(the speculative decode): short on purpose, because a decode that speech then overtakes is
-simply dropped, while one that is ready when the turn ends saves its whole duration. The same
-pause is when the server judges whether the utterance is complete.
+(the speculative decode), in every stream: short on purpose, because a decode that speech
+then overtakes is simply dropped, while one that is ready when the turn ends saves its whole
+duration. The same pause is when the server judges whether the utterance is complete.
 """
 
 from __future__ import annotations
@@ -39,16 +39,21 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 
-DECODE_PAUSE_SECONDS = 0.2
-"""Silence after speech that starts the speculative decode during the trailing silence."""
+DECODE_PAUSE_SECONDS = 0.064
+"""Silence after speech that starts the speculative decode (two silero chunks), for every
+stream: a turn the server judges, a satellite's own turn, Home Assistant's transcription.
 
-JUDGE_PAUSE_SECONDS = 0.064
-"""In a turn the server judges, the decode starts after this much silence (two silero chunks):
-it takes ~200 ms for a command on a 2-core CPU, so every ms of waiting here is a ms of the
-answer's, and a pause that speech overtakes only wastes a decode. 64 instead of 100 ms: a
-local command's first sound p50 -46 and -70 ms in two back-to-back A/B runs of
-``bench/end_of_turn.py --configs smart``, hesitations cut off 1/16 and 1/16 (against 1/16 and
-2/16), slow commands 0/8 early in all four."""
+A decode takes ~200 ms for a command with the short window and 300-700 ms with the full one
+on a 2-core CPU, so every ms of waiting here is a ms of the answer's, and a pause that speech
+overtakes only wastes a decode (two workers, so it queues nothing behind it).
+
+- Judged turns, 64 instead of 100 ms: a local command's first sound p50 -46 and -70 ms in two
+  back-to-back A/B runs of ``bench/end_of_turn.py --configs smart``, hesitations cut off 1/16
+  and 1/16 (against 1/16 and 2/16), slow commands 0/8 early in all four.
+- Home Assistant's transcription (0.7 s of silence before ``audio-stop``), 64 instead of
+  200 ms: ``audio-stop`` -> transcript p50 131-166 -> 4 ms, p90 175-266 -> 122 ms, the same
+  words (``bench/asr_side_by_side.py --quick``, back to back; 100 ms gave 85 ms). On a box
+  where the full-window decode took 550-700 ms, 200 ms left it too little of the 0.7 s."""
 
 END_PAUSE_SECONDS = 0.2
 """A turn judged complete ends no sooner than this into its pause (a fast GPU decode must not

@@ -18,7 +18,7 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
-from ..audio.endpoint import JUDGE_PAUSE_SECONDS, JUDGED_RULES, UNJUDGED_RULES, EndReason
+from ..audio.endpoint import JUDGED_RULES, UNJUDGED_RULES, EndReason
 from ..handle import Answer, HandleRequest
 from .answer_run import AnswerRun, DraftSlot
 from .arbiter import WakeArbiter
@@ -182,7 +182,6 @@ class PipelineTurn:
             pipeline.language,
             accept=self._heard,
             listener=self._turn_end,
-            pause_seconds=JUDGE_PAUSE_SECONDS if self._turn_end is not None else None,
         )
         self._speech_ended = asyncio.Event()
         self._released = asyncio.Event()

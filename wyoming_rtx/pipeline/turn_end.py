@@ -2,7 +2,7 @@
 
 The server has what a satellite lacks: the speculative transcript of each pause and the home
 that says whether it is a command. So in direct mode it decides (``--end-of-turn smart``):
-at every pause the speech-to-text stream starts a decode (``JUDGE_PAUSE_SECONDS`` of
+at every pause the speech-to-text stream starts a decode (``DECODE_PAUSE_SECONDS`` of
 silence), and ``pause_wait`` judges what it heard: a command the home understands ends the
 turn now; a transcript that reads as cut off, or a command's start that is no command yet,
 waits longer for the rest; anything else ends when Smart Turn calls the audio complete.
