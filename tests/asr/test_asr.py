@@ -86,6 +86,19 @@ async def test_stream_speculative_hit(engine: AsrEngine, light_pcm: bytes) -> No
     assert stream.seconds == pytest.approx(len(light_pcm) / BYTES_PER_SECOND + 1.0, abs=0.02)
 
 
+async def test_audio_sent_in_one_burst_is_not_decoded_at_its_pauses(
+    engine: AsrEngine, light_pcm: bytes, lamp_pcm: bytes
+) -> None:
+    """A file sent at once has its `audio-stop` right behind it: decodes at its pauses (here
+    two commands, each followed by silence) would only compete with the one that counts."""
+    stream = engine.stream("en")
+    stream.feed(light_pcm + silence(0.5) + lamp_pcm)
+    text = normalise(await stream.finish())
+    assert stream.speculative_runs == 0
+    assert stream.speculative_hit is False
+    assert "light" in text and "lamp" in text
+
+
 async def test_stream_speech_resumes_stale_result_dropped(
     engine: AsrEngine, light_pcm: bytes, lamp_pcm: bytes
 ) -> None:
@@ -186,8 +199,11 @@ async def test_close_drops_queued_speculation(
     monkeypatch.setattr(asr, "_load_sync", object)
     monkeypatch.setattr(asr, "_run", slow_run)
     streams = [asr.stream() for _ in range(3)]
-    for stream in streams:
-        stream.feed(light_pcm)  # fed at once: the VAD scan (off the loop) starts speculation
+    # Fed at speaking pace (audio sent at once is not decoded at its pauses), each until its
+    # speculation starts.
+    await asyncio.gather(
+        *(feed_realtime(stream, light_pcm, until_speculating=True) for stream in streams)
+    )
     # Bounded wait (10 s) until both workers run a decode and every stream has one pending:
     # a pending speculation may still be waiting on its VAD scan, so "pending" alone let the
     # engine close with a worker free, and the third decode then ran (1 run in 4).
