@@ -347,6 +347,10 @@ def make_mic(settings: MicSettings) -> MicSource:
     return SoundDeviceMic(settings)
 
 
+_MAKE_WAY_SECONDS = 10.0
+"""The microphone makes way for a new list of the devices at most this often."""
+
+
 class MicSupervisor:
     """Yields microphone audio forever, restarting a dead source with exponential backoff.
 
@@ -364,12 +368,25 @@ class MicSupervisor:
         """Called once when an outage starts, before the restart wait (the listening loop
         ends a turn in progress rather than wait for audio that may not come)."""
 
+    @staticmethod
+    def _should_make_way(source: MicSource, made_way_at: float) -> bool:
+        """Should this PortAudio microphone close so that a lost device (a USB speaker plugged
+        back in as a new card) can be found? Only when it is the one stream open: PortAudio
+        lists the devices again only with every stream closed (sound_device.py)."""
+        return (
+            isinstance(source, SoundDeviceMic)
+            and sound_device.relist_wanted()
+            and asyncio.get_running_loop().time() - made_way_at >= _MAKE_WAY_SECONDS
+        )
+
     async def stream(self) -> AsyncIterator[bytes]:
         delay = self.settings.restart_seconds
         failing = False
+        made_way_at = -_MAKE_WAY_SECONDS
         while True:
             source = self.factory()
             problem = ""
+            make_way = False
             try:
                 await source.open()
                 while (pcm := await source.read()) is not None:
@@ -378,9 +395,13 @@ class MicSupervisor:
                         failing = False
                         delay = self.settings.restart_seconds
                     yield pcm
-                if not source.restartable:
-                    return
-                problem = f"microphone ended (exit code {getattr(source, 'returncode', None)})"
+                    if self._should_make_way(source, made_way_at):
+                        make_way = True
+                        break
+                else:
+                    if not source.restartable:
+                        return
+                    problem = f"microphone ended (exit code {getattr(source, 'returncode', None)})"
             except asyncio.CancelledError:
                 raise
             except Exception as err:  # noqa: BLE001 - any mic failure means: restart it
@@ -393,7 +414,12 @@ class MicSupervisor:
                     log("%s; restarting in %.1f s", problem, delay)
                     if not failing and self.on_outage is not None:
                         self.on_outage()
+                elif make_way:
+                    _LOGGER.info("Reopening the microphone so PortAudio lists the devices again")
                 await source.close()
+            if make_way:  # not an outage: reopened at once, its next open lists the devices
+                made_way_at = asyncio.get_running_loop().time()
+                continue
             failing = True
             self.restarts += 1
             await asyncio.sleep(delay)

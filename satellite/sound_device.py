@@ -58,6 +58,9 @@ _streams = 0
 """Streams being opened, open or being closed: PortAudio is restarted only when none is."""
 _lost: set[tuple[str, str | None]] = set()
 """(kind, device) that failed since PortAudio last listed the devices."""
+_relist_wanted = False
+"""A lost device could not be looked for because other streams were open: the microphone
+(open nearly always) makes way for a new list when it can (:func:`relist_wanted`)."""
 
 
 @contextlib.contextmanager
@@ -113,11 +116,21 @@ def lost(device: str | None, kind: str) -> None:
         _lost.add((kind, device))
 
 
+def relist_wanted() -> bool:
+    """Is a lost device waiting for PortAudio to list the devices again, with one stream
+    open (the microphone's)? The microphone's supervisor (audio_in.MicSupervisor) then
+    reopens it: a USB speaker plugged back in as a new card is otherwise never found while
+    the microphone stays open."""
+    return _relist_wanted and _streams <= 1
+
+
 def _relist(sd: Any, device: str | None, kind: str) -> None:
     """Restart PortAudio so that it lists the devices again (called with the lock held)."""
+    global _relist_wanted
     what = f"{_word(kind)} {describe(device)}"
     if _streams:
         _LOGGER.debug("Not listing sound devices again for %s: %d stream(s) open", what, _streams)
+        _relist_wanted = True
         return
     before = _name(sd, device, kind)
     try:
@@ -128,6 +141,7 @@ def _relist(sd: Any, device: str | None, kind: str) -> None:
         _LOGGER.debug("Restarting PortAudio for %s failed: %r", what, err)
         return
     _lost.clear()
+    _relist_wanted = False
     after = _name(sd, device, kind)
     if after is not None and after != before:
         _LOGGER.info("Sound devices listed again: found %s (%s)", what, after)

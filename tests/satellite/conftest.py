@@ -8,8 +8,19 @@ from pathlib import Path
 
 import pytest
 
+from satellite import sound_device
 from satellite.settings import WakeSettings
 from satellite.wake import WakeEngine, make_engine
+
+
+@pytest.fixture(autouse=True)
+def _fresh_portaudio_bookkeeping(monkeypatch: pytest.MonkeyPatch) -> None:
+    """sound_device keeps process-wide state (streams open, lost devices, a new list wanted);
+    a test's fake device must not leave it to the next test run in the same process."""
+    monkeypatch.setattr(sound_device, "_streams", 0)
+    monkeypatch.setattr(sound_device, "_lost", set())
+    monkeypatch.setattr(sound_device, "_relist_wanted", False)
+
 
 FIXTURES = Path(__file__).parent / "fixtures"
 

@@ -135,3 +135,85 @@ def test_portaudio_is_not_restarted_under_an_open_speaker(tmp_path: Path) -> Non
     assert marks["heard"] > marks["speaker closed"]
     played = (tmp_path / "played.raw").stat().st_size
     assert played == result["written"] > 0, "every piece written while the mic was away played"
+
+
+_SPEAKER_CHILD = """
+import asyncio, json, logging, os, time
+from satellite.audio_in import MicSupervisor
+from satellite.settings import MicSettings
+from satellite.sinks import SoundDeviceSink
+
+events = []
+class Record(logging.Handler):
+    def emit(self, record):
+        events.append((time.monotonic(), record.levelname, record.getMessage()))
+logging.getLogger("satellite").addHandler(Record())
+logging.getLogger("satellite").setLevel(logging.DEBUG)
+marks = {}
+heard = bytearray()
+
+async def main():
+    supervisor = MicSupervisor(MicSettings(device="fakemic"))
+    async def listen():
+        async for pcm in supervisor.stream():
+            heard.extend(pcm)
+    listening = asyncio.create_task(listen())
+    while len(heard) < 8000:
+        await asyncio.sleep(0.01)
+    speaker = SoundDeviceSink("usbspk", 16000, 2, 1)
+    tries = []
+    async def play():
+        try:
+            await speaker.start()
+        except RuntimeError as err:
+            tries.append(str(err))
+            return False
+        for _ in range(25):  # half a second of 1 kHz
+            await speaker.write(TONE[:640])
+        await speaker.finish()
+        tries.append("played")
+        return True
+    await play()  # unplugged: fails, the speaker is lost
+    config = open(".asoundrc").read() + open("usbspk.conf").read()
+    open(".asoundrc.new", "w").write(config)
+    os.replace(".asoundrc.new", ".asoundrc")
+    marks["plugged"] = time.monotonic()
+    await play()  # PortAudio's list is the old one, and the microphone's stream is open
+    for _ in range(500):
+        if any("Reopening the microphone" in msg for _t, _l, msg in events):
+            break
+        await asyncio.sleep(0.01)
+    marks["before reopen"] = len(heard)
+    while len(heard) < marks["before reopen"] + 16000:  # the microphone goes on
+        await asyncio.sleep(0.01)
+    await play()
+    listening.cancel()
+    print(json.dumps({"marks": marks, "events": events, "tries": tries,
+                      "restarts": supervisor.restarts}))
+
+TONE = open("tone880.raw", "rb").read()
+asyncio.run(main())
+"""
+
+
+def test_a_speaker_plugged_back_in_is_found_while_the_microphone_runs(tmp_path: Path) -> None:
+    """A USB speaker back as a new card: the microphone, the one stream open, makes way once
+    (no outage, no WARNING) so that PortAudio lists the devices again, and the next answer
+    plays on the speaker."""
+    (tmp_path / "mic.raw").write_bytes(sine(16000, 30.0, channels=1))
+    (tmp_path / "tone880.raw").write_bytes(sine(16000, 0.02, channels=1, hz=1000.0))
+    (tmp_path / "usbspk.conf").write_text(
+        f'pcm.usbspk {{ type file; slave.pcm "null"; file "{tmp_path / "usbspk.raw"}"; '
+        f'format "raw"\n    hint {{ show on; description "USB speaker plugged back in" }} }}\n'
+    )
+    asoundrc(tmp_path, tmp_path / "mic.raw")
+    result = run_child(tmp_path, _SPEAKER_CHILD, timeout=30)
+    tries, events = result["tries"], result["events"]
+    assert len(tries) == 3 and "usbspk" in tries[0] and "usbspk" in tries[1], tries
+    assert tries[2] == "played"
+    assert result["restarts"] == 0, "making way is no outage"
+    assert not [msg for _t, level, msg in events if level == "WARNING"]
+    reopened = [t for t, _l, msg in events if "Reopening the microphone" in msg]
+    assert len(reopened) == 1 and reopened[0] > result["marks"]["plugged"]
+    played = (tmp_path / "usbspk.raw").read_bytes()
+    assert len(played) >= 25 * 640 and abs(peak_hz(played, 16000) - 1000) < 10
