@@ -90,10 +90,11 @@ from bench.fake_ollama import FakeOllama  # noqa: E402
 from bench.stats import median, percentile  # noqa: E402
 from bench.turn_corpus import Item, Plan, ensure_corpus, read_pcm  # noqa: E402
 from bench.wer import corpus_wer, normalize  # noqa: E402
-from satellite.audio_in import CHUNK_BYTES, MicSupervisor  # noqa: E402
+from satellite.audio_in import CHUNK_BYTES  # noqa: E402
 from satellite.audio_out import Speaker  # noqa: E402
 from satellite.core import SatelliteLoop, TurnUplink, build_info  # noqa: E402
 from satellite.direct import DirectClient  # noqa: E402
+from satellite.mic_supervisor import MicSupervisor  # noqa: E402
 from satellite.settings import (  # noqa: E402
     DirectSettings,
     SatelliteSettings,

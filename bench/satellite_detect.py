@@ -51,9 +51,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.corpus_speech.make_speech import Plan, ensure_corpus  # noqa: E402
-from satellite.audio_in import MicSupervisor  # noqa: E402
 from satellite.audio_out import Speaker  # noqa: E402
 from satellite.core import SatelliteLoop  # noqa: E402
+from satellite.mic_supervisor import MicSupervisor  # noqa: E402
 from satellite.settings import (  # noqa: E402
     MicSettings,
     SatelliteSettings,

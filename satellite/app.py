@@ -24,12 +24,13 @@ from dataclasses import dataclass
 
 from wyoming.info import Info
 
-from .audio_in import MicSource, MicSupervisor
+from .audio_in import MicSource
 from .audio_out import Speaker
 from .core import SatelliteLoop, Transport, build_info
 from .direct import DirectClient
 from .discovery import Announcer, ServerFinder
 from .ha_server import HaSatellite
+from .mic_supervisor import MicSupervisor
 from .settings import DirectSettings, HaSettings, SatelliteSettings
 from .sinks import SoundSink
 from .wake import WakeDetector, WakeEngine, make_engine

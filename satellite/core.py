@@ -27,8 +27,8 @@ from wyoming_rtx.audio.endpoint import (
 )
 from wyoming_rtx.audio.vad import CHUNK_SECONDS, SpeechDetector
 
-from .audio_in import MicSupervisor
 from .audio_out import Speaker
+from .mic_supervisor import MicSupervisor
 from .settings import SatelliteSettings
 from .wake import WakeDetection, WakeDetector, _model_id
 

@@ -118,7 +118,7 @@ def lost(device: str | None, kind: str) -> None:
 
 def relist_wanted() -> bool:
     """Is a lost device waiting for PortAudio to list the devices again, with one stream
-    open (the microphone's)? The microphone's supervisor (audio_in.MicSupervisor) then
+    open (the microphone's)? The microphone's supervisor (mic_supervisor.MicSupervisor) then
     reopens it: a USB speaker plugged back in as a new card is otherwise never found while
     the microphone stays open."""
     return _relist_wanted and _streams <= 1

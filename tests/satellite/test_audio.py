@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from wyoming.audio import AudioChunk
 
-from satellite.audio_in import MicSupervisor
 from satellite.audio_out import Speaker
+from satellite.mic_supervisor import MicSupervisor
 from satellite.settings import MicSettings, SndSettings
 from satellite.sinks import CommandSink, FileSink
 
@@ -102,7 +102,7 @@ async def test_stdin_mic_reads_raw_pcm(fixtures: Path) -> None:
     code = (
         "import asyncio\n"
         "from pathlib import Path\n"
-        "from satellite.audio_in import MicSupervisor\n"
+        "from satellite.mic_supervisor import MicSupervisor\n"
         "from satellite.settings import MicSettings\n"
         "async def main():\n"
         "    n = 0\n"

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from satellite.audio_in import MicSupervisor
 from satellite.audio_out import Speaker
 from satellite.core import SatelliteLoop
+from satellite.mic_supervisor import MicSupervisor
 from satellite.settings import MicSettings, SatelliteSettings, SndSettings, WakeSettings
 from satellite.sinks import NullSink
 from satellite.wake import WakeDetection, WakeDetector, WakeEngine

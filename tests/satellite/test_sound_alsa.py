@@ -99,7 +99,7 @@ def test_a_microphone_that_disappears_is_noticed_and_reopened_when_back(tmp_path
         # A writer end held open from the start, so that opening the FIFO never blocks
         # (PortAudio opens every device when it starts).
         hold = os.open({str(fifo)!r}, os.O_RDWR)
-        from satellite.audio_in import MicSupervisor
+        from satellite.mic_supervisor import MicSupervisor
         from satellite.settings import MicSettings
 
         events = []

@@ -214,9 +214,9 @@ async def test_a_stalled_microphone_is_noticed_reopened_and_warned_about_once(
     import asyncio
     import logging
 
-    from satellite.audio_in import MicSupervisor
+    from satellite.mic_supervisor import MicSupervisor
 
-    caplog.set_level(logging.DEBUG, "satellite.audio_in")
+    caplog.set_level(logging.DEBUG, "satellite")
     fake_sounddevice.deliveries = [300, 0, 0, 0, 300]
     settings = MicSettings(
         device="USB mic", stall_seconds=0.3, restart_seconds=0.05, restart_max_seconds=0.05

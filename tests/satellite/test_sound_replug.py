@@ -24,9 +24,9 @@ pytestmark = pytest.mark.skipif(
     reason="PortAudio is not installed (apt install libportaudio2)",
 )
 
-_CHILD = """
+_PREAMBLE = """
 import asyncio, json, logging, os, time
-from satellite.audio_in import MicSupervisor
+from satellite.mic_supervisor import MicSupervisor
 from satellite.settings import MicSettings
 from satellite.sinks import SoundDeviceSink
 
@@ -38,12 +38,18 @@ logging.getLogger("satellite").addHandler(Record())
 logging.getLogger("satellite").setLevel(logging.DEBUG)
 marks = {}
 
-def plug_in():
+def plug_in(device_conf):
     # A new file (a new inode): ALSA notices the change even within the same second.
-    config = open(".asoundrc").read() + open("usbmic.conf").read()
+    config = open(".asoundrc").read() + open(device_conf).read()
     open(".asoundrc.new", "w").write(config)
     os.replace(".asoundrc.new", ".asoundrc")
     marks["plugged"] = time.monotonic()
+"""
+"""The children's common start: their log records, marks, and plugging a device in."""
+
+_CHILD = (
+    _PREAMBLE
+    + """
 
 async def main(with_speaker):
     settings = MicSettings(device="usbmic", restart_seconds=0.2, restart_max_seconds=0.4)
@@ -62,7 +68,7 @@ async def main(with_speaker):
     async def outage():
         while supervisor.restarts < 2:  # failed, and failed again once retried
             await asyncio.sleep(0.02)
-        plug_in()
+        plug_in("usbmic.conf")
         if speaker is not None:
             restarts = supervisor.restarts
             while supervisor.restarts < restarts + 3:  # three more tries with the speaker on
@@ -86,6 +92,7 @@ async def main(with_speaker):
 
 asyncio.run(main(WITH_SPEAKER))
 """
+)
 
 
 def _usb_mic(home: Path) -> None:
@@ -137,19 +144,9 @@ def test_portaudio_is_not_restarted_under_an_open_speaker(tmp_path: Path) -> Non
     assert played == result["written"] > 0, "every piece written while the mic was away played"
 
 
-_SPEAKER_CHILD = """
-import asyncio, json, logging, os, time
-from satellite.audio_in import MicSupervisor
-from satellite.settings import MicSettings
-from satellite.sinks import SoundDeviceSink
-
-events = []
-class Record(logging.Handler):
-    def emit(self, record):
-        events.append((time.monotonic(), record.levelname, record.getMessage()))
-logging.getLogger("satellite").addHandler(Record())
-logging.getLogger("satellite").setLevel(logging.DEBUG)
-marks = {}
+_SPEAKER_CHILD = (
+    _PREAMBLE
+    + """
 heard = bytearray()
 
 async def main():
@@ -174,10 +171,7 @@ async def main():
         tries.append("played")
         return True
     await play()  # unplugged: fails, the speaker is lost
-    config = open(".asoundrc").read() + open("usbspk.conf").read()
-    open(".asoundrc.new", "w").write(config)
-    os.replace(".asoundrc.new", ".asoundrc")
-    marks["plugged"] = time.monotonic()
+    plug_in("usbspk.conf")
     await play()  # PortAudio's list is the old one, and the microphone's stream is open
     for _ in range(500):
         if any("Reopening the microphone" in msg for _t, _l, msg in events):
@@ -194,6 +188,7 @@ async def main():
 TONE = open("tone880.raw", "rb").read()
 asyncio.run(main())
 """
+)
 
 
 def test_a_speaker_plugged_back_in_is_found_while_the_microphone_runs(tmp_path: Path) -> None:

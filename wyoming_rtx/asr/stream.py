@@ -40,6 +40,12 @@ class PauseListener(Protocol):
         when speech resumes)."""
 
 
+def at_spoken_pace(elapsed: float, audio_seconds: float) -> bool:
+    """Did ``audio_seconds`` of audio arrive about as fast as it was spoken (Home Assistant, a
+    satellite: at least half its length in time), not at once (a file)?"""
+    return elapsed >= 0.5 * audio_seconds
+
+
 class AsrStream:
     """One utterance fed as it arrives; decodes during the trailing silence.
 
@@ -267,8 +273,7 @@ class AsrStream:
         --quick`). A turn the server judges (a listener) always decodes its pauses: that
         decode is the judgment."""
         assert self._first_fed_at is not None
-        elapsed = time.monotonic() - self._first_fed_at
-        return elapsed >= 0.5 * end / BYTES_PER_SECOND
+        return at_spoken_pace(time.monotonic() - self._first_fed_at, end / BYTES_PER_SECOND)
 
     def _check_tail(self) -> None:
         """Run the VAD over the last partial chunk, so speech in it invalidates speculation."""

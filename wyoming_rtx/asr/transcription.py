@@ -23,6 +23,7 @@ from ..audio.convert import MODEL_BYTES_PER_SECOND, AudioFormatError, PcmConvert
 from ..errors import RtxError
 from ..language import primary_language
 from ..pipeline.ha_requests import OpenRecords, reporting
+from .stream import at_spoken_pace
 
 if TYPE_CHECKING:
     from ..pipeline.ha_requests import HomeAssistantTurns, SpeechToTextRecord
@@ -161,7 +162,7 @@ class TranscriptionSession:
         if self._first_audio_at is None:
             return False
         spoken = self._audio_bytes / MODEL_BYTES_PER_SECOND
-        return stopped_at - self._first_audio_at >= 0.5 * spoken
+        return at_spoken_pace(stopped_at - self._first_audio_at, spoken)
 
     async def _finish(
         self,
