@@ -189,7 +189,8 @@ async def render_with_chime(tts: TtsEngine | None, sentence: str) -> tuple[bytes
     """The chime, then the sentence, at the voice's rate (the chime alone without TTS)."""
     if tts is None:
         return chime_pcm(22050), 22050
-    pieces = [piece async for piece in tts.synthesize(sentence)]
+    # Played only once all of it is rendered: whole sentences cost least.
+    pieces = [piece async for piece in tts.synthesize(sentence, first_clause=False)]
     rate = pieces[0].rate if pieces else tts.default_voice.sample_rate
     return chime_pcm(rate) + b"".join(piece.pcm for piece in pieces), rate
 

@@ -169,23 +169,20 @@ def next_piece_frames(piece: Piece, ahead_seconds: float) -> int:
 
     `ahead_seconds` is the audio handed out and not yet due to have played. The rest of the
     sentence goes at once when its render, at the speed the last piece was rendered, fits in
-    three quarters of that; else the largest piece that does (at least `HEAD_FRAMES`). On an
-    idle CPU the rest of a sentence of a few seconds fits behind the first piece: two pieces.
+    three quarters of that; else the largest piece that does (at least `HEAD_FRAMES`), or the
+    rest when less than `HEAD_FRAMES` would be left after it: every seam is rendered twice.
+    On an idle CPU the rest of a sentence of a few seconds fits behind the first piece.
     """
     assert piece.latent is not None
     frames, start = piece.latent.frames, piece.position
     if piece.seconds_per_frame <= 0:
         return frames - start
     budget = 0.75 * ahead_seconds / piece.seconds_per_frame
-    if VoiceStages.frames_run(frames, start, frames) <= budget:
-        return frames - start
-    size = HEAD_FRAMES
-    while (
-        start + size * 2 < frames
-        and VoiceStages.frames_run(frames, start, start + size * 2) <= budget
-    ):
-        size *= 2
-    return size
+    size = frames - start
+    while size > HEAD_FRAMES and VoiceStages.frames_run(frames, start, start + size) > budget:
+        size -= HEAD_FRAMES // 2
+    size = max(size, HEAD_FRAMES)
+    return frames - start if frames - start - size < HEAD_FRAMES else size
 
 
 def gain_for(syn_config: SynthesisConfig, peak: float) -> float:
