@@ -78,8 +78,9 @@ class TtsEngine:
     ) -> None:
         """Discover the voices on disk (ModelNotFoundError); nothing is loaded yet.
 
-        split_first_clause: speak a long first sentence's first clause on its own, so the
-        first audio arrives sooner.
+        split_first_clause: make the first audio come sooner: a cut voice speaks the first
+        sentence in pieces (`render`), another voice a long first sentence's first clause on
+        its own.
         intra_op_threads: ONNX Runtime threads per inference; None = usable cores divided by
         `settings.parallel`, 0 = ONNX Runtime's own default (one per core).
         """
@@ -197,8 +198,9 @@ class TtsEngine:
         pending: asyncio.Future[Piece] | None = current
         index = 0
         segment_pcm: list[bytes] = []
+        # Seconds of audio handed out so far, against the clock since the first piece: what
+        # the listener has not yet heard, which the next piece must be ready within.
         audio_ready = 0.0
-        """Seconds of audio handed out so far, against the clock since the first piece."""
         first_at = 0.0
         try:
             while True:

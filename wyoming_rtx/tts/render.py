@@ -10,15 +10,20 @@ piece's, if louder) instead; its sentences are as loud as piper makes that one.
 
 from __future__ import annotations
 
+import logging
+import tempfile
 import threading
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 from piper import PiperVoice, SynthesisConfig
 
 from .device import cpu_session
 from .split_voice import CutVoice, Latent, VoiceStages
+
+_LOGGER = logging.getLogger(__name__)
 
 ESPEAK_LOCK = threading.Lock()
 """espeak-ng keeps global state (current voice, buffers) in the process, so phonemizing is
@@ -57,19 +62,31 @@ def open_cut_voice(
 ) -> tuple[VoiceStages, VoiceStages | None, float]:
     """A cut voice's CPU sessions (shared, and every-core when a core is left over), warmed
     up, and its loudness: the peak of `LOUDNESS_TEXT`, never below 1e-3."""
-    stages = cut.open(cpu_session(threads, spinning=True))
     stages_alone = None
-    if 0 < threads < alone_threads:
-        stages_alone = cut.open(cpu_session(alone_threads, spinning=False))
-    # The loudness, and a warm-up in the shapes of a first sentence in two pieces.
+    if not 0 < threads < alone_threads:
+        stages = cut.open(cpu_session(threads, spinning=True))
+    else:
+        # The second set opens from the graphs as the first set's sessions optimized them.
+        with tempfile.TemporaryDirectory(prefix="wyoming-rtx-voice-") as folder:
+            stages = cut.open(cpu_session(threads, spinning=True, save_optimized_in=Path(folder)))
+            try:
+                optimized = cut.reread(Path(folder))
+            except OSError as err:  # a full or read-only temporary folder: optimize again
+                _LOGGER.debug("Optimized voice graphs not saved (%s)", err)
+                optimized = None
+            if optimized is not None:
+                stages_alone = optimized.open(
+                    cpu_session(alone_threads, spinning=False, optimized=True)
+                )
+        if stages_alone is None:
+            stages_alone = cut.open(cpu_session(alone_threads, spinning=False))
+    # The loudness, which warms the first set up; a first piece warms the second.
     quiet = SynthesisConfig(noise_scale=0.0, noise_w_scale=0.0)
     ids = piper_voice.phonemes_to_ids(phonemize(piper_voice, LOUDNESS_TEXT)[0])
     latent = stages.encode(ids, quiet)
     peak = float(np.max(np.abs(stages.audio(latent, 0, latent.frames))))
-    for session_set in (stages, stages_alone):
-        if session_set is not None:
-            session_set.audio(session_set.encode(ids, quiet), 0, HEAD_FRAMES)
-            session_set.audio(latent, HEAD_FRAMES, latent.frames)
+    if stages_alone is not None:
+        stages_alone.audio(stages_alone.encode(ids, quiet), 0, HEAD_FRAMES)
     return stages, stages_alone, max(peak, 1e-3)
 
 

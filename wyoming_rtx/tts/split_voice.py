@@ -133,6 +133,11 @@ class CutVoice:
     parts: tuple[bytes, bytes, bytes]
     names: tuple[str, str, str]
 
+    def reread(self, folder: Path) -> CutVoice:
+        """The stages as saved in `folder` (`0.onnx`, `1.onnx`, `2.onnx`), same tensor names."""
+        encoder, flow, decoder = ((folder / f"{index}.onnx").read_bytes() for index in range(3))
+        return CutVoice(parts=(encoder, flow, decoder), names=self.names)
+
     def open(self, make_session: SessionMaker) -> VoiceStages:
         """One session per stage, each made by `make_session` from the stage's bytes."""
         encoder, flow, decoder = (make_session(part) for part in self.parts)
