@@ -21,6 +21,7 @@ from wyoming_rtx.settings import TtsSettings
 from wyoming_rtx.tts import engine as tts_module
 from wyoming_rtx.tts import loading as loading_module
 from wyoming_rtx.tts.engine import SpeechAudio, TtsEngine, _speaker_id
+from wyoming_rtx.tts.split_voice import CutVoice
 
 THREE_SENTENCES = "Turn on the kitchen light. The weather today is sunny and warm. Goodbye for now."
 LONG_TEXT = (
@@ -375,3 +376,23 @@ def test_speaker_by_name_or_id() -> None:
     assert _speaker_id(description, voice, "nobody") is None  # type: ignore[arg-type]
     single = SimpleNamespace(config=SimpleNamespace(num_speakers=1, speaker_id_map={}))
     assert _speaker_id(description, single, "bob") is None  # type: ignore[arg-type]
+
+
+async def test_a_voice_loads_when_its_optimized_graphs_cannot_be_kept(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The every-core sessions open from graphs saved in a temporary folder; a full or
+    read-only one only costs the optimization again."""
+
+    def refuse(_cut: CutVoice, _folder: Path) -> CutVoice:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(CutVoice, "reread", refuse)
+    engine = TtsEngine(DETERMINISTIC)
+    try:
+        items = await collect(engine, "The porch light is on.")
+        assert items and sum(len(item.pcm) for item in items) > 22050
+        if len(os.sched_getaffinity(0)) > 1:
+            assert engine._stages_alone
+    finally:
+        await engine.close()
