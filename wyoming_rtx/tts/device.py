@@ -78,10 +78,7 @@ def cpu_session(
 
     def make(model: bytes | str) -> onnxruntime.InferenceSession:
         nonlocal made
-        options = onnxruntime.SessionOptions()
-        options.intra_op_num_threads = threads
-        if not spinning:
-            options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        options = _thread_options(threads, spinning)
         if optimized:
             options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_DISABLE_ALL
         if save_optimized_in is not None:
@@ -91,6 +88,15 @@ def cpu_session(
         return onnxruntime.InferenceSession(model, sess_options=options, providers=[CPU_PROVIDER])
 
     return make
+
+
+def _thread_options(threads: int, spinning: bool) -> onnxruntime.SessionOptions:
+    """Session options with `threads` intra-op threads, idle ones sleeping unless `spinning`."""
+    options = onnxruntime.SessionOptions()
+    options.intra_op_num_threads = threads
+    if not spinning:
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    return options
 
 
 def voice_config(description: VoiceDescription) -> PiperConfig:
@@ -136,10 +142,7 @@ def open_voice(
     spinning=False: idle threads sleep instead of spinning, for a session whose threads may
     share the cores with another synthesis (two at once: 167 instead of 186 ms, same alone).
     """
-    options = onnxruntime.SessionOptions()
-    options.intra_op_num_threads = threads
-    if not spinning:
-        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    options = _thread_options(threads, spinning)
     providers, warning = pick_providers(device, onnxruntime.get_available_providers())
     if warning:
         _LOGGER.warning("%s", warning)
