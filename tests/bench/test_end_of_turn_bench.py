@@ -1,6 +1,6 @@
-"""The end-of-turn bench (bench/end_of_turn.py, bench/turn_corpus.py) without a server: the
-recordings' pause and end of speech where they were made, and the cut-off and statistics rules
-on made-up numbers."""
+"""The end-of-turn bench (bench/end_of_turn.py, bench/turn_corpus.py, bench/turn_score.py)
+without a server: the recordings' pause and end of speech where they were made, and the cut-off
+and statistics rules on made-up numbers."""
 
 from __future__ import annotations
 
@@ -13,6 +13,8 @@ import pytest
 
 from bench import end_of_turn as eot
 from bench import turn_corpus as tc
+from bench import turn_rig as rig
+from bench import turn_score as score
 
 RATE = tc.RATE
 
@@ -102,28 +104,28 @@ def _item(**overrides: object) -> tc.Item:
 
 def _record(config: str, item: tc.Item, *, ended: float, sound: float | None,
             server_stop: float | None = None, transcript: str = "", source: str = "local",
-            ) -> eot.TurnRecord:  # fmt: skip
+            ) -> score.TurnRecord:  # fmt: skip
     """A turn whose clock started at 100 s: ``ended`` etc. are seconds from the item's start."""
-    stamps = eot.TurnStamps(t0=100.0, ended=100.0 + ended, end_reason="silence")
+    stamps = rig.TurnStamps(t0=100.0, ended=100.0 + ended, end_reason="silence")
     if server_stop is not None:
         stamps.events["voice-stopped"] = 100.0 + server_stop
     if sound is not None:
         stamps.first_sound = 100.0 + sound
     config_obj = eot.CONFIGS[config]
-    return eot.build_record(config_obj, item, stamps, transcript or item.text, "ok",
-                            {"source": source}, 0)  # fmt: skip
+    return score.build_record(config_obj, item, stamps, transcript or item.text, "ok",
+                              {"source": source}, 0)  # fmt: skip
 
 
 def test_cut_off_rules() -> None:
-    assert eot.is_cut_off(1.7, 2.5) and not eot.is_cut_off(2.6, 2.5)
-    assert not eot.is_cut_off(None, 2.5)
-    assert eot.cut_in_pause(1.7, 1.2, 2.5)
-    assert not eot.cut_in_pause(1.0, 1.2, 2.5)  # before the pause: not a hesitation cut
-    assert not eot.cut_in_pause(2.6, 1.2, 2.5)
-    assert not eot.cut_in_pause(1.7, None, 2.5)
-    assert eot.words_lost("Turn on the.", "patio heater.")
-    assert eot.words_lost("Turn on the patio.", "patio heater.") is False  # half is enough
-    assert not eot.words_lost("turn on the patio heater", "patio heater.")
+    assert score.is_cut_off(1.7, 2.5) and not score.is_cut_off(2.6, 2.5)
+    assert not score.is_cut_off(None, 2.5)
+    assert score.cut_in_pause(1.7, 1.2, 2.5)
+    assert not score.cut_in_pause(1.0, 1.2, 2.5)  # before the pause: not a hesitation cut
+    assert not score.cut_in_pause(2.6, 1.2, 2.5)
+    assert not score.cut_in_pause(1.7, None, 2.5)
+    assert score.words_lost("Turn on the.", "patio heater.")
+    assert score.words_lost("Turn on the patio.", "patio heater.") is False  # half is enough
+    assert not score.words_lost("turn on the patio heater", "patio heater.")
 
 
 def test_build_record_times_from_the_true_end_of_speech() -> None:
@@ -156,21 +158,21 @@ def test_summary_and_goals_on_made_up_turns() -> None:
         _record("fixed500", _item(), ended=3.05, sound=3.4),
         _record("fixed500", slow, ended=2.5, sound=3.2),
     ]  # fmt: skip
-    commands = eot.summarize(records, "fixed500", "command")
+    commands = score.summarize(records, "fixed500", "command")
     assert commands.turns == 6 and commands.local == 5
     assert commands.p50(commands.first_sound_ms) == pytest.approx(350)
-    hes = eot.summarize(records, "fixed500", "hesitation")
+    hes = score.summarize(records, "fixed500", "hesitation")
     assert hes.ended_early == 1 and hes.cut_in_pause == 1 and hes.words_lost == 1
     assert hes.first_sound_ms == pytest.approx([900])  # the cut-off turn has no latency
     assert hes.endpoint_ms == pytest.approx([550])
     assert hes.wer == pytest.approx(2 / 10)
-    checks = {goal: (figure, met) for goal, figure, met in eot.goals(records, "fixed500")}
+    checks = {goal: (figure, met) for goal, figure, met in score.goals(records, "fixed500")}
     assert checks["local command p50 <= 350 ms"] == ("340", True)  # the LLM-routed one is out
     assert checks["local command p95 <= 500 ms"] == ("900", False)
     assert checks["LLM answer p50 <= 900 ms"] == ("850", True)
     assert checks["hesitations cut off <= 2 %"] == ("50 %", False)
     assert checks["no slow command ended early"] == ("1/1", False)
-    table = eot.report(records, [eot.CONFIGS["fixed500"]], ["header"])
+    table = score.report(records, [eot.CONFIGS["fixed500"]], ["header"])
     assert "| fixed 500 ms | hesitation (0.5-1.0 s) | 2 |" in table
     assert "1/2 (50 %)" in table
 
