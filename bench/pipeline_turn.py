@@ -11,6 +11,8 @@ of the utterance's loudest), not at ``audio-stop``. Each turn is a real satellit
 - the satellite's own end-of-turn code (``wyoming_rtx.audio.vad.SpeechDetector`` +
   ``wyoming_rtx.audio.endpoint.EndOfTurnDetector``, ``--vad-silence-ms`` 500 by default)
   decides when to send ``audio-stop``, so endpointing is inside the figure, as the goal demands;
+  when the server ends the turn first (``voice-stopped``, ``--end-of-turn smart``) the satellite
+  stops streaming there, as the real one does, and every event is stamped when it arrives;
 - the server is the real ``python -m wyoming_rtx`` on the bundled models; its own turn trace
   (``/api/status``) splits the server's share into ASR tail, handling and first synthesis.
 
@@ -138,24 +140,33 @@ async def satellite_turn(port: int, utterance: Utterance, silence_ms: int, seed:
     stamps: dict[str, float] = {}
     async with asyncio.timeout(60), AsyncTcpClient("127.0.0.1", port) as client:
         await open_turn(client, fmt)
-        start = time.perf_counter()
-        stamps["speech_end"] = start + utterance.speech_end_s
-        for index, offset in enumerate(range(0, len(audio), CHUNK_BYTES)):
-            delay = start + (index + 1) * CHUNK_SECONDS - time.perf_counter()
-            if delay > 0:
-                await asyncio.sleep(delay)  # the chunk exists only once it has been spoken
-            chunk = audio[offset : offset + CHUNK_BYTES]
-            await client.write_event(AudioChunk(audio=chunk, **fmt).event())
-            ended = False
-            for is_speech in speech.process(chunk):
-                ended = detector.process(is_speech, CHUNK_SECONDS) is TurnState.ENDED
-            if ended:
-                break
-        else:
-            raise RuntimeError(f"{utterance.name}: the satellite VAD never ended the turn")
-        await client.write_event(AudioStop().event())
-        stamps["audio_stop"] = time.perf_counter()
-        transcript, answer = await read_answer(client, stamps)
+        # Read while sending, so each event is stamped when it arrives; the server may end the
+        # turn itself (voice-stopped) before this satellite's VAD would.
+        answer_read = asyncio.create_task(read_answer(client, stamps))
+        try:
+            start = time.perf_counter()
+            stamps["speech_end"] = start + utterance.speech_end_s
+            for index, offset in enumerate(range(0, len(audio), CHUNK_BYTES)):
+                delay = start + (index + 1) * CHUNK_SECONDS - time.perf_counter()
+                if delay > 0:
+                    await asyncio.sleep(delay)  # the chunk exists only once it has been spoken
+                if answer_read.done() or "voice-stopped" in stamps:
+                    break  # the server ended the turn: the satellite stops streaming
+                chunk = audio[offset : offset + CHUNK_BYTES]
+                await client.write_event(AudioChunk(audio=chunk, **fmt).event())
+                ended = False
+                for is_speech in speech.process(chunk):
+                    ended = detector.process(is_speech, CHUNK_SECONDS) is TurnState.ENDED
+                if ended:
+                    break
+            else:
+                raise RuntimeError(f"{utterance.name}: the satellite VAD never ended the turn")
+            stamps["audio_stop"] = stamps.get("voice-stopped", time.perf_counter())
+            if not answer_read.done():
+                await client.write_event(AudioStop().event())
+            transcript, answer = await answer_read
+        finally:
+            answer_read.cancel()
     end = stamps["speech_end"]
     return {
         "endpoint_s": stamps["audio_stop"] - end,
@@ -209,7 +220,7 @@ def _pct(values: list[float], q: float) -> float:
 
 
 COLUMNS = (
-    ("endpointing", "end of speech -> audio-stop sent (satellite VAD)"),
+    ("endpointing", "end of speech -> end of turn (server's voice-stopped, else satellite VAD)"),
     ("asr tail", "audio-stop -> transcript (server)"),
     ("handle", "transcript -> answer text (server)"),
     ("tts first", "answer text -> first audio sent (server)"),

@@ -3,8 +3,10 @@
 This is our own path (the peers have no equivalent), so it has no ratio: absolute times with the
 stage breakdown (transcript, handled, first audio), for a local command and for an LLM answer
 from the fixed-rate fake Ollama. A server that refuses the turn is a note, never a crash.
-The satellite waits the same 0.7 s of trailing silence as HA's VAD before ``audio-stop``, and
-that wait is inside the figures: the clock starts when the last speech chunk is sent.
+The satellite streams the same 0.7 s of trailing silence as HA's VAD waits before ``audio-stop``.
+The clock starts at the true end of speech in the file (``speech_end_seconds``), and each event
+is stamped as it arrives, so a server that ends the turn itself (``--end-of-turn smart``) is
+timed from its own decision.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 from wyoming.audio import AudioChunk, AudioStart, AudioStop
 from wyoming.client import AsyncTcpClient
 from wyoming.error import Error
@@ -33,8 +36,8 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 CORPUS_DIR = REPO_ROOT / "bench" / "corpus"
 UTTERANCES = {"local": "kitchen_lights_on.wav", "llm": "capital_of_france.wav"}
 """A command the demo home answers locally, and a question only an LLM can answer."""
-STAGES = (("transcript", "transcript"), ("handled", "handled / not-handled"),
-          ("audio-chunk", "first answer audio"))  # fmt: skip
+STAGES = (("voice-stopped", "end of turn (the server's)"), ("transcript", "transcript"),
+          ("handled", "handled / not-handled"), ("audio-chunk", "first answer audio"))  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -52,20 +55,42 @@ async def satellite_turn(
     """One turn as a direct satellite: info, run-pipeline, paced audio, audio-stop, answer."""
     stamps: dict[str, float] = {}
     sent = audio.with_silence(trailing_silence_s)
-    speech_chunks = len(audio.chunks())
     fmt = {"rate": sent.rate, "width": sent.width, "channels": sent.channels}
     async with asyncio.timeout(timeout), AsyncTcpClient(host, port) as client:
         await open_turn(client, fmt)
-        start = time.perf_counter()
-        end_of_speech = start + speech_chunks * CHUNK_SECONDS
-        for i, chunk in enumerate(sent.chunks()):
-            delay = start + i * CHUNK_SECONDS - time.perf_counter()
-            if delay > 0:
-                await asyncio.sleep(delay)
-            await client.write_event(AudioChunk(audio=chunk, **fmt).event())
-        await client.write_event(AudioStop().event())
-        _transcript, answer = await read_answer(client, stamps)
+        # Read while sending: an event is stamped when it arrives, not when the audio is all
+        # sent (which clamped every stage to the 0.7 s of trailing silence).
+        answer_read = asyncio.create_task(read_answer(client, stamps))
+        try:
+            start = time.perf_counter()
+            end_of_speech = start + speech_end_seconds(audio)
+            for i, chunk in enumerate(sent.chunks()):
+                delay = start + i * CHUNK_SECONDS - time.perf_counter()
+                if delay > 0:
+                    await asyncio.sleep(delay)
+                if answer_read.done() or "voice-stopped" in stamps:
+                    break  # the server ended the turn: the satellite stops streaming
+                await client.write_event(AudioChunk(audio=chunk, **fmt).event())
+            if not answer_read.done():
+                await client.write_event(AudioStop().event())
+            _transcript, answer = await answer_read
+        finally:
+            answer_read.cancel()
     return TurnResult({k: t - end_of_speech for k, t in stamps.items()}, answer)
+
+
+def speech_end_seconds(audio: Audio, floor_db: float = -30.0) -> float:
+    """Where the speech in `audio` ends: the end of its last 10 ms window within `floor_db` of
+    the loudest one. The corpus files end in 0.14-0.20 s of piper's own silence, which the
+    clock must not give the server for free (16-bit mono, as the corpus is)."""
+    samples = np.frombuffer(audio.pcm, dtype=np.int16).astype(np.float64)
+    window = max(1, audio.rate // 100)
+    count = len(samples) // window
+    if count == 0:
+        return audio.seconds
+    rms = np.sqrt(np.mean(samples[: count * window].reshape(count, window) ** 2, axis=1))
+    loud = np.flatnonzero(rms >= rms.max() * 10 ** (floor_db / 20))
+    return float((loud[-1] + 1) * window / audio.rate)
 
 
 async def open_turn(client: AsyncTcpClient, fmt: dict[str, int]) -> None:
