@@ -22,7 +22,7 @@ import pytest
 import yaml
 
 from addon.options import OPTION_FLAGS, AddonContext, fixed_args
-from wyoming_rtx.__main__ import build_parser
+from wyoming_rtx.cli import build_parser
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCKERFILE = (ROOT / "Dockerfile").read_text(encoding="utf-8")

@@ -18,7 +18,7 @@ from wyoming.event import Event
 from wyoming.info import Attribution, Info, Satellite
 from wyoming.pipeline import PipelineStage, RunPipeline
 
-from satellite.__main__ import build_parser, settings_from_args
+from satellite.cli import build_parser, settings_from_args
 from satellite.settings import SatelliteSettings
 from wyoming_rtx.pipeline.satellite_session import SatelliteSession, unique_name
 from wyoming_rtx.pipeline.turn import SatelliteIdentity, SatelliteStatus

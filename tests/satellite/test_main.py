@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from satellite.__main__ import build_parser, settings_from_args
+from satellite.cli import build_parser, settings_from_args
 from satellite.settings import SOUNDS_DIR
 from wyoming_rtx.audio.endpoint import SATELLITE_RULES
 from wyoming_rtx.cli_help import _shows_default
@@ -133,7 +133,7 @@ def test_the_satellite_stays_light() -> None:
 
 
 def test_ha_allow_defaults_to_the_home_lan_and_is_validated() -> None:
-    from satellite.__main__ import ha_settings_from_args
+    from satellite.cli import ha_settings_from_args
     from wyoming_rtx.lan import PRIVATE_NETWORKS
 
     parser = build_parser()

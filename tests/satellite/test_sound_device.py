@@ -244,7 +244,7 @@ async def test_a_stalled_microphone_is_noticed_reopened_and_warned_about_once(
 
 
 def test_with_no_option_the_satellite_uses_the_default_microphone_and_speaker() -> None:
-    from satellite.__main__ import build_parser, settings_from_args
+    from satellite.cli import build_parser, settings_from_args
     from satellite.sinks import NullSink
 
     parser = build_parser()

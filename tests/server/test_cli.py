@@ -9,8 +9,8 @@ import sys
 from wyoming.event import Event, async_read_event, async_write_event
 from wyoming_helpers import REPO
 
-from wyoming_rtx.__main__ import build_parser, settings_from_args
 from wyoming_rtx.app import App
+from wyoming_rtx.cli import build_parser, settings_from_args
 from wyoming_rtx.memory import HELD_RECLAIM_SLACK_BYTES, RECLAIM_SLACK_BYTES
 
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from wyoming_helpers import REPO
 
-from wyoming_rtx.__main__ import build_parser
+from wyoming_rtx.cli import build_parser
 from wyoming_rtx.cli_help import _shows_default
 
 
