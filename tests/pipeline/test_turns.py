@@ -13,6 +13,7 @@ from wyoming.event import Event
 from wyoming_helpers import normalize
 
 from wyoming_rtx.pipeline import arbiter as arbiter_module
+from wyoming_rtx.pipeline.satellite_session import WyomingTurnOutput
 from wyoming_rtx.settings import HandleSettings
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
@@ -40,6 +41,28 @@ async def test_kitchen_light_turn_changes_state_and_answers(app) -> None:
     assert app.asr.command_window_kept + app.asr.command_window_redone >= 1
     for stage in ("audio_start", "end_of_speech", "transcript", "answer_text", "first_audio"):
         assert stage in trace.marks
+
+
+async def test_handled_comes_before_audio_stop_even_when_the_audio_is_ready_first(
+    app, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A satellite may end its turn at `audio-stop`: the answer's text (and its
+    continue_conversation) must come before it, even when all the audio is ready before
+    `handled` is written (a draft rendered in the pause, a fast GPU). Writing `handled` is
+    held back here so the short answer's audio is ready long before it."""
+    original = WyomingTurnOutput.send_answer
+
+    async def slow_send_answer(self, answer) -> None:  # type: ignore[no-untyped-def]
+        await asyncio.sleep(0.5)
+        await original(self, answer)
+
+    monkeypatch.setattr(WyomingTurnOutput, "send_answer", slow_send_answer)
+    pcm = await speech(app, "Turn off the kitchen light.")
+    async with FakeSatellite(app.listener.port, "order-satellite", "Kitchen") as sat:
+        result = await sat.turn(pcm)
+    kinds = [e.type for e in result.events]
+    assert "handled" in kinds, kinds
+    assert kinds.index("handled") < kinds.index("audio-stop"), kinds
 
 
 async def test_voice_stopped_then_audio_stop_is_one_turn_with_one_transcript(app) -> None:
