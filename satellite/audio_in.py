@@ -339,7 +339,7 @@ _CLOSE_WAIT_SECONDS = 1.0
 
 
 def make_mic(settings: MicSettings) -> MicSource:
-    """The source the settings name (exactly one is set by ``__main__``)."""
+    """The source the settings name (the command line, ``cli``, sets exactly one)."""
     if settings.command:
         return CommandMic(settings)
     if settings.file is not None:

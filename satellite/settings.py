@@ -1,7 +1,7 @@
 """Frozen settings for the satellite, built once from the command line.
 
-Everything below ``__main__`` receives these objects, never an ``argparse.Namespace``, so tests
-build a satellite with plain constructors.
+Everything below the command line (``cli``) receives these objects, never an
+``argparse.Namespace``, so tests build a satellite with plain constructors.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Configuration checks run before anything listens: each bad value is a usage error (exit 2)
 with one sentence naming its option, instead of a failure after "Listening" or none at all.
 
-`__main__` parses; this module judges what was parsed; secrets given as files or environment
+`cli` parses; this module judges what was parsed; secrets given as files or environment
 variables are read here too, so they never need to appear on the command line.
 """
 
