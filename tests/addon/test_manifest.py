@@ -222,8 +222,8 @@ def test_ingress_is_the_status_page(config: dict[str, Any]) -> None:
     ``panel_admin`` bool defaulting to true) and docs/add-ons/presentation.md (only
     172.30.32.2 may connect to the ingress port; ``X-Ingress-Path`` names the base path).
     """
+    from wyoming_rtx.web.access import INGRESS_PROXY as SERVER_INGRESS_PROXY
     from wyoming_rtx.web.app import DEFAULT_HTTP_PORT
-    from wyoming_rtx.web.app import INGRESS_PROXY as SERVER_INGRESS_PROXY
 
     assert config["ingress"] is True
     assert config["ingress_port"] == INGRESS_PORT == DEFAULT_HTTP_PORT

@@ -16,7 +16,7 @@ from wyoming.event import Event
 from wyoming_helpers import normalize
 
 from wyoming_rtx.web import WebServer
-from wyoming_rtx.web.app import COOKIE_PREFIX
+from wyoming_rtx.web.access import COOKIE_PREFIX
 
 __all__ = ["app"]
 TOKEN = "announce-test-token"

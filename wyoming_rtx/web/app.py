@@ -2,29 +2,21 @@
 
 Off unless `--http-uri` is given; the bind address comes from that URI. `start()` binds the
 port (so a clash fails at start-up, before "Ready") and `stop()` closes every page and
-browser satellite. Access control, in order: when `trusted_proxies` is set (the add-on under
-Home Assistant ingress) only those addresses are served at all; when a token is set, every
-route except /healthz and the static assets needs it (query `token`, `Authorization: Bearer`,
-`X-Access-Token`, or the cookie the page sets when opened with `?token=`), compared in
-constant time. Bound beyond loopback with neither a token nor a trusted proxy, the server
-makes a token up (``token.py``): the page shows transcripts and its Talk button runs home
-actions, so it is never open to the whole network. WebSockets: a foreign `Origin` is always
-refused, and one without `Origin` (not a browser) must name the token itself when a token is
-set. With neither token nor proxy (loopback only) a request must name a loopback Host, so
-DNS rebinding cannot turn another site into this page's origin. Under ingress every URL in
-the page is relative and `X-Ingress-Path` sets the page's base, so the same files work at `/`
-and at `/api/hassio_ingress/<id>/`.
+browser satellite. Who may reach any of it (token, cookie, ingress proxy, loopback, Origin,
+security headers) is decided in ``access.py``, in front of every route; bound beyond
+loopback with neither a token nor a trusted proxy, `prepare()` reads or makes a token
+(``token.py``) before anything listens. Under ingress every URL in the page is relative and
+`X-Ingress-Path` sets the page's base, so the same files work at `/` and at
+`/api/hassio_ingress/<id>/`.
 """
 
 from __future__ import annotations
 
 import asyncio
-import hmac
-import ipaddress
 import logging
 import re
 import socket
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -35,6 +27,8 @@ from ..audio.endpoint import BROWSER_RULES, EndOfTurnRules
 from ..audio.vad import SpeechDetector
 from ..memory import resident_bytes
 from ..pipeline.announce import Announcement, UnknownTargetError, announce
+from .access import INGRESS_PROXY as INGRESS_PROXY  # the package's public name
+from .access import AccessGuard
 from .browser import MAX_MESSAGE_BYTES, BrowserSatellite
 from .live import LiveHub
 from .metrics import CONTENT_TYPE, Metrics
@@ -47,26 +41,13 @@ if TYPE_CHECKING:
 _LOGGER = logging.getLogger(__name__)
 
 DEFAULT_HTTP_PORT = 10901
-INGRESS_PROXY = "172.30.32.2"
-"""The Supervisor's ingress proxy: the only peer an add-on's ingress port should serve."""
 STATIC_DIR = Path(__file__).parent / "static"
 _INGRESS_PATH_RE = re.compile(r"^/[A-Za-z0-9_\-/.]*$")
-_OPEN_PATHS = ("/healthz",)
-COOKIE_PREFIX = "wyoming_rtx_token_"
-"""Cookies ignore ports: the port in the name keeps two servers on one host apart."""
-COOKIE_MAX_AGE = 400 * 24 * 3600
-"""As long as browsers keep a cookie: the token itself does not expire."""
-_SECURITY_HEADERS = {
-    "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "no-referrer",
-    "X-Frame-Options": "SAMEORIGIN",
-}
 _PAGE_CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
     "connect-src 'self'; media-src 'self' blob:; object-src 'none'; base-uri 'self'"
 )
 
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 VadFactory = Callable[[], SpeechDetector]
 """A fresh speech detector per browser utterance (silero's state belongs to one stream)."""
 
@@ -104,16 +85,6 @@ def parse_http_uri(uri: str) -> tuple[str, int]:
     return url.host, port
 
 
-def is_loopback_host(host: str) -> bool:
-    """True when only this machine can reach `host` (127.0.0.0/8, ::1, localhost)."""
-    if host.lower() in ("localhost", "localhost."):
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False  # a host name: it may well resolve to a LAN address
-
-
 def browse_host(host: str) -> str:
     """The host a person types to open the page: the LAN address for a wildcard bind."""
     from ..lan import lan_address
@@ -148,12 +119,14 @@ class WebServer:
     ) -> None:
         self.host, self.port = parse_http_uri(uri)
         self._app = app
-        self._token = token.encode() if token else None
+        self.access = AccessGuard(
+            self.host, lambda: self.port, token=token, trusted_proxies=trusted_proxies
+        )
+        """Who may reach the page: the middleware in front of every route."""
         self._data_dir = data_dir
         self._stored: StoredToken | None = None
         """The generated token's file, once prepare() has read or made it."""
         self._prepared = False
-        self._trusted = frozenset(trusted_proxies)
         self._end_of_turn = end_of_turn
         self._vad_factory = vad_factory
         self._index = (STATIC_DIR / "index.html").read_text(encoding="utf-8")
@@ -165,7 +138,7 @@ class WebServer:
         self._runner: web.AppRunner | None = None
 
     def _build(self) -> web.Application:
-        application = web.Application(middlewares=[self._guard])
+        application = web.Application(middlewares=[self.access.middleware])
         application.router.add_get("/", self._page)
         application.router.add_get("/healthz", self._healthz)
         application.router.add_get("/metrics", self._metrics)
@@ -180,7 +153,7 @@ class WebServer:
     @property
     def needs_generated_token(self) -> bool:
         """Reachable from the network with nothing else guarding it."""
-        return self._token is None and not self._trusted and not is_loopback_host(self.host)
+        return self.access.needs_generated_token
 
     async def prepare(self) -> None:
         """Read or make the token before anything listens; TokenStoreError (an OSError) if the
@@ -193,7 +166,7 @@ class WebServer:
 
             data_dir = self._data_dir or default_data_dir()
             self._stored = await asyncio.to_thread(load_or_create, data_dir)
-            self._token = self._stored.value.encode()
+            self.access.set_token(self._stored.value)
         self._prepared = True
 
     async def start(self) -> None:
@@ -226,7 +199,7 @@ class WebServer:
             _LOGGER.info(
                 "Status page on %s (access token in %s: open ?token=...)", url, stored.path
             )
-        elif self._token is not None:
+        elif self.access.has_token:
             _LOGGER.info("Status page on %s (access token required)", url)
         else:
             _LOGGER.info("Status page on %s", url)
@@ -248,110 +221,13 @@ class WebServer:
         for ws in list(self._sockets):
             await ws.close(code=1001, message=b"server shutdown")
 
-    @web.middleware
-    async def _guard(self, request: web.Request, handler: Handler) -> web.StreamResponse:
-        if self._trusted and request.remote not in self._trusted:
-            _LOGGER.warning(
-                "Refused %s from %s (not the ingress proxy)", request.path, request.remote
-            )
-            raise web.HTTPForbidden(text="forbidden")
-        if self._open_to_loopback_only() and not self._loopback_name(request):
-            _LOGGER.warning(
-                "Refused %s for Host %s (not a loopback name)", request.path, request.host
-            )
-            raise web.HTTPForbidden(
-                text=f"this page answers to localhost only: open http://localhost:{self.port}/ "
-                "(behind a reverse proxy on this machine, pass --http-trusted-proxy 127.0.0.1)"
-            )
-        if not self._is_open(request.path) and self._credential(request) is None:
-            raise web.HTTPUnauthorized(
-                text="access token required: open the page's address with ?token=... "
-                "(the server's log says where its token is kept)",
-                headers={"WWW-Authenticate": "Bearer"},
-            )
-        response = await handler(request)
-        response.headers.update(_SECURITY_HEADERS)
-        return response
-
-    def _open_to_loopback_only(self) -> bool:
-        """No token and no proxy: served only because nothing but this machine reaches it."""
-        return self._token is None and not self._trusted and is_loopback_host(self.host)
-
-    @staticmethod
-    def _loopback_name(request: web.Request) -> bool:
-        """The Host the browser asked for is this machine's own name.
-
-        Without it, DNS rebinding would let any web site a local browser visits read the
-        page and drive Talk: its name re-resolved to 127.0.0.1 is, to the browser, the same
-        origin, so the Origin check alone cannot stop it.
-        """
-        try:
-            name = URL(f"http://{request.host}").host
-        except ValueError:
-            return False
-        return name is not None and is_loopback_host(name)
-
-    @staticmethod
-    def _is_open(path: str) -> bool:
-        return path in _OPEN_PATHS or path.startswith("/static/")
-
-    @staticmethod
-    def cookie_name(request: web.Request) -> str:
-        """Named after the port the browser sees (the Host header's, not necessarily ours)."""
-        return f"{COOKIE_PREFIX}{request.url.port or ''}"
-
-    def _matches(self, given: str | None) -> bool:
-        assert self._token is not None
-        return given is not None and hmac.compare_digest(given.encode(), self._token)
-
-    def _explicit_token(self, request: web.Request) -> str | None:
-        """The token as the request names it itself: query, X-Access-Token or Bearer."""
-        given = request.query.get("token") or request.headers.get("X-Access-Token")
-        auth = request.headers.get("Authorization", "")
-        if not given and auth.startswith("Bearer "):
-            given = auth.removeprefix("Bearer ").strip()
-        return given
-
-    def _credential(self, request: web.Request) -> str | None:
-        """How the request proved itself: "open" (no token set), "explicit", "cookie"; None
-        when it did not. A cookie is sent by the browser on its own, so it counts for less
-        (see _origin_ok)."""
-        if self.needs_generated_token:
-            return None  # not prepared yet: never open by default
-        if self._token is None:
-            return "open"
-        if self._matches(self._explicit_token(request)):
-            return "explicit"
-        if self._matches(request.cookies.get(self.cookie_name(request))):
-            return "cookie"
-        return None
-
-    def _origin_ok(self, request: web.Request) -> bool:
-        """Whether a WebSocket upgrade may go ahead.
-
-        A browser always sends Origin on a WebSocket, so: another site's page is refused
-        outright (it must not read transcripts or drive the microphone path); no Origin at
-        all is a program, which must name the token itself (query or header; a cookie alone
-        is not enough) whenever a token is set. The ingress proxy is trusted as it is for
-        every route: Home Assistant's frontend, not this page, is the origin there.
-        """
-        if request.remote in self._trusted:
-            return True
-        origin = request.headers.get("Origin")
-        if origin is None:
-            return self._credential(request) in ("open", "explicit")
-        try:
-            return URL(origin).raw_authority == request.host
-        except ValueError:
-            return False
-
     async def _announcement(self, request: web.Request) -> web.Response:
         """`POST /api/announce` {"message", "satellite" | "area"}: speak it there.
 
         JSON only, and the WebSocket's Origin rule: another site's page cannot make a
         satellite talk (a form post cannot send application/json without a preflight this
         server never answers, and a foreign Origin is refused outright)."""
-        if not self._origin_ok(request):
+        if not self.access.origin_ok(request):
             raise web.HTTPForbidden(text="announcements need the token (Authorization: Bearer)")
         if request.content_type != "application/json":
             return _json_error(415, "send the announcement as application/json")
@@ -377,24 +253,8 @@ class WebServer:
             content_type="text/html",
             headers={"Content-Security-Policy": _PAGE_CSP, "Cache-Control": "no-store"},
         )
-        if self._token is not None and self._matches(request.query.get("token")):
-            self._remember(request, response)
+        self.access.remember(request, response)
         return response
-
-    def _remember(self, request: web.Request, response: web.Response) -> None:
-        """Opened with the token: keep it in a cookie, so a reload or bookmark of the page
-        without ?token (the page drops it from the address bar) still works. HttpOnly: the
-        page's scripts never need to read it; SameSite=Strict: another site's links and
-        requests do not carry it."""
-        assert self._token is not None
-        response.set_cookie(
-            self.cookie_name(request),
-            self._token.decode(),
-            max_age=COOKIE_MAX_AGE,
-            path="/",
-            httponly=True,
-            samesite="Strict",
-        )
 
     async def _healthz(self, request: web.Request) -> web.Response:
         """200 once models are loaded; 503 while loading (a probe can wait for Ready)."""
@@ -424,7 +284,7 @@ class WebServer:
         return web.json_response(self.status.snapshot(), headers={"Cache-Control": "no-store"})
 
     async def _websocket(self, request: web.Request) -> web.WebSocketResponse:
-        if not self._origin_ok(request):
+        if not self.access.origin_ok(request):
             _LOGGER.warning(
                 "Refused a WebSocket to %s from %s (Origin %s)",
                 request.path,
