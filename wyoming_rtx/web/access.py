@@ -25,8 +25,7 @@ from collections.abc import Awaitable, Callable, Iterable
 from aiohttp import web
 from yarl import URL
 
-_LOGGER = logging.getLogger("wyoming_rtx.web.app")
-"""The status page's logger, as before this module was split out: its refusals read the same."""
+_LOGGER = logging.getLogger(__name__)
 
 INGRESS_PROXY = "172.30.32.2"
 """The Supervisor's ingress proxy: the only peer an add-on's ingress port should serve."""
