@@ -335,8 +335,7 @@ class PipelineTurn:
         """Handle the text (or adopt the draft that already did); speak each sentence as
         soon as it is complete."""
         run = self._draft.take(text)
-        answer_sent = asyncio.Event()
-        speaker = asyncio.create_task(self._speak_sentences(run, answer_sent), name="turn speaker")
+        speaker = asyncio.create_task(self._speak_sentences(run), name="turn speaker")
         try:
             await run.first_text.wait()
             self.trace.mark("answer_text")
@@ -347,7 +346,6 @@ class PipelineTurn:
             self._pipeline.traces.request_done(self.trace, "handle")
             self._stage = "tts"
             await self._output.send_answer(answer)
-            answer_sent.set()
             await speaker
         finally:
             # Whatever ended the answer (client gone, cancelled), the speaker's own outcome
@@ -355,13 +353,15 @@ class PipelineTurn:
             run.cancel()
             speaker.cancel()
             await asyncio.gather(speaker, return_exceptions=True)
+        # Last, after `handled`: a satellite may take `audio-stop` as the end of the answer,
+        # and when all the audio was ready early (a draft rendered in the pause, a fast GPU)
+        # the speaker used to send it before the answer's text and continue_conversation.
+        await self._output.send_audio_stop()
+        self.trace.mark("last_audio")
+        self._pipeline.traces.request_done(self.trace, "tts")
 
-    async def _speak_sentences(self, run: AnswerRun, answer_sent: asyncio.Event) -> None:
-        """Speak each sentence as it comes; `audio-stop` only once `handled` was sent.
-
-        A satellite may take `audio-stop` as the end of the answer: when the answer's audio
-        was all ready (a draft rendered in the pause, a fast GPU), it used to beat `handled`
-        out, and the answer's text and `continue_conversation` came after it."""
+    async def _speak_sentences(self, run: AnswerRun) -> None:
+        """Speak each sentence as it comes (`audio-start` and chunks; `_answer` stops it)."""
         tts = self._pipeline.tts
         started = False
         first = True
@@ -379,7 +379,3 @@ class PipelineTurn:
         if not started:
             voice = tts.default_voice
             await self._output.send_audio_start(voice.sample_rate, 2, 1)
-        await answer_sent.wait()
-        await self._output.send_audio_stop()
-        self.trace.mark("last_audio")
-        self._pipeline.traces.request_done(self.trace, "tts")
