@@ -29,6 +29,7 @@ from wyoming.snd import Played
 from bench.client import CHUNK_SECONDS, HA_TRAILING_SILENCE_S, Audio
 from bench.fake_ollama import FakeOllama
 from bench.figures import OURS, Figure, Target
+from bench.turn_corpus import RATE, speech_bounds
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -79,18 +80,13 @@ async def satellite_turn(
     return TurnResult({k: t - end_of_speech for k, t in stamps.items()}, answer)
 
 
-def speech_end_seconds(audio: Audio, floor_db: float = -30.0) -> float:
-    """Where the speech in `audio` ends: the end of its last 10 ms window within `floor_db` of
-    the loudest one. The corpus files end in 0.14-0.20 s of piper's own silence, which the
-    clock must not give the server for free (16-bit mono, as the corpus is)."""
-    samples = np.frombuffer(audio.pcm, dtype=np.int16).astype(np.float64)
-    window = max(1, audio.rate // 100)
-    count = len(samples) // window
-    if count == 0:
-        return audio.seconds
-    rms = np.sqrt(np.mean(samples[: count * window].reshape(count, window) ** 2, axis=1))
-    loud = np.flatnonzero(rms >= rms.max() * 10 ** (floor_db / 20))
-    return float((loud[-1] + 1) * window / audio.rate)
+def speech_end_seconds(audio: Audio) -> float:
+    """Where the speech in `audio` ends, by the corpus's own rule (`turn_corpus.speech_bounds`:
+    the end of the last 10 ms frame within 30 dB of the loudest). The corpus files end in
+    0.14-0.20 s of piper's own silence, which the clock must not give the server for free."""
+    if (audio.rate, audio.width, audio.channels) != (RATE, 2, 1):
+        raise ValueError(f"{audio.name}: the turn corpus is 16 kHz 16-bit mono")
+    return speech_bounds(np.frombuffer(audio.pcm, dtype="<i2"))[1]
 
 
 async def open_turn(client: AsyncTcpClient, fmt: dict[str, int]) -> None:
