@@ -16,6 +16,7 @@ import pytest
 from piper import PiperVoice, SynthesisConfig
 
 from tests.tts.helpers import DETERMINISTIC, InferenceRecorder, add_voice, transcribe, words
+from wyoming_rtx.cpu_work import CPU_DECODES
 from wyoming_rtx.errors import RtxError
 from wyoming_rtx.settings import TtsSettings
 from wyoming_rtx.tts import engine as tts_module
@@ -307,6 +308,22 @@ def test_inference_threads_are_shared_out_between_parallel_requests(
 
 
 @pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2, reason="one core: nothing to spare")
+async def test_a_synthesis_beside_a_cpu_decode_leaves_it_the_cores(
+    tts_engine: TtsEngine, recorder: InferenceRecorder
+) -> None:
+    # An answer's first sentence is often rendered while the turn's final transcript is
+    # still decoding: the every-core sessions, whose threads spin, would slow that decode.
+    alone = tts_engine._stages_alone[tts_engine.default_voice.name]
+    before = alone.decoder.runs
+    with CPU_DECODES.running():
+        items = await collect(tts_engine, "The garage door is closed.")
+    assert recorder.count == len(items) >= 2
+    assert alone.decoder.runs == before
+    await collect(tts_engine, "The garage door is open.")
+    assert alone.decoder.runs > before
+
+
+@pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2, reason="one core: nothing to spare")
 async def test_a_synthesis_alone_uses_every_core_and_two_share_them(
     tts_engine: TtsEngine, recorder: InferenceRecorder
 ) -> None:
@@ -314,7 +331,8 @@ async def test_a_synthesis_alone_uses_every_core_and_two_share_them(
     alone = tts_engine._stages_alone[name]
     options = alone.decoder.get_session_options()
     assert options.intra_op_num_threads == len(os.sched_getaffinity(0))
-    assert options.get_session_config_entry("session.intra_op.allow_spinning") == "0"
+    # Its threads spin within a run and stop at its end: the next stage's run gets the cores.
+    assert options.get_session_config_entry("session.force_spinning_stop") == "1"
     items = await collect(tts_engine, "The kitchen light is on.")
     # alone: every piece on the every-core sessions
     assert alone.decoder.runs == recorder.count == len(items) >= 2

@@ -63,7 +63,6 @@ def wants_cuda(requested: str) -> bool:
 
 def cpu_session(
     threads: int,
-    spinning: bool = True,
     *,
     save_optimized_in: Path | None = None,
     optimized: bool = False,
@@ -78,7 +77,7 @@ def cpu_session(
 
     def make(model: bytes | str) -> onnxruntime.InferenceSession:
         nonlocal made
-        options = _thread_options(threads, spinning)
+        options = _thread_options(threads)
         if optimized:
             options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_DISABLE_ALL
         if save_optimized_in is not None:
@@ -90,12 +89,20 @@ def cpu_session(
     return make
 
 
-def _thread_options(threads: int, spinning: bool) -> onnxruntime.SessionOptions:
-    """Session options with `threads` intra-op threads, idle ones sleeping unless `spinning`."""
+def _thread_options(threads: int) -> onnxruntime.SessionOptions:
+    """Session options with `threads` intra-op threads, which spin between parallel loops
+    only while their own run lasts (`session.force_spinning_stop`).
+
+    Without that stop they spin on after the run: a cut voice runs its encoder, flow and
+    decoder sessions one after another, and each one's threads spinning on took the cores
+    from the next stage's (2 cores, flow then decoder: 88 instead of 53 ms). Sleeping
+    threads, woken for every parallel loop, made the small ops of the encoder and the flow
+    slow: "Turned on the kitchen lights." has its first audio in 24 instead of 33 ms
+    (2 threads, bench/tts_threads.py). A session that spins takes the cores while it runs,
+    so the every-core sessions are only used when nothing else runs (tts/engine.py)."""
     options = onnxruntime.SessionOptions()
     options.intra_op_num_threads = threads
-    if not spinning:
-        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    options.add_session_config_entry("session.force_spinning_stop", "1")
     return options
 
 
@@ -131,18 +138,14 @@ def _cuda_probe_passed(description: VoiceDescription) -> bool:
     return False
 
 
-def open_voice(
-    description: VoiceDescription, device: str, threads: int, spinning: bool = True
-) -> PiperVoice:
+def open_voice(description: VoiceDescription, device: str, threads: int) -> PiperVoice:
     """`PiperVoice.load`, plus a cap on ONNX Runtime's intra-op threads and the providers.
 
     `PiperVoice.load` gives each session one thread per core; with `parallel` requests
     running at once that oversubscribes the CPU, and each inference's parallel loops wait
     for descheduled threads (on a busy 2-core box: 1.9 s instead of 0.6 s per sentence).
-    spinning=False: idle threads sleep instead of spinning, for a session whose threads may
-    share the cores with another synthesis (two at once: 167 instead of 186 ms, same alone).
     """
-    options = _thread_options(threads, spinning)
+    options = _thread_options(threads)
     providers, warning = pick_providers(device, onnxruntime.get_available_providers())
     if warning:
         _LOGGER.warning("%s", warning)
