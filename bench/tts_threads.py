@@ -1,20 +1,24 @@
-"""A cut voice's every-core sessions with idle threads sleeping, or spinning within each run.
+"""A cut voice's threads: sleeping between parallel loops, spinning within a run, spinning on.
 
     .venv/bin/python bench/tts_threads.py [--repeats 30]
 
 The voice's encoder, flow and decoder are three ONNX Runtime sessions run one after another
 (wyoming_rtx/tts/split_voice.py). How their thread pools wait between parallel loops decides
 how fast the small ops of the encoder and the flow go: sleeping threads must be woken each
-time; spinning ones, left to spin after their run, take the cores from the next stage. The
-product spins within a run and stops at its end (``session.force_spinning_stop``). This bench
-renders two sentences both ways, plus spinning that goes on after the run, interleaved in one
-process, warm, and prints the medians (ms): the encoder, the first piece (its first
-``HEAD_FRAMES``), the first audio (the two together), the sentence in pieces, and whole.
+time; spinning ones are quick, but ONNX Runtime lets them spin on after their run, where they
+take the cores from the next stage's session. Three ways, each session with a thread per core,
+interleaved in one process, warm:
 
-Then the case the spinning costs: a render beside a speech-to-text decode (an answer's first
-sentence rendered while the final transcript decodes), each way and on a one-thread session
-(what the engine takes while a CPU decode runs, wyoming_rtx/cpu_work.py): the decode of 3 s
-of a question, and the render, each timed while the other runs.
+1. on an idle machine: medians (ms) of the encoder, the first piece (its first
+   ``HEAD_FRAMES``), the first audio (the two together), the sentence in pieces, and whole;
+2. right after a neighbour's inference: piper's whole graph on a session of ONNX Runtime's
+   defaults (as another program, wyoming-piper for one, runs it) speaks a sentence, then ours;
+3. beside a speech-to-text decode of 3 s of a question (an answer's first sentence is often
+   rendered while the final transcript decodes): the decode and the render, each timed while
+   the other runs.
+
+The server's every-core sessions (a synthesis running alone) sleep; its shared sessions spin
+within a run only (``session.force_spinning_stop``), see wyoming_rtx/tts/device.py.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ import statistics
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -65,56 +70,51 @@ def sessions(threads: int, spinning: str | None) -> SessionMaker:
     return make
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeats", type=int, default=30)
-    args = parser.parse_args()
-    description = discover_voices(TtsSettings())[0]
-    cut = cut_voice(description.model_path)
-    if cut is None:
-        raise SystemExit(f"{description.model_path} cannot be cut into stages")
-    voice = PiperVoice(config=device.voice_config(description), session=None)  # type: ignore[arg-type]
-    threads = len(os.sched_getaffinity(0))
-    ways: dict[str, VoiceStages] = {
-        "sleeping (before)": cut.open(sessions(threads, "0")),
-        "spinning within a run (now)": cut.open(device.cpu_session(threads)),
-        "spinning on after a run": cut.open(sessions(threads, None)),
-    }
+def timed_render(stages: VoiceStages, ids: list[int]) -> dict[str, float]:
+    """One sentence in pieces and whole: ms per figure."""
     config = SynthesisConfig()
-    print(f"{threads} threads per session, {args.repeats} repeats after 2 warm-ups, interleaved")
-    print()
+    start = time.perf_counter()
+    latent = stages.encode(ids, config)
+    encoded = time.perf_counter()
+    stages.audio(latent, 0, render.HEAD_FRAMES)
+    first = time.perf_counter()
+    stages.audio(latent, render.HEAD_FRAMES, latent.frames)
+    pieces = time.perf_counter()
+    stages.audio(latent, 0, latent.frames)
+    whole = time.perf_counter() - pieces + (encoded - start)
+    return {
+        "encoder": (encoded - start) * 1000,
+        "first piece": (first - encoded) * 1000,
+        "first audio": (first - start) * 1000,
+        "in pieces": (pieces - start) * 1000,
+        "whole": whole * 1000,
+    }
+
+
+def table(
+    title: str,
+    ways: dict[str, VoiceStages],
+    voice: PiperVoice,
+    repeats: int,
+    before_each: Callable[[], None] = lambda: None,
+) -> None:
+    """Median figures per text and way, `before_each` run right before every render."""
+    print(f"\n{title}\n")
     print("| text | threads wait by | encoder | first piece | first audio | in pieces | whole |")
     print("|---|---|---:|---:|---:|---:|---:|")
     for label, text in TEXTS.items():
         ids = voice.phonemes_to_ids(render.phonemize(voice, text)[0])
         times: dict[str, dict[str, list[float]]] = {way: {} for way in ways}
-        for repeat in range(args.repeats + 2):
+        for repeat in range(repeats + 2):
             for way, stages in ways.items():
-                start = time.perf_counter()
-                latent = stages.encode(ids, config)
-                encoded = time.perf_counter()
-                stages.audio(latent, 0, render.HEAD_FRAMES)
-                first = time.perf_counter()
-                stages.audio(latent, render.HEAD_FRAMES, latent.frames)
-                pieces = time.perf_counter()
-                stages.audio(latent, 0, latent.frames)
-                whole = time.perf_counter() - pieces + (encoded - start)
-                if repeat < 2:
-                    continue
-                for key, seconds in (
-                    ("encoder", encoded - start),
-                    ("first piece", first - encoded),
-                    ("first audio", first - start),
-                    ("in pieces", pieces - start),
-                    ("whole", whole),
-                ):
-                    times[way].setdefault(key, []).append(seconds * 1000)
+                before_each()
+                figures = timed_render(stages, ids)
+                if repeat >= 2:
+                    for key, value in figures.items():
+                        times[way].setdefault(key, []).append(value)
         for way, figures in times.items():
             cells = " | ".join(f"{statistics.median(values):.1f}" for values in figures.values())
             print(f"| {label} | {way} | {cells} |")
-    ways["one thread (beside a decode, now)"] = cut.open(device.cpu_session(1))
-    del ways["spinning on after a run"]
-    beside_a_decode(voice, ways, max(6, args.repeats // 3))
 
 
 def beside_a_decode(voice: PiperVoice, ways: dict[str, VoiceStages], repeats: int) -> None:
@@ -130,20 +130,12 @@ def beside_a_decode(voice: PiperVoice, ways: dict[str, VoiceStages], repeats: in
         cpu_threads=len(os.sched_getaffinity(0)),
     )
     ids = voice.phonemes_to_ids(render.phonemize(voice, "The capital of France is Paris.")[0])
-    config = SynthesisConfig()
 
     def decode() -> None:
         segments, _info = model.transcribe(
             audio, language="en", beam_size=1, without_timestamps=True, temperature=0.0
         )
         list(segments)
-
-    def speak(stages: VoiceStages, took: list[float]) -> None:
-        start = time.perf_counter()
-        latent = stages.encode(ids, config)
-        stages.audio(latent, 0, render.HEAD_FRAMES)
-        stages.audio(latent, render.HEAD_FRAMES, latent.frames)
-        took.append(time.perf_counter() - start)
 
     decode()
     times: dict[str, dict[str, list[float]]] = {way: {} for way in ["no render", *ways]}
@@ -152,7 +144,10 @@ def beside_a_decode(voice: PiperVoice, ways: dict[str, VoiceStages], repeats: in
             rendered: list[float] = []
             side = None
             if way in ways:
-                side = threading.Thread(target=speak, args=(ways[way], rendered))
+                side = threading.Thread(
+                    target=lambda stages, out: out.append(timed_render(stages, ids)["in pieces"]),
+                    args=(ways[way], rendered),
+                )
                 side.start()
             start = time.perf_counter()
             decode()
@@ -162,11 +157,9 @@ def beside_a_decode(voice: PiperVoice, ways: dict[str, VoiceStages], repeats: in
             if repeat >= 2:
                 times[way].setdefault("decode", []).append(decoded * 1000)
                 if rendered:
-                    times[way].setdefault("render", []).append(rendered[0] * 1000)
-    print()
-    print(f"Beside a decode of 3 s of {question.file} ({repeats} repeats, interleaved):")
-    print()
-    print("| render on | decode, ms | render, ms |")
+                    times[way].setdefault("render", []).extend(rendered)
+    print(f"\n3. Beside a decode of 3 s of {question.file} ({repeats} repeats, interleaved)\n")
+    print("| render on | decode, ms | render (pieces and whole), ms |")
     print("|---|---:|---:|")
     for way, figures in times.items():
         render_ms = statistics.median(figures["render"]) if "render" in figures else None
@@ -174,6 +167,41 @@ def beside_a_decode(voice: PiperVoice, ways: dict[str, VoiceStages], repeats: in
             f"| {way} | {statistics.median(figures['decode']):.0f} | "
             f"{'—' if render_ms is None else f'{render_ms:.0f}'} |"
         )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=30)
+    args = parser.parse_args()
+    description = discover_voices(TtsSettings())[0]
+    cut = cut_voice(description.model_path)
+    if cut is None:
+        raise SystemExit(f"{description.model_path} cannot be cut into stages")
+    voice = PiperVoice(config=device.voice_config(description), session=None)  # type: ignore[arg-type]
+    threads = len(os.sched_getaffinity(0))
+    ways: dict[str, VoiceStages] = {
+        "sleeping (every-core sessions)": cut.open(device.cpu_session(threads, spinning=False)),
+        "spinning within a run (shared sessions)": cut.open(device.cpu_session(threads)),
+        "spinning on after a run (ONNX Runtime's default)": cut.open(sessions(threads, None)),
+    }
+    neighbour = PiperVoice(
+        config=voice.config,
+        session=onnxruntime.InferenceSession(
+            str(description.model_path), providers=[device.CPU_PROVIDER]
+        ),
+    )
+    neighbour_ids = neighbour.phonemes_to_ids(render.phonemize(voice, "The lights are on.")[0])
+    print(f"{threads} threads per session, {args.repeats} repeats after 2 warm-ups, interleaved")
+    table("1. On an idle machine", ways, voice, args.repeats)
+    table(
+        "2. Right after a neighbour's inference (piper's whole graph, ONNX Runtime's defaults)",
+        ways,
+        voice,
+        args.repeats,
+        lambda: neighbour.phoneme_ids_to_audio(neighbour_ids, SynthesisConfig()),
+    )
+    del ways["spinning on after a run (ONNX Runtime's default)"]
+    beside_a_decode(voice, ways, max(6, args.repeats // 3))
 
 
 if __name__ == "__main__":

@@ -5,13 +5,11 @@ from __future__ import annotations
 import asyncio
 import re
 import time
-from typing import Any
 
 import pytest
 
 from wyoming_rtx.asr.engine import AsrEngine, AsrStream
 from wyoming_rtx.asr.speech_gate import Transcribed
-from wyoming_rtx.cpu_work import CPU_DECODES
 from wyoming_rtx.errors import RtxError
 from wyoming_rtx.settings import AsrSettings
 
@@ -235,22 +233,3 @@ async def test_cancel_during_vad_scan_keeps_the_busy_vad_out_of_the_pool(
     assert not other_tasks()
     assert asr.vads.acquire() is not None and asr.vads.idle == 0  # busy one not pooled
     await asr.close()
-
-
-async def test_a_cpu_decode_is_counted_while_it_runs(
-    engine: AsrEngine, light_pcm: bytes, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    # A synthesis leaves a running CPU decode a core (wyoming_rtx/cpu_work.py).
-    seen: list[bool] = []
-    real_run = engine._run
-
-    def run(*args: Any, **kwargs: Any) -> Any:
-        seen.append(CPU_DECODES.busy)
-        return real_run(*args, **kwargs)
-
-    monkeypatch.setattr(engine, "_run", run)
-    assert not CPU_DECODES.busy
-    text = await engine.transcribe(light_pcm)
-    assert "living room" in text.lower()
-    assert seen and all(seen)
-    assert not CPU_DECODES.busy

@@ -16,7 +16,6 @@ import pytest
 from piper import PiperVoice, SynthesisConfig
 
 from tests.tts.helpers import DETERMINISTIC, InferenceRecorder, add_voice, transcribe, words
-from wyoming_rtx.cpu_work import CPU_DECODES
 from wyoming_rtx.errors import RtxError
 from wyoming_rtx.settings import TtsSettings
 from wyoming_rtx.tts import engine as tts_module
@@ -304,23 +303,10 @@ def test_inference_threads_are_shared_out_between_parallel_requests(
     # 2 requests at once on N cores: N // 2 threads each, never more threads than cores.
     session = tts_engine._stages[tts_engine.default_voice.name].decoder
     expected = max(1, len(os.sched_getaffinity(0)) // DETERMINISTIC.parallel)
-    assert session.get_session_options().intra_op_num_threads == expected
-
-
-@pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2, reason="one core: nothing to spare")
-async def test_a_synthesis_beside_a_cpu_decode_leaves_it_the_cores(
-    tts_engine: TtsEngine, recorder: InferenceRecorder
-) -> None:
-    # An answer's first sentence is often rendered while the turn's final transcript is
-    # still decoding: the every-core sessions, whose threads spin, would slow that decode.
-    alone = tts_engine._stages_alone[tts_engine.default_voice.name]
-    before = alone.decoder.runs
-    with CPU_DECODES.running():
-        items = await collect(tts_engine, "The garage door is closed.")
-    assert recorder.count == len(items) >= 2
-    assert alone.decoder.runs == before
-    await collect(tts_engine, "The garage door is open.")
-    assert alone.decoder.runs > before
+    options = session.get_session_options()
+    assert options.intra_op_num_threads == expected
+    # Their threads spin within a run only, not on into the next stage's session's run.
+    assert options.get_session_config_entry("session.force_spinning_stop") == "1"
 
 
 @pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2, reason="one core: nothing to spare")
@@ -331,8 +317,7 @@ async def test_a_synthesis_alone_uses_every_core_and_two_share_them(
     alone = tts_engine._stages_alone[name]
     options = alone.decoder.get_session_options()
     assert options.intra_op_num_threads == len(os.sched_getaffinity(0))
-    # Its threads spin within a run and stop at its end: the next stage's run gets the cores.
-    assert options.get_session_config_entry("session.force_spinning_stop") == "1"
+    assert options.get_session_config_entry("session.intra_op.allow_spinning") == "0"
     items = await collect(tts_engine, "The kitchen light is on.")
     # alone: every piece on the every-core sessions
     assert alone.decoder.runs == recorder.count == len(items) >= 2

@@ -13,7 +13,6 @@ that non-speech gives no words (speech_gate.py).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import functools
 import logging
 import time
@@ -29,7 +28,6 @@ from ..audio.convert import MODEL_BYTES_PER_SECOND as BYTES_PER_SECOND
 from ..audio.convert import MODEL_RATE as SAMPLE_RATE
 from ..audio.convert import MODEL_WIDTH as SAMPLE_WIDTH
 from ..audio.endpoint import DECODE_PAUSE_SECONDS
-from ..cpu_work import CPU_DECODES
 from ..errors import RtxError
 from ..language import supported_language
 from ..settings import AsrSettings
@@ -368,14 +366,11 @@ class AsrEngine:
         started = time.perf_counter()
         usable = len(pcm) - len(pcm) % SAMPLE_WIDTH
         audio = np.frombuffer(pcm[:usable], dtype=np.int16).astype(np.float32) / 32768.0
-        # Counted while it runs on the CPU: a synthesis then leaves it a core (cpu_work.py).
-        counted = CPU_DECODES.running() if self.device != "cuda" else contextlib.nullcontext()
-        with counted:
-            heard = (
-                self._run(model, audio, language, window_seconds, prompt)
-                if audio.size
-                else Transcribed("")
-            )
+        heard = (
+            self._run(model, audio, language, window_seconds, prompt)
+            if audio.size
+            else Transcribed("")
+        )
         return Decoded(
             heard.text, audio.size / SAMPLE_RATE, time.perf_counter() - started, heard.segments
         )

@@ -63,6 +63,7 @@ def wants_cuda(requested: str) -> bool:
 
 def cpu_session(
     threads: int,
+    spinning: bool = True,
     *,
     save_optimized_in: Path | None = None,
     optimized: bool = False,
@@ -77,7 +78,7 @@ def cpu_session(
 
     def make(model: bytes | str) -> onnxruntime.InferenceSession:
         nonlocal made
-        options = _thread_options(threads)
+        options = _thread_options(threads, spinning)
         if optimized:
             options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_DISABLE_ALL
         if save_optimized_in is not None:
@@ -89,20 +90,26 @@ def cpu_session(
     return make
 
 
-def _thread_options(threads: int) -> onnxruntime.SessionOptions:
-    """Session options with `threads` intra-op threads, which spin between parallel loops
-    only while their own run lasts (`session.force_spinning_stop`).
+def _thread_options(threads: int, spinning: bool) -> onnxruntime.SessionOptions:
+    """Session options with `threads` intra-op threads, idle ones sleeping unless `spinning`.
 
-    Without that stop they spin on after the run: a cut voice runs its encoder, flow and
-    decoder sessions one after another, and each one's threads spinning on took the cores
-    from the next stage's (2 cores, flow then decoder: 88 instead of 53 ms). Sleeping
-    threads, woken for every parallel loop, made the small ops of the encoder and the flow
-    slow: "Turned on the kitchen lights." has its first audio in 24 instead of 33 ms
-    (2 threads, bench/tts_threads.py). A session that spins takes the cores while it runs,
-    so the every-core sessions are only used when nothing else runs (tts/engine.py)."""
+    Spinning threads spin only while their own run lasts (`session.force_spinning_stop`).
+    A cut voice runs its encoder, flow and decoder sessions one after another, and threads
+    spinning on after their session's run took the cores from the next one's (2 threads on
+    2 cores: a short reply's first audio 46 instead of 23 ms, bench/tts_threads.py).
+
+    Spinning within a run is the fastest on an idle machine (23 ms against 32 sleeping), but
+    not beside other work: right after a neighbour's inference it loses its lead (34 against
+    32 ms), and beside a speech-to-text decode it slows the decode more (461 against 416 ms
+    for 3 s of speech). So the every-core sessions, which a synthesis running alone takes,
+    sleep; only the shared ones (one thread each on a small box) spin.
+    """
     options = onnxruntime.SessionOptions()
     options.intra_op_num_threads = threads
-    options.add_session_config_entry("session.force_spinning_stop", "1")
+    if spinning:
+        options.add_session_config_entry("session.force_spinning_stop", "1")
+    else:
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     return options
 
 
@@ -138,14 +145,18 @@ def _cuda_probe_passed(description: VoiceDescription) -> bool:
     return False
 
 
-def open_voice(description: VoiceDescription, device: str, threads: int) -> PiperVoice:
+def open_voice(
+    description: VoiceDescription, device: str, threads: int, spinning: bool = True
+) -> PiperVoice:
     """`PiperVoice.load`, plus a cap on ONNX Runtime's intra-op threads and the providers.
 
     `PiperVoice.load` gives each session one thread per core; with `parallel` requests
     running at once that oversubscribes the CPU, and each inference's parallel loops wait
     for descheduled threads (on a busy 2-core box: 1.9 s instead of 0.6 s per sentence).
+    spinning=False: idle threads sleep instead of spinning, for a session whose threads may
+    share the cores with another synthesis (two at once: 167 instead of 186 ms, same alone).
     """
-    options = _thread_options(threads)
+    options = _thread_options(threads, spinning)
     providers, warning = pick_providers(device, onnxruntime.get_available_providers())
     if warning:
         _LOGGER.warning("%s", warning)

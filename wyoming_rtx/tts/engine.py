@@ -25,7 +25,6 @@ from dataclasses import dataclass
 
 from piper import PiperVoice, SynthesisConfig
 
-from ..cpu_work import CPU_DECODES
 from ..errors import RtxError
 from ..model_digests import ModelIntegrityError
 from ..settings import TtsSettings
@@ -285,11 +284,10 @@ class TtsEngine:
     @contextlib.contextmanager
     def _running_session(self, name: str) -> Iterator[tuple[PiperVoice, VoiceStages | None]]:
         """The voice (and its stages, when cut) to render with now: the every-core sessions
-        when this is the only render running and no speech-to-text decode runs on the CPU
-        (`cpu_work`), else the ones that share the cores."""
+        when this is the only render running, else the ones that share the cores."""
         with self._running_lock:
             self._running += 1
-            alone = self._running == 1 and not CPU_DECODES.busy
+            alone = self._running == 1
         try:
             piper_voice = (self._alone.get(name) if alone else None) or self._loaded[name]
             stages = (self._stages_alone.get(name) if alone else None) or self._stages.get(name)

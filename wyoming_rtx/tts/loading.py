@@ -61,7 +61,7 @@ def load_voice(
     piper_voice = open_voice(description, device, threads)
     alone = None
     if voice_device(piper_voice) == "cpu" and 0 < threads < alone_threads:
-        alone = open_voice(description, "cpu", alone_threads)
+        alone = open_voice(description, "cpu", alone_threads, spinning=False)
         render_whole(alone, _WARM_UP_TEXT, SynthesisConfig(), threading.Event())
     loaded_at = time.perf_counter()
     render_whole(piper_voice, _WARM_UP_TEXT, SynthesisConfig(), threading.Event())

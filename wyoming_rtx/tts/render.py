@@ -64,20 +64,22 @@ def open_cut_voice(
     up, and its loudness: the peak of `LOUDNESS_TEXT`, never below 1e-3."""
     stages_alone = None
     if not 0 < threads < alone_threads:
-        stages = cut.open(cpu_session(threads))
+        stages = cut.open(cpu_session(threads, spinning=True))
     else:
         # The second set opens from the graphs as the first set's sessions optimized them.
         with tempfile.TemporaryDirectory(prefix="wyoming-rtx-voice-") as folder:
-            stages = cut.open(cpu_session(threads, save_optimized_in=Path(folder)))
+            stages = cut.open(cpu_session(threads, spinning=True, save_optimized_in=Path(folder)))
             try:
                 optimized = cut.reread(Path(folder))
             except OSError as err:  # a full or read-only temporary folder: optimize again
                 _LOGGER.debug("Optimized voice graphs not saved (%s)", err)
                 optimized = None
             if optimized is not None:
-                stages_alone = optimized.open(cpu_session(alone_threads, optimized=True))
+                stages_alone = optimized.open(
+                    cpu_session(alone_threads, spinning=False, optimized=True)
+                )
         if stages_alone is None:
-            stages_alone = cut.open(cpu_session(alone_threads))
+            stages_alone = cut.open(cpu_session(alone_threads, spinning=False))
     # The loudness, which warms the first set up; a first piece warms the second.
     quiet = SynthesisConfig(noise_scale=0.0, noise_w_scale=0.0)
     ids = piper_voice.phonemes_to_ids(phonemize(piper_voice, LOUDNESS_TEXT)[0])
