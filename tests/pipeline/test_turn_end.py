@@ -116,14 +116,51 @@ async def test_smart_turn_scores_the_pause_itself() -> None:
     assert model.scored[0] >= int((1.5 + END_PAUSE_SECONDS) * 16000) * 2
 
 
-async def test_the_command_window_text_is_judged_before_the_full_decode() -> None:
-    judge = Judge(FakeModel(0.9))
+async def test_only_the_full_decode_ends_a_turn_whose_fast_text_is_no_command() -> None:
+    # The command window misheard "Set the piano lamp to ... forty percent" as a complete
+    # sentence; the full window's text reads cut off. Ending on the fast text cut the turn.
+    model = FakeModel(0.9)
+    judge = Judge(model)
     await judge.chunks(SPEECH, 1.5)
     await judge.chunks(SILENCE, 0.224)
     decode = judge.pause(None)  # the full window is still decoding
+    judge.turn.heard("Set the Piano Lamp, too.", command=False)
+    await settle()
+    await judge.chunks(SILENCE, 0.2)
+    assert judge.ended == [] and model.scored == []  # Smart Turn is not run beside the decode
+    decode.set_result(Decoded("Set the pin on the lamp to...", judge.fed, 0.3))
+    await settle()
+    await judge.chunks(SILENCE, 1.0)
+    assert judge.ended == []  # it reads cut off: 2 s for the rest
+
+
+async def test_a_question_ends_once_its_full_text_is_judged_complete() -> None:
+    model = FakeModel(0.9)
+    judge = Judge(model)
+    await judge.chunks(SPEECH, 1.5)
+    await judge.chunks(SILENCE, 0.224)
+    decode = judge.pause(None)
     judge.turn.heard("What is the capital of France?", command=False)
     await settle()
-    assert judge.ended == [EndReason.COMPLETE] and not decode.done()
+    assert judge.ended == []
+    decode.set_result(Decoded("What is the capital of France?", judge.fed, 0.3))
+    await settle()
+    assert judge.ended == [EndReason.COMPLETE] and len(model.scored) == 1
+
+
+async def test_a_fast_text_that_reads_cut_off_makes_the_turn_wait_at_once() -> None:
+    # Without the model the rules' own silence is 0.7 s; the fast text "Turn on the" asks
+    # for 2 s before the full decode has said anything.
+    judge = Judge(None, UNJUDGED_RULES)
+    await judge.chunks(SPEECH, 1.0)
+    await judge.chunks(SILENCE, 0.096)
+    judge.pause(None)  # the full decode never comes back in time
+    judge.turn.heard("Turn on the", command=False)
+    await settle()
+    await judge.chunks(SILENCE, 1.2)
+    assert judge.ended == []
+    await judge.chunks(SILENCE, 0.8)
+    assert judge.ended == [EndReason.SILENCE]
 
 
 async def test_unfinished_text_waits_and_the_model_may_say_wait() -> None:

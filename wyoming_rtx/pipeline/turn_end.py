@@ -12,9 +12,13 @@ its satellites the same event at its own end of speech). Not complete: it waits 
 speech, or for the silence the judgment allows.
 
 The decode tries the short command window first (``command_window.py``); when that text is
-no command, the full-window decode that follows takes 300-550 ms on a 2-core CPU. The first
-text is judged at once (with Smart Turn, run beside the full decode), so a question's turn
-ends a few hundred ms sooner; the full text is judged again when it comes.
+no command, the full-window decode that follows takes 300-550 ms on a 2-core CPU, and only
+its text may end the turn. The fast text mishears more, and a turn ended on it was ended on
+words nobody said: "Set the Piano Lamp, too." for "Set the piano lamp to ... forty percent"
+ended a hesitation whose full text ("Set the pin on the lamp to...") reads cut off. Ending
+sooner would not answer sooner either: a question's answer waits for the full text. So the
+fast text can only make the turn wait longer (it reads cut off), and Smart Turn scores the
+pause once the full decode is done, not beside it (where it slowed the decode by 25 ms).
 
 The rules and the judgment are the shared end-of-turn module's (``audio/endpoint.py``); this
 class only feeds them from the stream and calls back. It also tells the satellite when speech
@@ -136,9 +140,10 @@ class TurnEnd:
 
     def heard(self, text: str, command: bool) -> None:
         """The command window's text of this pause's decode, before the full window's: a
-        text that is no command is judged now, beside the slower full decode."""
+        text that is no command may make the turn wait (it reads cut off, or starts like a
+        command), never end it; the full decode's text decides that."""
         if self._in_pause and not command and not self._detector.ended:
-            self._spawn(self._judge(text.strip(), False, self._pauses))
+            self._spawn(self._judge(text.strip(), False, self._pauses, may_end=False))
 
     def close(self) -> None:
         """The turn is over or gone: stop judging."""
@@ -163,12 +168,13 @@ class TurnEnd:
                 self._on_text(text)
         await self._judge(text, command, pause)
 
-    async def _judge(self, text: str, command: bool, pause: int) -> None:
+    async def _judge(self, text: str, command: bool, pause: int, may_end: bool = True) -> None:
         """A command needs no model: its 70-120 ms (this 2-core CPU) would only compete
-        with the decode for the same cores."""
+        with the decode for the same cores. may_end=False: the text rules only (no Smart
+        Turn), which end nothing without it."""
         if self._detector.ended or pause != self._pauses:
             return
-        probability = None if command else await self._smart_turn()
+        probability = None if command or not may_end else await self._smart_turn()
         if self._detector.ended or pause != self._pauses:
             return
         wait = pause_wait(probability, command, text, self._language)
