@@ -16,21 +16,10 @@ from typing import Any
 from ..errors import RtxError
 from ..home.model import ON_OFF_DOMAINS, Entity, Home, HomeSnapshot, HomeUnavailableError
 from .intents import IntentMatch, IntentMatcher
+from .timer_actions import TIMER_INTENTS, run_timer_intent  # service.py imports TIMER_INTENTS here
 from .timers import TimerManager
 
 _LOGGER = logging.getLogger(__name__)
-
-TIMER_INTENTS = frozenset(
-    {
-        "HassStartTimer",
-        "HassCancelTimer",
-        "HassCancelAllTimers",
-        "HassTimerStatus",
-        "HassPauseTimer",
-        "HassUnpauseTimer",
-    }
-)
-"""The timer intents this server runs itself (for direct satellites)."""
 
 SUPPORTED_INTENTS = TIMER_INTENTS | frozenset(
     {
@@ -90,21 +79,6 @@ def _as_list(value: Any) -> list[str] | None:
     if isinstance(value, list | tuple | set):
         return [str(v) for v in value]
     return [str(value)]
-
-
-def _timer_seconds(slots: dict[str, Any]) -> int:
-    total = 0.0
-    for key, scale in (("hours", 3600), ("minutes", 60), ("seconds", 1)):
-        value = slots.get(key)
-        if value in ("half", "1/2"):
-            value = 0.5 if key == "hours" else 30
-        if value is not None:
-            try:
-                total += float(value) * scale
-            except (TypeError, ValueError, OverflowError):
-                continue
-    # A duration no clock can hold (an LLM's 10**400 hours, "inf") is no duration at all.
-    return int(total) if math.isfinite(total) else 0
 
 
 class IntentExecutor:
@@ -195,7 +169,9 @@ class IntentExecutor:
             return self._say(match, {"date": self._now().date()}, success=True)
         if name == "HassNevermind":
             return Outcome(self._render(match, {}) or "", True, name)
-        return self._timer_intent(match, conversation_id, area, satellite_id)
+        return run_timer_intent(
+            self.timers, match, self._say, self._error, conversation_id, area, satellite_id
+        )
 
     def _render(
         self,
@@ -354,55 +330,6 @@ class IntentExecutor:
             (thermostat.entity_id,),
             {thermostat.entity_id: "set_temperature"},
         )
-
-    def _timer_intent(
-        self,
-        match: IntentMatch,
-        conversation_id: str | None,
-        area: str | None,
-        satellite_id: str | None = None,
-    ) -> Outcome:
-        slots = match.slots
-        name = match.intent
-        if name == "HassStartTimer":
-            seconds = _timer_seconds(slots)
-            if seconds <= 0:
-                return self._error("handle_error", match)
-            label = str(slots["name"]).strip() if slots.get("name") else None
-            self.timers.start(
-                seconds,
-                name=label,
-                area=area,
-                conversation_id=conversation_id,
-                satellite_id=satellite_id,
-            )
-            return self._say(match, {}, success=True)
-        if name == "HassTimerStatus":
-            timers = self.timers.find(name=slots.get("name"), area=slots.get("area"))
-            return self._say(match, {"timers": timers}, success=True)
-        start = _timer_seconds(
-            {k.replace("start_", ""): v for k, v in slots.items() if k.startswith("start_")}
-        )
-        found = self.timers.find(
-            name=slots.get("name"), area=slots.get("area"), start_seconds=start or None
-        )
-        if not found:
-            return self._error("timer_not_found", match)
-        if name == "HassCancelAllTimers":
-            for timer in found:
-                self.timers.cancel(timer)
-            return self._say(match, {"canceled": len(found)}, success=True)
-        if len(found) > 1:
-            return self._error("multiple_timers_matched", match)
-        if name == "HassCancelTimer":
-            self.timers.cancel(found[0])
-        elif name == "HassPauseTimer":
-            self.timers.pause(found[0])
-        elif name == "HassUnpauseTimer":
-            self.timers.resume(found[0])
-        else:
-            return self._error("handle_error", match)
-        return self._say(match, {}, success=True)
 
 
 def _with_slots(match: IntentMatch, **slots: Any) -> IntentMatch:
