@@ -117,7 +117,7 @@ async def test_smart_turn_scores_the_pause_itself() -> None:
 
 
 async def test_only_the_full_decode_ends_a_turn_whose_fast_text_is_no_command() -> None:
-    # The command window misheard "Set the piano lamp to ... forty percent" as a complete
+    # The command window hears "Set the piano lamp to ... forty percent" as a complete
     # sentence; the full window's text reads cut off. Ending on the fast text cut the turn.
     model = FakeModel(0.9)
     judge = Judge(model)

@@ -14,9 +14,10 @@ speech, or for the silence the judgment allows.
 The decode tries the short command window first (``command_window.py``); when that text is
 no command, the full-window decode that follows takes 300-550 ms on a 2-core CPU, and only
 its text may end the turn. The fast text mishears more, and a turn ended on it was ended on
-words nobody said: "Set the Piano Lamp, too." for "Set the piano lamp to ... forty percent"
-ended a hesitation whose full text ("Set the pin on the lamp to...") reads cut off. Ending
-sooner would not answer sooner either: a question's answer waits for the full text. So the
+words nobody said: in `bench/end_of_turn.py` the fast text of "Set the piano lamp to ...
+forty percent" ended that hesitation in its pause, while the full window's text ("Set the pin
+on the lamp to...") reads cut off. Ending sooner would not answer sooner either: a
+question's answer waits for the full text. So the
 fast text can only make the turn wait longer (it reads cut off), and Smart Turn scores the
 pause once the full decode is done, not beside it (where it slowed the decode by 25 ms).
 
