@@ -26,7 +26,7 @@ from server_proc import free_port
 from wyoming_helpers import REPO
 
 from wyoming_rtx.asr import device as asr_device
-from wyoming_rtx.asr import engine as asr_engine
+from wyoming_rtx.asr import loading as asr_loading
 from wyoming_rtx.asr.cuda_probe import pick_cuda_compute_type
 from wyoming_rtx.asr.device import (
     PROBE_COMMAND_ENV,
@@ -67,7 +67,7 @@ def visible_gpu(monkeypatch: pytest.MonkeyPatch) -> None:
 def loads(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, str]]:
     """(device, compute type) of every in-process model load; a CUDA load fails as with a
     missing cuBLAS (a Python exception, the case the old fallback already handled)."""
-    real_model = asr_engine.WhisperModel
+    real_model = asr_loading.WhisperModel
     seen: list[tuple[str, str]] = []
 
     def whisper_model(*args: Any, device: str, compute_type: str, **kwargs: Any) -> Any:
@@ -76,7 +76,7 @@ def loads(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, str]]:
             raise RuntimeError(MISSING_CUBLAS)
         return real_model(*args, device=device, compute_type=compute_type, **kwargs)
 
-    monkeypatch.setattr(asr_engine, "WhisperModel", whisper_model)
+    monkeypatch.setattr(asr_loading, "WhisperModel", whisper_model)
     return seen
 
 

@@ -4,10 +4,11 @@ The engine owns its executor: every CTranslate2 call (load, warm-up, transcribe,
 consumption of faster-whisper's lazy segment generator, where the decoding really happens)
 runs there, so `describe`, pings and other clients are never stalled by a transcription.
 
-Its parts live beside it: the device and its CUDA fallback (device.py), the silero pool the
-streams borrow (vad_pool.py), the streamed utterance and its speculative decode (stream.py),
-the short-window-first command decode (command_window.py, short_window.py), and the rule
-that non-speech gives no words (speech_gate.py).
+Its parts live beside it: the device and its CUDA fallback (device.py), the opening of the
+model on that device, warmed up (loading.py), the silero pool the streams borrow
+(vad_pool.py), the streamed utterance and its speculative decode (stream.py), the
+short-window-first command decode (command_window.py, short_window.py), and the rule that
+non-speech gives no words (speech_gate.py).
 """
 
 from __future__ import annotations
@@ -32,14 +33,8 @@ from ..errors import RtxError
 from ..language import supported_language
 from ..settings import AsrSettings
 from .command_window import CommandWindow
-from .device import (
-    CudaUnusableError,
-    DeviceChoice,
-    load_with_cpu_fallback,
-    pick_device,
-    probe_command,
-    run_cuda_probe,
-)
+from .device import DeviceChoice, load_with_cpu_fallback, pick_device
+from .loading import open_on_device, probe_cuda
 from .models import resolve_asr_model, verify_asr_model
 from .short_window import FULL_WINDOW_SECONDS, decode_short_scored
 from .speech_gate import Heard, SegmentScore, SpeechRegions, Transcribed, gated_text
@@ -260,11 +255,14 @@ class AsrEngine:
         """Check a bundled model's digests, start the VAD workers, then load the model.
 
         The check comes first and once (not per device try): a damaged file is refused before
-        CTranslate2 reads it. A broken CUDA under auto falls back to the CPU.
+        CTranslate2 reads it. The CUDA probe and the opening itself are in loading.py; the
+        device they settle on is applied here. A broken CUDA under auto falls back to the CPU.
         """
         verify_asr_model(self.resolved)
         self.vads.warm_workers()
-        self._probe_cuda()
+        switch = probe_cuda(self.settings, self.resolved, self.device)
+        if switch is not None:
+            self._use_device(switch.device, switch.cuda_compute_type)
         return load_with_cpu_fallback(
             self.settings.device,
             self.device,
@@ -272,90 +270,18 @@ class AsrEngine:
             functools.partial(self._use_device, "cpu"),
         )
 
-    def _probe_cuda(self) -> None:
-        """On CUDA, load the model in a child process first (device.run_cuda_probe).
-
-        A broken cuDNN aborts the process that loads the model, which no `except` catches:
-        the child dies instead of the server. Its success also gives the compute type the GPU
-        supports. Failure: auto switches to the CPU's choices, --device cuda stops the start
-        with CudaUnusableError. Runs in the executor, never on the event loop; on the CPU (no
-        GPU counted) nothing runs.
-        """
-        if self.device != "cuda":
-            return
-        command = probe_command()
-        if command is None:
-            _LOGGER.warning("CUDA probe skipped: a broken CUDA install will abort the server")
-            return
-        download_dir = self.settings.download_dir
-        request: dict[str, object] = {
-            "model": self.resolved.model,
-            "compute_type": self.settings.compute_type,
-            "download_root": str(download_dir) if download_dir is not None else None,
-            "local_files_only": not self.resolved.download,
-            "language": self.settings.language,
-        }
-        result = run_cuda_probe(request, command)
-        if result.ok:
-            self._use_device("cuda", result.compute_type)
-            _LOGGER.info(
-                "CUDA probe passed in %.1f s: compute type %s (the GPU supports %s)",
-                result.seconds,
-                self.compute_type,
-                ", ".join(result.supported) or "?",
-            )
-            return
-        reason = result.describe(self.description.name)
-        if self.settings.device != "auto":
-            raise CudaUnusableError(
-                f"--device cuda, but {reason}. Install the CUDA 12 cuBLAS and cuDNN 9 "
-                "libraries (pip install 'wyoming-rtx[gpu]'), or use --device auto or cpu"
-            )
-        _LOGGER.warning(
-            "CUDA is visible but unusable: %s. Using the CPU instead (%.1f s spent probing). "
-            "For GPU speed install the CUDA 12 cuBLAS and cuDNN 9 libraries "
-            "(pip install 'wyoming-rtx[gpu]'), or pass --device cpu to skip the probe.",
-            reason,
-            result.seconds,
-        )
-        self._use_device("cpu")
-
     def _load_on_device(self) -> WhisperModel:
-        started = time.perf_counter()
-        download_dir = self.settings.download_dir
-        model = WhisperModel(
-            self.resolved.model,
+        """Open and warm the model with the engine's current device choices (loading.py)."""
+        return open_on_device(
+            self.settings,
+            self.resolved,
             device=self.device,
             compute_type=self.compute_type,
-            cpu_threads=self.cpu_threads,
             num_workers=self.num_workers,
-            download_root=str(download_dir) if download_dir is not None else None,
-            local_files_only=not self.resolved.download,
+            cpu_threads=self.cpu_threads,
+            beam_size=self.beam_size,
+            warm_up=self._run,
         )
-        loaded = time.perf_counter()
-        language = supported_language(self.settings.language, self.description.languages)
-        silence = np.zeros(SAMPLE_RATE, dtype=np.float32)
-        # One warm-up per worker, at once, so each CTranslate2 replica has run before the
-        # first real request lands on it.
-        with ThreadPoolExecutor(self.num_workers, thread_name_prefix="asr-warm") as warm:
-            list(
-                warm.map(
-                    lambda _: self._run(model, silence, language or "en"), range(self.num_workers)
-                )
-            )
-        _LOGGER.info(
-            "Loaded ASR model %s on %s/%s (%s workers x %s threads, beam %s) in %.2f s, "
-            "warm-up %.2f s",
-            self.description.name,
-            self.device,
-            self.compute_type,
-            self.num_workers,
-            self.cpu_threads,
-            self.beam_size,
-            loaded - started,
-            time.perf_counter() - loaded,
-        )
-        return model
 
     def _decode_sync(
         self, pcm: bytes, language: str | None, window_seconds: float, prompt: str | None
