@@ -1,10 +1,8 @@
 """Home Assistant satellite mode (DESIGN §3): HA connects here and runs its Assist pipeline.
 
-HA's side (``homeassistant/components/wyoming/assist_satellite.py``): it connects, sends
-``run-satellite`` and ``describe``, pings every ~2 s and reconnects after 5 s of silence. On a
-wake word we send ``detection`` then ``run-pipeline{asr→tts}`` and stream the turn; HA answers
-with pipeline events (``transcript``, ``synthesize``, ``error``…) and the 22050 Hz answer as
-``audio-start``/``audio-chunk``*/``audio-stop``, and waits for ``played``.
+What HA sends and answers on one connection, and a turn's audio up it, is in ``ha_connection``;
+this module is the listening server: who may connect, which connection owns the satellite,
+a finished timer's ring, and the turns.
 
 One connection owns the satellite. A connection that only asks ``describe`` (HA's set-up
 probe, zeroconf discovery) never takes it. The first connection that sends anything else
@@ -26,198 +24,31 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import socket
-import time
-from collections.abc import Callable, Coroutine
+from collections.abc import Coroutine
 from typing import Any
 
-from wyoming.asr import Transcript
-from wyoming.audio import AudioChunk, AudioStart, AudioStop
+from wyoming.audio import AudioStart
 from wyoming.error import Error
-from wyoming.event import Event, async_read_event, async_write_event
-from wyoming.info import Describe, Info
-from wyoming.ping import Ping, Pong
+from wyoming.info import Info
 from wyoming.pipeline import PipelineStage, RunPipeline
-from wyoming.satellite import PauseSatellite, RunSatellite
-from wyoming.snd import Played
-from wyoming.timer import TimerCancelled, TimerFinished, TimerStarted, TimerUpdated
-from wyoming.tts import Synthesize
 from wyoming.wake import Detection
 
-from wyoming_rtx.audio.endpoint import EndReason
 from wyoming_rtx.lan import NOT_ALLOWED, RefusalLog, allowed, parse_networks, peer_ip, refuse
 
-from .audio_out import AnswerPlayer, Speaker
+from .audio_out import Speaker
 from .core import AnswerWait
+from .ha_connection import HaConnection, HaUplink, _enable_keepalive
 from .settings import HaSettings, SatelliteSettings
 from .wake import WakeDetection
 
 _LOGGER = logging.getLogger(__name__)
 
 SATELLITE_BUSY = "satellite-busy"
+"""The ``error`` code a newcomer reads while the owning connection is alive."""
 TIMER_RING_TIMES = 5
 TIMER_RING_GAP_S = 0.5
 """A finished timer rings five times, half a second apart (as wyoming-satellite's
 --timer-finished-wav-repeat 5 0.5), unless the wake word stops it first."""
-"""The ``error`` code a newcomer reads while the owning connection is alive."""
-
-_KEEPALIVE = (("TCP_KEEPIDLE", 10), ("TCP_KEEPINTVL", 5), ("TCP_KEEPCNT", 3))
-"""A silent peer is probed after 10 s and dropped after 3 unanswered probes 5 s apart."""
-
-
-def _enable_keepalive(writer: asyncio.StreamWriter) -> None:
-    """Let the kernel find a vanished peer on a silent connection (a paused owner)."""
-    sock = writer.get_extra_info("socket")
-    if sock is None:
-        return
-    with contextlib.suppress(OSError):
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
-        for name, value in _KEEPALIVE:
-            if hasattr(socket, name):
-                sock.setsockopt(socket.IPPROTO_TCP, getattr(socket, name), value)
-
-
-class HaConnection:
-    """One TCP connection from Home Assistant (or a describe probe)."""
-
-    def __init__(
-        self, satellite: HaSatellite, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
-    ) -> None:
-        self.satellite = satellite
-        self.reader = reader
-        self.writer = writer
-        self.peer = writer.get_extra_info("peername")
-        self.running = False
-        """HA said ``run-satellite`` (and not ``pause-satellite`` since)."""
-        self.paused = False
-        """HA said ``pause-satellite`` (and not ``run-satellite`` since): it stops pinging."""
-        self.last_event = time.monotonic()
-        self.ended = asyncio.Event()
-        self.player = AnswerPlayer(satellite.speaker, self._send_played, satellite._tasks)
-
-    def alive(self) -> bool:
-        """Whether this owner keeps newcomers out (see the module docstring)."""
-        if self.ended.is_set() or self.writer.is_closing():
-            return False
-        quiet = time.monotonic() - self.last_event
-        return self.paused or quiet < self.satellite.ha.hold_seconds
-
-    async def write(self, event: Event) -> None:
-        await async_write_event(event, self.writer)
-
-    async def _send_played(self) -> None:
-        self.satellite._turn_done()
-        await self.write(Played().event())
-
-    async def run(self) -> None:
-        try:
-            while (event := await async_read_event(self.reader)) is not None:
-                self.last_event = time.monotonic()
-                if not await self._handle(event):
-                    break
-        except (ConnectionError, OSError) as err:
-            _LOGGER.debug("Connection %s failed: %r", self.peer, err)
-        finally:
-            self.ended.set()
-            self.player.cancel()
-            self.satellite._release(self)
-            self.writer.close()
-
-    def close(self) -> None:
-        self.player.cancel()
-        self.writer.close()
-        self.reader.feed_eof()
-
-    async def _handle(self, event: Event) -> bool:
-        if Describe.is_type(event.type):
-            await self.write(self.satellite.info.event())
-            return True
-        if not await self.satellite._claim(self):
-            await self.satellite._refuse_busy(self)
-            return False
-        if Ping.is_type(event.type):
-            await self.write(Pong(text=Ping.from_event(event).text).event())
-        elif RunSatellite.is_type(event.type):
-            self.running, self.paused = True, False
-            _LOGGER.info("Home Assistant is running the satellite")
-        elif PauseSatellite.is_type(event.type):
-            self.running, self.paused = False, True
-            self.satellite._turn_done()
-            _LOGGER.info("Home Assistant paused the satellite")
-        elif self.player.handle_event(event):
-            if AudioStart.is_type(event.type):
-                self.satellite.answer.clear()  # the player now mutes the wake word
-        elif Error.is_type(event.type):
-            error = Error.from_event(event)
-            _LOGGER.warning("Home Assistant error %s: %s", error.code, error.text)
-            self.satellite.errors.append(error)
-            if not self.player.active:
-                self.satellite._turn_done()
-        elif Transcript.is_type(event.type):
-            text = Transcript.from_event(event).text
-            self.satellite.transcripts.append(text)
-            _LOGGER.info("Heard: %s", text)
-        elif Synthesize.is_type(event.type):
-            _LOGGER.info("Answer: %s", Synthesize.from_event(event).text)
-        elif TimerStarted.is_type(event.type):
-            timer = TimerStarted.from_event(event)
-            _LOGGER.info("Timer %s started: %s s (%s)", timer.id, timer.total_seconds, timer.name)
-        elif TimerUpdated.is_type(event.type):
-            updated = TimerUpdated.from_event(event)
-            _LOGGER.info(
-                "Timer %s updated: %s s, active=%s",
-                updated.id,
-                updated.total_seconds,
-                updated.is_active,
-            )
-        elif TimerCancelled.is_type(event.type):
-            _LOGGER.info("Timer %s cancelled", TimerCancelled.from_event(event).id)
-        elif TimerFinished.is_type(event.type):
-            _LOGGER.info("Timer %s finished", TimerFinished.from_event(event).id)
-            self.satellite.timers_finished += 1
-            self.satellite.ring_timer()
-        else:
-            _LOGGER.debug("Pipeline event from Home Assistant: %s", event.type)
-        return True
-
-
-class HaUplink:
-    """One turn's audio streamed to the owning HA connection (``detection`` to ``audio-stop``).
-
-    A lost, replaced or paused connection drops the rest of the turn quietly.
-    """
-
-    def __init__(self, connection: HaConnection) -> None:
-        self.connection = connection
-        self._timestamp = 0
-        self._ok = True
-        # Home Assistant ends the stream with its own VAD when it is slower than ours: the
-        # satellite's rule decides here (its voice-started/-stopped only follow along).
-        self.server_judges = False
-        self.server_ended = False
-        self.on_server_end: Callable[[], None] | None = None
-
-    async def _write(self, event: Event) -> None:
-        if not self._ok:
-            return
-        satellite = self.connection.satellite
-        if satellite.owner is not self.connection or not self.connection.running:
-            self._ok = False  # replaced or paused mid-turn: the rest goes nowhere
-            return
-        try:
-            await self.connection.write(event)
-        except (ConnectionError, OSError) as err:
-            self._ok = False
-            _LOGGER.debug("Turn dropped, Home Assistant link lost: %r", err)
-
-    async def audio(self, pcm: bytes) -> None:
-        chunk = AudioChunk(rate=16000, width=2, channels=1, audio=pcm, timestamp=self._timestamp)
-        self._timestamp += chunk.milliseconds
-        await self._write(chunk.event())
-
-    async def end(self, reason: EndReason) -> None:
-        await self._write(AudioStop(timestamp=self._timestamp).event())
-        self.connection.satellite._turn_sent()
 
 
 class HaSatellite:
