@@ -9,13 +9,10 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any, TypeVar
 
 from .intents import IntentMatch
 from .timers import TimerManager
-
-if TYPE_CHECKING:  # actions imports this module: a runtime import back would be circular
-    from .actions import Outcome
 
 TIMER_INTENTS = frozenset(
     {
@@ -29,10 +26,9 @@ TIMER_INTENTS = frozenset(
 )
 """The timer intents this server runs itself (for direct satellites)."""
 
-Say = Callable[[IntentMatch, dict[str, Any], bool], "Outcome"]
-"""(match, extra response slots, success) -> the rendered answer."""
-Error = Callable[[str, IntentMatch], "Outcome"]
-"""(error response key, match) -> the rendered error answer."""
+Answer = TypeVar("Answer")
+"""What the executor's renderers make (`actions.Outcome`): this module only passes it on, so
+it needs nothing from `actions`, which imports it."""
 
 
 def _timer_seconds(slots: dict[str, Any]) -> int:
@@ -57,15 +53,16 @@ def _timer_seconds(slots: dict[str, Any]) -> int:
 def run_timer_intent(
     timers: TimerManager,
     match: IntentMatch,
-    say: Say,
-    error: Error,
+    say: Callable[[IntentMatch, dict[str, Any], bool], Answer],
+    error: Callable[[str, IntentMatch], Answer],
     conversation_id: str | None,
     area: str | None,
     satellite_id: str | None = None,
-) -> Outcome:
+) -> Answer:
     """Start, find, cancel, pause or resume timers as `match` asks, and answer.
 
-    `say` and `error` are the executor's renderers, so the wording stays in one place.
+    `say` (match, extra response slots, success) and `error` (error response key, match) are
+    the executor's renderers, so the wording stays in one place.
     area, conversation_id, satellite_id: where a started timer belongs and rings."""
     slots = match.slots
     name = match.intent
