@@ -98,9 +98,12 @@ class AsrEngine:
         self._loading: asyncio.Future[WhisperModel] | None = None
         self._closed = False
 
-    def _use_device(self, device: str, cuda_compute_type: str | None = None) -> None:
+    def _use_device(self, device: str) -> None:
         """Every choice that follows from the device, where the settings leave it on auto."""
-        choice = DeviceChoice.for_device(self.settings, device, cuda_compute_type)
+        self._apply(DeviceChoice.for_device(self.settings, device))
+
+    def _apply(self, choice: DeviceChoice) -> None:
+        """Take a device's choices (the CUDA probe's, or the CPU's defaults)."""
         self.device = choice.device
         self.compute_type = choice.compute_type
         self.beam_size = choice.beam_size
@@ -260,9 +263,9 @@ class AsrEngine:
         """
         verify_asr_model(self.resolved)
         self.vads.warm_workers()
-        switch = probe_cuda(self.settings, self.resolved, self.device)
-        if switch is not None:
-            self._use_device(switch.device, switch.cuda_compute_type)
+        probed = probe_cuda(self.settings, self.resolved, self.device)
+        if probed is not None:
+            self._apply(probed)
         return load_with_cpu_fallback(
             self.settings.device,
             self.device,

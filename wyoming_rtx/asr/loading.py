@@ -4,7 +4,7 @@ Kept apart from the engine, which transcribes: this is the start-up path, where 
 CUDA must cost a warning (or, with --device cuda, a clear error) and never the server. So
 the model is loaded in a child process on CUDA first (`probe_cuda`), and only then opened
 here (`open_on_device`), with one warm-up per worker. These are plain functions: the engine
-applies any change of device they decide (its `_use_device`), and device.py's
+applies the device choices they decide (its `_apply`), and device.py's
 `load_with_cpu_fallback` handles a Python exception on CUDA.
 """
 
@@ -14,7 +14,6 @@ import logging
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 
 import numpy as np
 from faster_whisper import WhisperModel
@@ -25,7 +24,7 @@ from ..settings import AsrSettings
 from .device import CudaUnusableError, DeviceChoice, probe_command, run_cuda_probe
 from .models import ResolvedAsrModel
 
-__all__ = ["DeviceSwitch", "WarmUp", "open_on_device", "probe_cuda"]
+__all__ = ["WarmUp", "open_on_device", "probe_cuda"]
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -33,18 +32,9 @@ WarmUp = Callable[[WhisperModel, np.ndarray, str], object]
 """Decodes `audio` (float32, 16 kHz) in `language` with a model, as the engine does."""
 
 
-@dataclass(frozen=True)
-class DeviceSwitch:
-    """The device the CUDA probe decided on; the engine applies it (`_use_device`)."""
-
-    device: str
-    cuda_compute_type: str | None = None
-    """What the probe found the GPU supports best (DeviceChoice.for_device's argument)."""
-
-
 def probe_cuda(
     settings: AsrSettings, resolved: ResolvedAsrModel, device: str
-) -> DeviceSwitch | None:
+) -> DeviceChoice | None:
     """On CUDA, load the model in a child process first (device.run_cuda_probe).
 
     A broken cuDNN aborts the process that loads the model, which no `except` catches:
@@ -53,7 +43,8 @@ def probe_cuda(
     with CudaUnusableError. Blocking: run it in the executor, never on the event loop; on the
     CPU (no GPU counted) nothing runs.
 
-    device: the one chosen so far. Returns the switch to make, or None for no change.
+    device: the one chosen so far. Returns every choice that follows from the device the
+    probe settled on (the engine applies it, `_apply`), or None for no change.
     """
     if device != "cuda":
         return None
@@ -71,14 +62,14 @@ def probe_cuda(
     }
     result = run_cuda_probe(request, command)
     if result.ok:
-        switch = DeviceSwitch("cuda", result.compute_type)
+        choice = DeviceChoice.for_device(settings, "cuda", result.compute_type)
         _LOGGER.info(
             "CUDA probe passed in %.1f s: compute type %s (the GPU supports %s)",
             result.seconds,
-            DeviceChoice.for_device(settings, "cuda", result.compute_type).compute_type,
+            choice.compute_type,
             ", ".join(result.supported) or "?",
         )
-        return switch
+        return choice
     reason = result.describe(resolved.name)
     if settings.device != "auto":
         raise CudaUnusableError(
@@ -92,7 +83,7 @@ def probe_cuda(
         reason,
         result.seconds,
     )
-    return DeviceSwitch("cpu")
+    return DeviceChoice.for_device(settings, "cpu")
 
 
 def open_on_device(
