@@ -7,8 +7,10 @@ wake word we send ``detection`` then ``run-pipeline{asr→tts}`` and stream the 
 with pipeline events (``transcript``, ``synthesize``, ``error``…) and the 22050 Hz answer as
 ``audio-start``/``audio-chunk``*/``audio-stop``, and waits for ``played``.
 
-A connection answers ``describe`` itself; anything else it handles only once ``HaSatellite``
-(``satellite.ha_server``, which decides who owns the satellite) lets it claim the satellite.
+A connection answers ``describe`` itself; anything else it handles only once its
+``ConnectionOwner`` (``HaSatellite``, the listening server, which decides who owns the
+satellite) lets it claim the satellite. A connection knows the server only through that
+protocol, so this module never imports the server.
 """
 
 from __future__ import annotations
@@ -19,13 +21,13 @@ import logging
 import socket
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from wyoming.asr import Transcript
 from wyoming.audio import AudioChunk, AudioStart, AudioStop
 from wyoming.error import Error
 from wyoming.event import Event, async_read_event, async_write_event
-from wyoming.info import Describe
+from wyoming.info import Describe, Info
 from wyoming.ping import Ping, Pong
 from wyoming.satellite import PauseSatellite, RunSatellite
 from wyoming.snd import Played
@@ -34,10 +36,8 @@ from wyoming.tts import Synthesize
 
 from wyoming_rtx.audio.endpoint import EndReason
 
-from .audio_out import AnswerPlayer
-
-if TYPE_CHECKING:
-    from .ha_server import HaSatellite
+from .audio_out import AnswerPlayer, Speaker
+from .settings import HaSettings
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -57,11 +57,59 @@ def _enable_keepalive(writer: asyncio.StreamWriter) -> None:
                 sock.setsockopt(socket.IPPROTO_TCP, getattr(socket, name), value)
 
 
+class ConnectionOwner(Protocol):
+    """What a connection needs from the server that decides who owns the satellite."""
+
+    info: Info
+    """The satellite's ``info``: the answer to ``describe``, which needs no claim."""
+    speaker: Speaker
+    """Plays the answers that come in on this connection."""
+    tasks: set[asyncio.Task]
+    """The server's background tasks: the answer player's join them, so ``stop()`` ends them."""
+    ha: HaSettings
+    """The Home Assistant settings: a connection quiet for ``hold_seconds`` is no longer alive."""
+    owner: HaConnection | None
+    """The connection that holds the satellite now: a turn goes up no other one."""
+    transcripts: list[str]
+    """Each ``transcript`` Home Assistant sends (what it heard) is appended here."""
+    errors: list[Error]
+    """Each ``error`` Home Assistant sends is appended here."""
+    timers_finished: int
+    """Counts Home Assistant's ``timer-finished`` events."""
+
+    async def claim(self, connection: HaConnection) -> bool:
+        """Make `connection` the owner; False when a live owner holds the satellite."""
+        ...
+
+    async def refuse_busy(self, connection: HaConnection) -> None:
+        """Tell a newcomer that could not claim the satellite who holds it, and close it."""
+        ...
+
+    def release(self, connection: HaConnection) -> None:
+        """`connection` ended: if it was the owner, the satellite is free again."""
+        ...
+
+    def turn_sent(self) -> None:
+        """The turn's ``audio-stop`` went up: the answer is awaited for a bounded time now."""
+        ...
+
+    def turn_done(self) -> None:
+        """No answer is awaited any more (it started playing, failed, or cannot come)."""
+        ...
+
+    def ring_timer(self) -> None:
+        """A Home Assistant timer finished: ring."""
+        ...
+
+
 class HaConnection:
     """One TCP connection from Home Assistant (or a describe probe)."""
 
     def __init__(
-        self, satellite: HaSatellite, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+        self,
+        satellite: ConnectionOwner,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
     ) -> None:
         self.satellite = satellite
         self.reader = reader
@@ -73,10 +121,10 @@ class HaConnection:
         """HA said ``pause-satellite`` (and not ``run-satellite`` since): it stops pinging."""
         self.last_event = time.monotonic()
         self.ended = asyncio.Event()
-        self.player = AnswerPlayer(satellite.speaker, self._send_played, satellite._tasks)
+        self.player = AnswerPlayer(satellite.speaker, self._send_played, satellite.tasks)
 
     def alive(self) -> bool:
-        """Whether this owner keeps newcomers out (see ``satellite.ha_server``'s docstring)."""
+        """Whether this owner keeps newcomers out (see ``HaSatellite``'s module docstring)."""
         if self.ended.is_set() or self.writer.is_closing():
             return False
         quiet = time.monotonic() - self.last_event
@@ -86,7 +134,7 @@ class HaConnection:
         await async_write_event(event, self.writer)
 
     async def _send_played(self) -> None:
-        self.satellite._turn_done()
+        self.satellite.turn_done()
         await self.write(Played().event())
 
     async def run(self) -> None:
@@ -100,7 +148,7 @@ class HaConnection:
         finally:
             self.ended.set()
             self.player.cancel()
-            self.satellite._release(self)
+            self.satellite.release(self)
             self.writer.close()
 
     def close(self) -> None:
@@ -112,8 +160,8 @@ class HaConnection:
         if Describe.is_type(event.type):
             await self.write(self.satellite.info.event())
             return True
-        if not await self.satellite._claim(self):
-            await self.satellite._refuse_busy(self)
+        if not await self.satellite.claim(self):
+            await self.satellite.refuse_busy(self)
             return False
         if Ping.is_type(event.type):
             await self.write(Pong(text=Ping.from_event(event).text).event())
@@ -122,17 +170,17 @@ class HaConnection:
             _LOGGER.info("Home Assistant is running the satellite")
         elif PauseSatellite.is_type(event.type):
             self.running, self.paused = False, True
-            self.satellite._turn_done()
+            self.satellite.turn_done()
             _LOGGER.info("Home Assistant paused the satellite")
         elif self.player.handle_event(event):
             if AudioStart.is_type(event.type):
-                self.satellite.answer.clear()  # the player now mutes the wake word
+                self.satellite.turn_done()  # the player now mutes the wake word
         elif Error.is_type(event.type):
             error = Error.from_event(event)
             _LOGGER.warning("Home Assistant error %s: %s", error.code, error.text)
             self.satellite.errors.append(error)
             if not self.player.active:
-                self.satellite._turn_done()
+                self.satellite.turn_done()
         elif Transcript.is_type(event.type):
             text = Transcript.from_event(event).text
             self.satellite.transcripts.append(text)
@@ -197,4 +245,4 @@ class HaUplink:
 
     async def end(self, reason: EndReason) -> None:
         await self._write(AudioStop(timestamp=self._timestamp).event())
-        self.connection.satellite._turn_sent()
+        self.connection.satellite.turn_sent()

@@ -52,7 +52,10 @@ TIMER_RING_GAP_S = 0.5
 
 
 class HaSatellite:
-    """The Home Assistant transport: a Wyoming server with one owning connection."""
+    """The Home Assistant transport: a Wyoming server with one owning connection.
+
+    Each ``HaConnection`` sees it as its ``ConnectionOwner`` (claim, release, the turn's state).
+    """
 
     def __init__(
         self, settings: SatelliteSettings, ha: HaSettings, speaker: Speaker, info: Info
@@ -69,7 +72,7 @@ class HaSatellite:
         self._ring_stop = asyncio.Event()
         self.port: int | None = None
         self._server: asyncio.Server | None = None
-        self._tasks: set[asyncio.Task] = set()
+        self.tasks: set[asyncio.Task] = set()
         self._connections: set[HaConnection] = set()
         self._networks = parse_networks(ha.allow)
         self._refusals = RefusalLog()
@@ -90,9 +93,9 @@ class HaSatellite:
             self._server.close()
         for connection in list(self._connections):
             connection.close()
-        for task in list(self._tasks):
+        for task in list(self.tasks):
             task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await asyncio.gather(*self.tasks, return_exceptions=True)
 
     def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         peer = writer.get_extra_info("peername")
@@ -103,14 +106,14 @@ class HaSatellite:
         connection = HaConnection(self, reader, writer)
         self._connections.add(connection)
         task = asyncio.create_task(connection.run(), name="satellite HA connection")
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
         task.add_done_callback(lambda _t: self._connections.discard(connection))
 
     def _spawn(self, coro: Coroutine[Any, Any, object], name: str) -> None:
         task = asyncio.create_task(coro, name=name)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
 
     def _log_refusal(self, host: str, why: str) -> None:
         """One WARNING per address per period: a host retrying in a loop must not flood."""
@@ -128,7 +131,7 @@ class HaSatellite:
         text = f"{host} may not connect to this satellite: --ha-allow does not include it"
         await refuse(reader, writer, text, NOT_ALLOWED)
 
-    async def _refuse_busy(self, connection: HaConnection) -> None:
+    async def refuse_busy(self, connection: HaConnection) -> None:
         owner = self.owner
         holder = owner.peer[0] if owner is not None and owner.peer else "another client"
         host = connection.peer[0] if connection.peer else "?"
@@ -139,7 +142,7 @@ class HaSatellite:
         )
         await refuse(connection.reader, connection.writer, text, SATELLITE_BUSY)
 
-    async def _claim(self, connection: HaConnection) -> bool:
+    async def claim(self, connection: HaConnection) -> bool:
         """Make `connection` the owner unless a live owner holds the satellite.
 
         Returns False when the newcomer must be refused. A live owner gets
@@ -163,15 +166,15 @@ class HaSatellite:
                 old.peer,
             )
             old.close()
-            self._turn_done()
+            self.turn_done()
         else:
             _LOGGER.info("Home Assistant connected from %s", connection.peer)
         return True
 
-    def _release(self, connection: HaConnection) -> None:
+    def release(self, connection: HaConnection) -> None:
         if self.owner is connection:
             self.owner = None
-            self._turn_done()
+            self.turn_done()
             _LOGGER.warning("Home Assistant disconnected; wake words are ignored until it returns")
 
     def ring_timer(self) -> None:
@@ -180,8 +183,8 @@ class HaSatellite:
         if self._ringing is not None and not self._ringing.done():
             return  # already ringing: one ring for timers that finish together
         self._ringing = asyncio.create_task(self._ring(), name="satellite timer ring")
-        self._tasks.add(self._ringing)
-        self._ringing.add_done_callback(self._tasks.discard)
+        self.tasks.add(self._ringing)
+        self._ringing.add_done_callback(self.tasks.discard)
 
     async def _ring(self) -> None:
         stop = self._ring_stop = asyncio.Event()
@@ -193,10 +196,10 @@ class HaSatellite:
                 return
             await self.speaker.play_wav(self.settings.snd.timer_finished_wav)
 
-    def _turn_sent(self) -> None:
+    def turn_sent(self) -> None:
         self.answer.bound(self.settings.response_timeout_seconds)
 
-    def _turn_done(self) -> None:
+    def turn_done(self) -> None:
         self.answer.clear()
 
     @property
