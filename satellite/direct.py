@@ -17,7 +17,7 @@ import logging
 from collections.abc import Awaitable, Callable
 
 from wyoming.asr import Transcript
-from wyoming.audio import AudioChunk, AudioStart, AudioStop
+from wyoming.audio import AudioStart
 from wyoming.client import AsyncClient, AsyncTcpClient
 from wyoming.error import Error
 from wyoming.event import Event
@@ -34,6 +34,7 @@ from wyoming_rtx.audio.endpoint import EndReason
 from .audio_out import AnswerPlayer, Speaker
 from .core import AnswerWait
 from .settings import DirectSettings, SatelliteSettings
+from .uplink import Uplink
 from .wake import WakeDetection
 
 _LOGGER = logging.getLogger(__name__)
@@ -45,40 +46,28 @@ FindServer = Callable[[], Awaitable[str | None]]
 """Returns a server URI (zeroconf browse) or None when none was found."""
 
 
-class DirectUplink:
+class DirectUplink(Uplink):
     """One turn's audio streamed to the server (``run-pipeline`` to ``audio-stop``).
 
     Write errors drop the rest of the turn quietly; the link supervisor logs and reconnects.
     """
 
+    LINK_LOST = (ConnectionError, OSError, AttributeError)
+
     def __init__(self, client: DirectClient, writer: AsyncClient) -> None:
-        self._client = client
+        super().__init__(client._turn_sent)
         self._writer = writer
-        self._ok = True
-        self._timestamp = 0
-        self.server_judges = False
-        self.server_ended = False
-        self.on_server_end: Callable[[], None] | None = None
 
     async def _write(self, event: Event) -> None:
-        if not self._ok:
-            return
-        try:
-            await self._writer.write_event(event)
-        except (ConnectionError, OSError, AttributeError) as err:
-            self._ok = False
-            _LOGGER.debug("Turn dropped, server link lost: %r", err)
+        await self._writer.write_event(event)
 
-    async def audio(self, pcm: bytes) -> None:
-        chunk = AudioChunk(rate=16000, width=2, channels=1, audio=pcm, timestamp=self._timestamp)
-        self._timestamp += chunk.milliseconds
-        await self._write(chunk.event())
+    def _lost(self, err: Exception) -> None:
+        _LOGGER.debug("Turn dropped, server link lost: %r", err)
 
     async def end(self, reason: EndReason) -> None:
         if reason is EndReason.SILENCE:
-            await self._write(VoiceStopped(timestamp=self._timestamp).event())
-        await self._write(AudioStop(timestamp=self._timestamp).event())
-        self._client._turn_sent()
+            await self.send(VoiceStopped(timestamp=self._timestamp).event())
+        await super().end(reason)
 
 
 class DirectClient:
@@ -144,14 +133,14 @@ class DirectClient:
         self._uplink = uplink
         self._follow_up = False
         self._answer.open()  # until audio-stop is sent, then bounded
-        await uplink._write(
+        await uplink.send(
             RunPipeline(
                 start_stage=PipelineStage.ASR,
                 end_stage=PipelineStage.TTS,
                 wake_word_name=detection.name,
             ).event()
         )
-        await uplink._write(AudioStart(rate=16000, width=2, channels=1, timestamp=0).event())
+        await uplink.send(AudioStart(rate=16000, width=2, channels=1, timestamp=0).event())
         return uplink
 
     def _turn_sent(self) -> None:
@@ -279,7 +268,7 @@ class DirectClient:
                 # Another satellite heard this wake word better and answers: stop sending.
                 _LOGGER.info("Another satellite answers this turn")
                 if self._uplink is not None:
-                    self._uplink._ok = False
+                    self._uplink.drop()
             else:
                 _LOGGER.warning("Server error %s: %s", error.code, error.text)
             if not self._player.active:

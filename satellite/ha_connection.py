@@ -20,11 +20,10 @@ import contextlib
 import logging
 import socket
 import time
-from collections.abc import Callable
 from typing import Protocol
 
 from wyoming.asr import Transcript
-from wyoming.audio import AudioChunk, AudioStart, AudioStop
+from wyoming.audio import AudioStart
 from wyoming.error import Error
 from wyoming.event import Event, async_read_event, async_write_event
 from wyoming.info import Describe, Info
@@ -34,10 +33,9 @@ from wyoming.snd import Played
 from wyoming.timer import TimerCancelled, TimerFinished, TimerStarted, TimerUpdated
 from wyoming.tts import Synthesize
 
-from wyoming_rtx.audio.endpoint import EndReason
-
 from .audio_out import AnswerPlayer, Speaker
 from .settings import HaSettings
+from .uplink import Uplink
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -209,40 +207,24 @@ class HaConnection:
         return True
 
 
-class HaUplink:
+class HaUplink(Uplink):
     """One turn's audio streamed to the owning HA connection (``detection`` to ``audio-stop``).
 
-    A lost, replaced or paused connection drops the rest of the turn quietly.
+    A lost, replaced or paused connection drops the rest of the turn quietly. Home Assistant
+    ends the stream with its own VAD when it is slower than ours: the satellite's rule decides
+    here (its voice-started/-stopped only follow along).
     """
 
     def __init__(self, connection: HaConnection) -> None:
+        super().__init__(connection.satellite.turn_sent)
         self.connection = connection
-        self._timestamp = 0
-        self._ok = True
-        # Home Assistant ends the stream with its own VAD when it is slower than ours: the
-        # satellite's rule decides here (its voice-started/-stopped only follow along).
-        self.server_judges = False
-        self.server_ended = False
-        self.on_server_end: Callable[[], None] | None = None
 
     async def _write(self, event: Event) -> None:
-        if not self._ok:
-            return
         satellite = self.connection.satellite
         if satellite.owner is not self.connection or not self.connection.running:
-            self._ok = False  # replaced or paused mid-turn: the rest goes nowhere
+            self.drop()  # replaced or paused mid-turn: the rest goes nowhere
             return
-        try:
-            await self.connection.write(event)
-        except (ConnectionError, OSError) as err:
-            self._ok = False
-            _LOGGER.debug("Turn dropped, Home Assistant link lost: %r", err)
+        await self.connection.write(event)
 
-    async def audio(self, pcm: bytes) -> None:
-        chunk = AudioChunk(rate=16000, width=2, channels=1, audio=pcm, timestamp=self._timestamp)
-        self._timestamp += chunk.milliseconds
-        await self._write(chunk.event())
-
-    async def end(self, reason: EndReason) -> None:
-        await self._write(AudioStop(timestamp=self._timestamp).event())
-        self.connection.satellite.turn_sent()
+    def _lost(self, err: Exception) -> None:
+        _LOGGER.debug("Turn dropped, Home Assistant link lost: %r", err)

@@ -243,15 +243,15 @@ class HaSatellite:
             return None
         uplink = HaUplink(owner)
         self.answer.open()
-        await uplink._write(
+        await uplink.send(
             Detection(name=detection.name, timestamp=int(detection.audio_seconds * 1000)).event()
         )
-        await uplink._write(
+        await uplink.send(
             RunPipeline(
                 start_stage=PipelineStage.ASR,
                 end_stage=PipelineStage.TTS,
                 wake_word_name=detection.name,
             ).event()
         )
-        await uplink._write(AudioStart(rate=16000, width=2, channels=1, timestamp=0).event())
+        await uplink.send(AudioStart(rate=16000, width=2, channels=1, timestamp=0).event())
         return uplink
