@@ -111,7 +111,8 @@ class App:
 
     def _is_local_command(self, text: str) -> bool:
         """A transcription from Home Assistant names no satellite or area yet: a command that
-        needs one ("turn on the lights") is decoded again with the full window, which is safe."""
+        needs one ("turn on the lights") is decoded again without the home's names, which is
+        safe."""
         return self.assistant.handles_locally(text, None, None)
 
     async def start(self) -> None:

@@ -78,22 +78,31 @@ async def test_vad_pool_reuses_reset_detectors_up_to_its_size() -> None:
 async def test_command_window_keeps_only_accepted_fast_text() -> None:
     windows: list[float | None] = []
     biased: list[bool] = []
+    fast_text = "Pern on the kitchen light."
 
     async def decode(window: float | None, vocabulary: bool) -> Decoded:
         windows.append(window)
         biased.append(vocabulary)
-        return Decoded("fast" if window else "full", 2.0, 0.1 if window else 0.3)
+        if window:
+            return Decoded(fast_text if vocabulary else "short unbiased", 2.0, 0.1)
+        return Decoded("full" if vocabulary else "full unbiased", 2.0, 0.3)
 
     policy = CommandWindow()
-    assert (await policy.decode(decode, lambda text: True, 15.0, 30.0)).text == "fast"
+    assert (await policy.decode(decode, lambda text: True, 15.0, 30.0)).text == fast_text
+    # A rejected fast text is decoded again without the names: a misheard command in the
+    # full window (the short one repeats its first-word errors)...
     redone = await policy.decode(decode, lambda text: False, 15.0, 30.0)
-    assert (redone.text, round(redone.decode_seconds, 6)) == ("full", 0.4)
+    assert (redone.text, round(redone.decode_seconds, 6)) == ("full unbiased", 0.4)
+    # ... a question in the short window, since it is on the LLM's critical path.
+    fast_text = "How far away is the moon?"
+    question = await policy.decode(decode, lambda text: False, 15.0, 30.0, language="en")
+    assert (question.text, round(question.decode_seconds, 6)) == ("short unbiased", 0.2)
     assert (await policy.decode(decode, None, 15.0, 30.0)).text == "full"
     assert (await policy.decode(decode, lambda text: True, 30.0, 30.0)).text == "full"
     # Audio too long to be a command never pays for a fast decode that would be thrown away.
     long = await policy.decode(decode, lambda text: True, 15.0, 30.0, audio_seconds=11.4)
     assert long.text == "full"
-    assert windows == [15.0, 15.0, None, None, None, None]
-    # The home's names bias every decode but the full one after a rejected command.
-    assert biased == [True, True, False, True, True, True]
-    assert (policy.kept, policy.redone) == (1, 1)
+    assert windows == [15.0, 15.0, None, 15.0, 15.0, None, None, None]
+    # The home's names bias every decode but the second one after a rejected command.
+    assert biased == [True, True, False, True, False, True, True, True]
+    assert (policy.kept, policy.redone) == (1, 2)

@@ -89,8 +89,9 @@ def test_command_window_is_on_for_cpu_and_off_for_cuda_by_default() -> None:
 
 
 async def test_fast_command_text_is_kept_only_when_accepted(engine: AsrEngine) -> None:
-    """`accept` sees the fast (15 s window) text: kept when accepted, else the full window
-    decides; without `accept` (the plain STT service) only the full window runs."""
+    """`accept` sees the fast (15 s window) text: kept when accepted, else a second decode
+    without the home's names decides; without `accept` (the plain STT service) only the
+    full window runs."""
     pcm = read_wav_16k_mono(CORPUS / "kitchen_lights_on.wav")
     seen: list[str] = []
 
@@ -107,10 +108,9 @@ async def test_fast_command_text_is_kept_only_when_accepted(engine: AsrEngine) -
         seen.append(text)
         return False
 
-    full = await engine.decode_command(pcm, "en", refuse)
-    assert len(seen) == 2 and _words(full.text) == "turn on the kitchen lights"
+    second = await engine.decode_command(pcm, "en", refuse)
+    assert len(seen) == 2 and _words(second.text) == "turn on the kitchen lights"
     assert engine.command_window_redone == redone + 1
-    assert full.decode_seconds > fast.decode_seconds * 1.5, "the full window ran as well"
 
     plain = await engine.decode_command(pcm, "en", None)
     assert len(seen) == 2 and _words(plain.text) == "turn on the kitchen lights"

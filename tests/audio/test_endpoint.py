@@ -17,6 +17,7 @@ from wyoming_rtx.audio.endpoint import (
     EndReason,
     PreRoll,
     TurnPhase,
+    asks_a_question,
     looks_unfinished,
     more_to_come,
     pause_wait,
@@ -280,3 +281,23 @@ def test_more_to_come_is_what_the_judgment_waits_on() -> None:
     for text in ("What is the capital of France?", "Tell me a joke."):
         assert not more_to_come(text), text
     assert not more_to_come("Turn on the", "de"), "the command verbs are English ones"
+
+
+@pytest.mark.parametrize(
+    ("text", "language", "question"),
+    [
+        ("What is the capital of France?", "en", True),
+        ("who painted the Momo Lisa.", "en", True),  # whisper dropped the question mark
+        ("Is the sky blue", "en", True),
+        ("How do I boil an egg?", None, True),
+        ("Wie spät ist es?", "de", True),  # other languages: the question mark only
+        ("Wer hat das gemalt", "de", False),
+        ("Pern on the kitchen light.", "en", False),  # a misheard command
+        ("Luck, the Mudroom Door.", "en", False),
+        ("Tell me a joke.", "en", False),
+        ("", "en", False),
+    ],
+)
+def test_asks_a_question(text: str, language: str | None, question: bool) -> None:
+    """Which second decode a rejected fast text gets (asr/command_window.py)."""
+    assert asks_a_question(text, language) is question

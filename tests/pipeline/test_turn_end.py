@@ -116,14 +116,15 @@ async def test_smart_turn_scores_the_pause_itself() -> None:
     assert model.scored[0] >= int((1.5 + END_PAUSE_SECONDS) * 16000) * 2
 
 
-async def test_only_the_full_decode_ends_a_turn_whose_fast_text_is_no_command() -> None:
+async def test_only_the_second_decode_ends_a_turn_whose_fast_text_is_no_command() -> None:
     # The command window hears "Set the piano lamp to ... forty percent" as a complete
-    # sentence; the full window's text reads cut off. Ending on the fast text cut the turn.
+    # sentence; the second (unbiased) decode's text reads cut off. Ending on the fast text
+    # cut the turn.
     model = FakeModel(0.9)
     judge = Judge(model)
     await judge.chunks(SPEECH, 1.5)
     await judge.chunks(SILENCE, 0.224)
-    decode = judge.pause(None)  # the full window is still decoding
+    decode = judge.pause(None)  # the second decode is still running
     judge.turn.heard("Set the Piano Lamp, too.", command=False)
     await settle()
     await judge.chunks(SILENCE, 0.2)
@@ -134,7 +135,7 @@ async def test_only_the_full_decode_ends_a_turn_whose_fast_text_is_no_command() 
     assert judge.ended == []  # it reads cut off: 2 s for the rest
 
 
-async def test_a_question_ends_once_its_full_text_is_judged_complete() -> None:
+async def test_a_question_ends_once_its_second_text_is_judged_complete() -> None:
     model = FakeModel(0.9)
     judge = Judge(model)
     await judge.chunks(SPEECH, 1.5)
@@ -150,11 +151,11 @@ async def test_a_question_ends_once_its_full_text_is_judged_complete() -> None:
 
 async def test_a_fast_text_that_reads_cut_off_makes_the_turn_wait_at_once() -> None:
     # Without the model the rules' own silence is 0.7 s; the fast text "Turn on the" asks
-    # for 2 s before the full decode has said anything.
+    # for 2 s before the second decode has said anything.
     judge = Judge(None, UNJUDGED_RULES)
     await judge.chunks(SPEECH, 1.0)
     await judge.chunks(SILENCE, 0.096)
-    judge.pause(None)  # the full decode never comes back in time
+    judge.pause(None)  # the second decode never comes back in time
     judge.turn.heard("Turn on the", command=False)
     await settle()
     await judge.chunks(SILENCE, 1.2)

@@ -3,14 +3,26 @@
 The short window halves a command's decode on a CPU but mishears a little more often
 (short_window.py). A misheard command rarely still reads as a command the home
 understands, so the fast text is kept only when `accept` says it is one (a local intent
-match); anything else (a question for the LLM, a garbled word) is decoded again with the
-full window, which then decides.
+match); anything else (a question for the LLM, a garbled word) is decoded a second time,
+without the home's names, which then decides.
 
 The home's names bias the decoder (vocabulary.py) where a command can come of it: the fast
 decode, and a decode no command test follows (Home Assistant's transcription, plain
-requests), as wyoming-faster-whisper always biases. The full decode after a rejected fast one
-goes without them: the text is no command, and a question is heard better unbiased (10
+requests), as wyoming-faster-whisper always biases. The second decode after a rejected fast
+one goes without them: the text is no command, and a question is heard better unbiased (10
 questions in `bench/asr_names.py`: 9.8 % WER unbiased, 14.8 % biased).
+
+A question keeps the short window for its second decode; anything else gets the full one.
+That decode is on the critical path of every question for the LLM, where the full 30 s
+window cost 323 ms against 131 ms (median, tiny.en int8, 2-core CPU) for words heard as
+well: on 106 questions and requests for the LLM (the end-of-turn bench's 10, and 24 new
+ones in a quiet and a noisy
+rendering, with 0.5 s and with 0.25 s of silence before the speech), 54 transcripts were
+exact at 15 s and 52 at 30 s (`bench/asr_second_window.py`). A command the fast decode
+misheard is different: the short window's own errors are most often the first word
+("Pern on the kitchen light"), which the same window repeats without the names and the
+full window corrects, so a text that does not read as a question (``asks_a_question``)
+is decoded again with the full window.
 """
 
 from __future__ import annotations
@@ -19,6 +31,8 @@ import dataclasses
 import logging
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
+
+from ..audio.endpoint import asks_a_question
 
 if TYPE_CHECKING:
     from .engine import Decoded
@@ -45,7 +59,7 @@ class CommandWindow:
         """No decodes yet."""
         self.kept = 0
         self.redone = 0
-        """Fast command decodes kept (a local command) or redone with the full window."""
+        """Fast command decodes kept (a local command) or decoded again without the names."""
 
     async def decode(
         self,
@@ -54,8 +68,11 @@ class CommandWindow:
         window_seconds: float,
         full_window_seconds: float,
         audio_seconds: float = 0.0,
+        language: str | None = None,
     ) -> Decoded:
-        """The fast decode when `accept` takes its text, else the full window's decode.
+        """The fast decode when `accept` takes its text, else a second decode without the
+        home's names: in the same short window when the fast text asks a question, in the
+        full window otherwise.
 
         Without `accept`, when the command window is not shorter than the full one, or for
         audio longer than MAX_COMMAND_SECONDS, only the full window runs. A redone decode
@@ -72,6 +89,14 @@ class CommandWindow:
             self.kept += 1
             return fast
         self.redone += 1
-        _LOGGER.debug("Fast command decode %r is not a local command: full window", fast.text)
-        full = await decode(None, False)
-        return dataclasses.replace(full, decode_seconds=fast.decode_seconds + full.decode_seconds)
+        question = asks_a_question(fast.text, language)
+        _LOGGER.debug(
+            "Fast command decode %r is not a local command: decoding again without the names "
+            "(%s window)",
+            fast.text,
+            "short, a question's" if question else "full",
+        )
+        second = await decode(window_seconds if question else None, False)
+        return dataclasses.replace(
+            second, decode_seconds=fast.decode_seconds + second.decode_seconds
+        )

@@ -124,7 +124,7 @@ class AsrEngine:
 
     @property
     def command_window_redone(self) -> int:
-        """Fast command decodes redone with the full window."""
+        """Fast command decodes decoded again without the home's names (not a command)."""
         return self._command_window.redone
 
     async def load(self) -> None:
@@ -243,8 +243,8 @@ class AsrEngine:
     ) -> Decoded:
         """Decode a spoken turn, trying the fast command window first when one is set.
 
-        The fast text is kept only when `accept` says it is a local command; otherwise the
-        full window decides (command_window.py).
+        The fast text is kept only when `accept` says it is a local command; otherwise a
+        second decode without the home's names decides (command_window.py).
         """
         return await self._command_window.decode(
             functools.partial(self.decode, pcm, language),
@@ -252,6 +252,7 @@ class AsrEngine:
             self.command_window_seconds,
             self.window_seconds,
             audio_seconds=len(pcm) / BYTES_PER_SECOND,
+            language=language or self.settings.language,
         )
 
     def _load_sync(self) -> WhisperModel:

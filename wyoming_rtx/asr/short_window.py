@@ -17,8 +17,9 @@ floor, and a decode that runs into its token cap, or repeats a run of words, is 
 away and redone the standard way.
 
 Direct-satellite turns on a CPU use it anyway, safely (AsrEngine.decode_command): the fast
-text is kept only when it reads as a local command, otherwise the full window decides. On
-those same 108 commands that kept 100 fast decodes and changed no intent.
+text is kept only when it reads as a local command, otherwise a second decode without the
+home's names decides (command_window.py says in which window). On those same 108
+commands that kept 100 fast decodes and changed no intent.
 
 Only faster-whisper's decoding primitives are used (features, encoder, prompt, tokenizer,
 suppressed tokens); its long-form machinery is not needed for one short window.

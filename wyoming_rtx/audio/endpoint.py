@@ -171,6 +171,14 @@ _COMMAND_VERBS_EN = frozenset(
 likely unfinished ("Set the bedroom ... lamp to fifty percent")."""
 
 
+_QUESTION_WORDS_EN = frozenset(
+    "what who whom whose where when why how which is are was were do does did can could will "
+    "would should shall may might".split()
+)
+"""How an English question begins ("What is ...", "Can dogs ..."); whisper's question mark
+is the other sign, and the only one in other languages."""
+
+
 HESITATION_WAIT_SECONDS = 2.0
 """A transcript that reads as cut off ("Turn on the ...") waits this long for the rest."""
 
@@ -204,6 +212,17 @@ def starts_a_command(text: str, language: str | None = "en") -> bool:
     english = (language or "en").split("-")[0].lower() == "en"
     words = spoken_words(text)
     return english and bool(words) and words[0] in _COMMAND_VERBS_EN
+
+
+def asks_a_question(text: str, language: str | None = "en") -> bool:
+    """The text reads as a question: it ends with a question mark, or in English opens
+    with a question word or an auxiliary verb ("How far ...", "Is it ...")."""
+    stripped = text.strip()
+    if stripped.endswith(("?", "？")):
+        return True
+    words = spoken_words(stripped)
+    english = (language or "en").split("-")[0].lower() == "en"
+    return english and bool(words) and words[0] in _QUESTION_WORDS_EN
 
 
 def more_to_come(text: str, language: str | None = "en") -> bool:

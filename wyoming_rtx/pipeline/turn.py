@@ -201,7 +201,7 @@ class PipelineTurn:
 
     def _heard(self, text: str) -> bool:
         """The command window's test of a decode's fast text, which the end-of-turn judge
-        also hears (it need not wait for the full window when the text is no command)."""
+        also hears (it need not wait for the second decode when the text is no command)."""
         command = self._is_local_command(text)
         if self._turn_end is not None:
             self._turn_end.heard(text, command)

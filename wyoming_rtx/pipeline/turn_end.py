@@ -11,15 +11,17 @@ soonest), and the satellite hears ``voice-stopped`` (Home Assistant sends
 its satellites the same event at its own end of speech). Not complete: it waits for more
 speech, or for the silence the judgment allows.
 
-The decode tries the short command window first (``command_window.py``); when that text is
-no command, the full-window decode that follows takes 300-550 ms on a 2-core CPU, and only
-its text may end the turn. The fast text mishears more, and a turn ended on it was ended on
-words nobody said: in `bench/end_of_turn.py` the fast text of "Set the piano lamp to ...
-forty percent" ended that hesitation in its pause, while the full window's text ("Set the pin
-on the lamp to...") reads cut off. Ending sooner would not answer sooner either: a
-question's answer waits for the full text. So the
-fast text can only make the turn wait longer (it reads cut off), and Smart Turn scores the
-pause once the full decode is done, not beside it (where it slowed the decode by 25 ms).
+The decode tries the short command window first, biased by the home's names
+(``command_window.py``); when that text is no command, a second decode without the names
+follows (130 ms for a question, 300 ms for anything else on a 2-core CPU), and only its
+text may end the turn.
+The biased fast text mishears more, and a turn ended on it was ended on words nobody said:
+in `bench/end_of_turn.py` the fast text of "Set the piano lamp to ... forty percent" ended
+that hesitation in its pause, while the unbiased text ("Set the pin on the lamp to...")
+reads cut off. Ending sooner would not answer sooner either: a question's answer waits for
+the second text. So the fast text can only make the turn wait longer (it reads cut off),
+and Smart Turn scores the pause once the second decode is done, not beside it (where it
+slowed the decode by 25 ms).
 
 The rules and the judgment are the shared end-of-turn module's (``audio/endpoint.py``); this
 class only feeds them from the stream and calls back. It also tells the satellite when speech
@@ -70,8 +72,8 @@ class TurnEnd:
         """on_speech: speech started (once); on_end: the turn is over, with why (once);
         audio: the turn's audio so far, which Smart Turn scores; on_resume: speech went on
         after a pause (what was started on the pause's transcript is stale); on_text: a
-        pause's full transcript that is no command, while the pause lasts (the turn's final
-        transcript, unless speech resumes)."""
+        pause's second (unbiased) transcript that is no command, while the pause lasts (the
+        turn's final transcript, unless speech resumes)."""
         self._on_resume = on_resume
         self._on_text = on_text
         self._detector = EndOfTurnDetector(rules)
@@ -140,9 +142,9 @@ class TurnEnd:
         self._spawn(self._judge_decode(decode, self._pauses))
 
     def heard(self, text: str, command: bool) -> None:
-        """The command window's text of this pause's decode, before the full window's: a
-        text that is no command may make the turn wait (it reads cut off, or starts like a
-        command), never end it; the full decode's text decides that."""
+        """The fast (biased) text of this pause's decode, before the second decode's: a text
+        that is no command may make the turn wait (it reads cut off, or starts like a
+        command), never end it; the second decode's text decides that."""
         if self._in_pause and not command and not self._detector.ended:
             self._spawn(self._judge(text.strip(), False, self._pauses, may_end=False))
 
