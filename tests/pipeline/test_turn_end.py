@@ -149,6 +149,39 @@ async def test_a_question_ends_once_its_second_text_is_judged_complete() -> None
     assert judge.ended == [EndReason.COMPLETE] and len(model.scored) == 1
 
 
+async def test_a_fast_text_that_reads_cut_off_holds_against_a_complete_second_text() -> None:
+    # bench/end_of_turn.py's hesitation_03, "Lock the ... <pause> ...": the fast decode heard
+    # "Black, The" (cut off), the second "Block that." (complete, Smart Turn 0.98), and ending
+    # on the second text cut the speaker off in the pause. Either hearing of more to come holds.
+    model = FakeModel(0.98)
+    judge = Judge(model)
+    await judge.chunks(SPEECH, 1.0)
+    await judge.chunks(SILENCE, 0.096)
+    decode = judge.pause(None)
+    judge.turn.heard("Black, The", command=False)
+    await settle()
+    await judge.chunks(SILENCE, 0.2)
+    decode.set_result(Decoded("Block that.", judge.fed, 0.3))
+    await settle()
+    await judge.chunks(SILENCE, 1.0)
+    assert judge.ended == [] and len(model.scored) == 1  # judged, and waiting for the rest
+    await judge.chunks(SILENCE, 0.8)
+    assert judge.ended == [EndReason.SILENCE]  # 2 s after the pause began, nothing more came
+
+
+async def test_a_command_in_the_second_text_ends_the_turn_whatever_the_fast_text_heard() -> None:
+    judge = Judge(FakeModel(0.0))
+    await judge.chunks(SPEECH, 1.0)
+    await judge.chunks(SILENCE, 0.096)
+    decode = judge.pause(None)
+    judge.turn.heard("Pern on the", command=False)
+    await settle()
+    await judge.chunks(SILENCE, 0.128)
+    decode.set_result(Decoded("Turn on the kitchen light.", judge.fed, 0.3))
+    await settle()
+    assert judge.ended == [EndReason.COMPLETE]
+
+
 async def test_a_fast_text_that_reads_cut_off_makes_the_turn_wait_at_once() -> None:
     # Without the model the rules' own silence is 0.7 s; the fast text "Turn on the" asks
     # for 2 s before the second decode has said anything.

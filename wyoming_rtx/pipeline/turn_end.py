@@ -21,7 +21,10 @@ that hesitation in its pause, while the unbiased text ("Set the pin on the lamp 
 reads cut off. Ending sooner would not answer sooner either: a question's answer waits for
 the second text. So the fast text can only make the turn wait longer (it reads cut off),
 and Smart Turn scores the pause once the second decode is done, not beside it (where it
-slowed the decode by 25 ms).
+slowed the decode by 25 ms). The fast text's wait then holds unless the second text is a
+command: two hearings of one pause, and either that heard the speaker stop mid-sentence is
+reason to wait (hesitation_03, "Lock the ... ": fast "Black, The", second "Block that.",
+Smart Turn 0.98, was cut off in its pause).
 
 The rules and the judgment are the shared end-of-turn module's (``audio/endpoint.py``); this
 class only feeds them from the stream and calls back. It also tells the satellite when speech
@@ -94,6 +97,9 @@ class TurnEnd:
         self._pause_started = 0.0
         self._complete = False
         """This pause was judged complete before ``END_PAUSE_SECONDS``: it ends there."""
+        self._fast_wait: float | None = None
+        """The wait this pause's fast text asked for (it reads cut off, or as a command's
+        start): it holds unless the second text is a command."""
         self._probability: asyncio.Future[float] | None = None
         """Smart Turn on this pause's audio, computed once for both judgments."""
         self._judges: set[asyncio.Task[None]] = set()
@@ -110,6 +116,7 @@ class TurnEnd:
             self._in_pause = self._complete = False
             self._pauses += 1
             self._probability = None
+            self._fast_wait = None
             self._paused.set()  # releases a judgment still waiting on the old pause
             self._paused = asyncio.Event()
             if self._on_resume is not None:
@@ -144,7 +151,8 @@ class TurnEnd:
     def heard(self, text: str, command: bool) -> None:
         """The fast (biased) text of this pause's decode, before the second decode's: a text
         that is no command may make the turn wait (it reads cut off, or starts like a
-        command), never end it; the second decode's text decides that."""
+        command), never end it; only a command in the second decode's text ends the turn
+        before that wait."""
         if self._in_pause and not command and not self._detector.ended:
             self._spawn(self._judge(text.strip(), False, self._pauses, may_end=False))
 
@@ -181,15 +189,21 @@ class TurnEnd:
         if self._detector.ended or pause != self._pauses:
             return
         wait = pause_wait(probability, command, text, self._language)
+        held = ""
+        if not may_end and wait:
+            self._fast_wait = wait
+        elif wait == 0 and not command and self._fast_wait:
+            wait, held = self._fast_wait, " (the fast text reads as more to come)"
         self.judgments.append((probability, command, wait))
         _LOGGER.debug(
-            "Pause after %.2f s judged %.0f ms into it: P(complete)=%s, command=%s, %r -> %s",
+            "Pause after %.2f s judged %.0f ms into it: P(complete)=%s, command=%s, %r -> %s%s",
             self._pause_seconds,
             (time.perf_counter() - self._pause_started) * 1000,
             "-" if probability is None else f"{probability:.2f}",
             command,
             text,
             "end" if wait == 0 else f"wait {wait} s" if wait else "the rules' silence",
+            held,
         )
         if wait == 0:
             if self._detector.silence < END_PAUSE_SECONDS:
