@@ -17,11 +17,9 @@ from wyoming_rtx.audio.endpoint import (
     EndReason,
     PreRoll,
     TurnPhase,
-    asks_a_question,
-    looks_unfinished,
-    more_to_come,
     pause_wait,
 )
+from wyoming_rtx.audio.transcript_cues import asks_a_question, looks_unfinished, more_to_come
 
 CHUNK = 0.032
 """One silero decision."""

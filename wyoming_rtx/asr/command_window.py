@@ -32,7 +32,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
-from ..audio.endpoint import asks_a_question
+from ..audio.transcript_cues import asks_a_question
 
 if TYPE_CHECKING:
     from .engine import Decoded

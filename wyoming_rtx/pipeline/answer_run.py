@@ -29,7 +29,7 @@ import time
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING
 
-from ..audio.endpoint import more_to_come, spoken_words
+from ..audio.transcript_cues import more_to_come, spoken_words
 from ..handle import Answer, HandleRequest, never_silent
 from ..tts.sentences import SentenceSplitter
 

@@ -1,0 +1,78 @@
+"""What a pause's transcript says about the end of a turn: cut off, a command's start, a question.
+
+The end-of-turn judgment (``endpoint.pause_wait``) weighs these with Smart Turn; the draft
+answer (``pipeline/answer_run.py``) is not started on a text that reads as more to come; and
+the speech-to-text picks the second decode's window by whether the text asks a question
+(``asr/command_window.py``). They read whisper's text only, never audio, so each is a pure
+function of a string (English word lists; other languages: punctuation only).
+"""
+
+from __future__ import annotations
+
+_TRAILING_OFF = ("...", "…", ",", "-", ";", ":")
+"""Whisper writes a voice that trails off mid-sentence with these at the end."""
+
+_DANGLING_EN = frozenset(
+    "the a an to and or but of for with at from by into my your our their his her its this "
+    "these those some any".split()
+)
+"""English words a finished sentence does not end on ("Turn on the ...", "set it to ...")."""
+
+_COMMAND_VERBS_EN = frozenset(
+    "turn switch set open close shut lock unlock dim brighten raise lower start stop pause "
+    "resume activate cancel".split()
+)
+"""How the home's commands begin: a sentence that starts so but is no command yet is most
+likely unfinished ("Set the bedroom ... lamp to fifty percent")."""
+
+
+_QUESTION_WORDS_EN = frozenset(
+    "what who whom whose where when why how which is are was were do does did can could will "
+    "would should shall may might".split()
+)
+"""How an English question begins ("What is ...", "Can dogs ..."); whisper's question mark
+is the other sign, and the only one in other languages."""
+
+
+def spoken_words(text: str) -> list[str]:
+    """The words of a transcript, lower case, without punctuation (whisper's choice between
+    two decodes of the same speech, not the speaker's)."""
+    return "".join(c if c.isalnum() or c in " '" else " " for c in text.lower()).split()
+
+
+def looks_unfinished(text: str, language: str | None = "en") -> bool:
+    """The transcript reads as cut off: trailing-off punctuation, and in English a last word
+    no sentence ends on ("the", "to", "and"). Other languages: the punctuation only."""
+    stripped = text.strip()
+    if not stripped or stripped.endswith(_TRAILING_OFF):
+        return True
+    if (language or "en").split("-")[0].lower() != "en":
+        return False
+    words = spoken_words(stripped)
+    return not words or words[-1] in _DANGLING_EN
+
+
+def starts_a_command(text: str, language: str | None = "en") -> bool:
+    """The text opens like a command ("Turn on the", "Set the bedroom"), though the home did
+    not understand it as one: more is likely to come, or a name was misheard."""
+    english = (language or "en").split("-")[0].lower() == "en"
+    words = spoken_words(text)
+    return english and bool(words) and words[0] in _COMMAND_VERBS_EN
+
+
+def asks_a_question(text: str, language: str | None = "en") -> bool:
+    """The text reads as a question: it ends with a question mark, or in English opens
+    with a question word or an auxiliary verb ("How far ...", "Is it ...")."""
+    stripped = text.strip()
+    if stripped.endswith(("?", "？")):
+        return True
+    words = spoken_words(stripped)
+    english = (language or "en").split("-")[0].lower() == "en"
+    return english and bool(words) and words[0] in _QUESTION_WORDS_EN
+
+
+def more_to_come(text: str, language: str | None = "en") -> bool:
+    """A pause's text that the judgment waits on (it reads as cut off, or as a command's
+    start): the speaker will likely go on, so nothing is started on it yet (a draft answer,
+    pipeline/answer_run.py)."""
+    return looks_unfinished(text, language) or starts_a_command(text, language)
