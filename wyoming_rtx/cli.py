@@ -214,7 +214,8 @@ def _asr_options(asr: argparse._ArgumentGroup) -> None:
         "--asr-command-window-seconds",
         type=float,
         default=0.0,
-        help="fast first decode of satellite turns, kept if it is a local command: "
+        help="fast first decode of satellite turns, kept if it is a local command (else a "
+        "question is decoded again in this window, anything else in the full one): "
         "0 = auto (15 on CPU, off on CUDA), 30 = off",
     )
 
