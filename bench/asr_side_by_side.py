@@ -54,298 +54,52 @@ import sys
 import tempfile
 import time
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict
 from datetime import datetime
 from pathlib import Path
-from typing import Any
-
-import numpy as np
-from scipy import signal
 
 if __package__ in (None, ""):  # run as a script: make ``bench`` importable from the repo root
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.asr_names import heard, names_in  # noqa: E402
-from bench.client import HA_TRAILING_SILENCE_S, Audio, transcribe  # noqa: E402
+from bench.asr_side_corpus import (  # noqa: E402
+    HA_VAD_WAIT_S,
+    NON_SPEECH,
+    NON_SPEECH_SECONDS,
+    QUICK_PER_KIND,
+    Utterance,
+    build_corpus,
+    extra_babble,
+    quick_items,
+    warm_audio,
+)
+from bench.asr_side_report import (  # noqa: E402
+    Record,
+    Run,
+    goals,
+    latency_table,
+    non_speech_table,
+    render,
+    wer_table,
+    worse_items,
+)
+from bench.client import Audio, transcribe  # noqa: E402
 from bench.figures import OURS, PEER, ROLES  # noqa: E402
 from bench.peers import PEER_PINS, ModelPaths, bundled_models, ensure_peer_venv, whisper_spec  # noqa: E402
 from bench.run import ours_spec, versions  # noqa: E402
 from bench.servers import RunningServer, ServerSpec  # noqa: E402
-from bench.stats import median, percentile, ratio  # noqa: E402
-from bench.turn_corpus import RATE, Item, ensure_corpus, read_pcm  # noqa: E402
-from bench.wer import normalize, word_errors  # noqa: E402
+from bench.turn_corpus import ensure_corpus  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
 HOME_FILE = REPO / "bench" / "turn_home.yaml"
 OUT_DIR = REPO / "bench" / "results" / "latest"
 
-HA_VAD_WAIT_S = HA_TRAILING_SILENCE_S
-"""0.7 s: HA's VAD waits this long after the last word before ``audio-stop``."""
-TELEPHONE_RATE = 8000
-TELEPHONE_BAND_HZ = (300.0, 3400.0)
-HIFI_RATE = 44100
-RIGHT_CHANNEL_DB = -1.0
-NON_SPEECH_SECONDS = 10.0
-NON_SPEECH_FLOOR_DBFS = -60.0
 SETTLE_S = 0.05
 """Pause between requests, so one server's tail work does not land in the other's request."""
 REQUEST_TIMEOUT_S = 60.0
 TIME_LIMITS_S = {"quick": 480.0, "full": 2400.0}
 
-QUIET, NOISY, TELEPHONE, STEREO, NON_SPEECH, ALL = (
-    "quiet",
-    "noisy",
-    "telephone",
-    "stereo44k",
-    "non-speech",
-    "all",
-)
-SPEECH_SUBSETS = (QUIET, NOISY, TELEPHONE, STEREO)
-LABELS = {
-    QUIET: "quiet (16 kHz mono, -60 dBFS room)",
-    NOISY: "noisy (pink/brown noise, 20 dB SNR)",
-    TELEPHONE: "telephone (8 kHz, 300-3400 Hz)",
-    STEREO: "44.1 kHz stereo",
-    ALL: "all pooled",
-}
-QUICK_PER_KIND = 2
-"""``--quick``: per kind of item (command, hesitation, slow, question) one quiet, one noisy."""
-
-GOAL_WER_RATIO = 0.8
-GOAL_STOP_P50_S = 0.100
-
-
-# --- the utterances ---------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Utterance:
-    """One request's audio and what was said in it."""
-
-    name: str
-    subset: str
-    reference: str
-    """What is said ("" for non-speech)."""
-    audio: Audio
-    item: str = ""
-    """The corpus item it was made from ("" for non-speech)."""
-    kind: str = ""
-
-
-def _s16(samples: np.ndarray) -> np.ndarray:
-    return np.clip(np.round(samples), -32768, 32767).astype("<i2")
-
-
-def samples_of(pcm: bytes) -> np.ndarray:
-    """s16le mono PCM as float samples on the s16 scale."""
-    return np.frombuffer(pcm, dtype="<i2").astype(np.float64)
-
-
-def cut_after_speech(samples: np.ndarray, rate: int, speech_end_s: float) -> np.ndarray:
-    """The recording up to ``HA_VAD_WAIT_S`` after its end of speech, as HA forwards it."""
-    count = round((speech_end_s + HA_VAD_WAIT_S) * rate)
-    if count > len(samples):
-        raise ValueError(f"recording ends before {speech_end_s + HA_VAD_WAIT_S:.2f} s")
-    return samples[:count]
-
-
-def telephone(samples_16k: np.ndarray) -> np.ndarray:
-    """8 kHz, band-limited to 300-3400 Hz (zero phase, so the end of speech stays put)."""
-    down = signal.resample_poly(samples_16k, TELEPHONE_RATE, RATE)
-    sos = signal.butter(4, TELEPHONE_BAND_HZ, btype="bandpass", fs=TELEPHONE_RATE, output="sos")
-    return _s16(signal.sosfiltfilt(sos, down))
-
-
-def stereo_44k(samples_16k: np.ndarray) -> np.ndarray:
-    """44.1 kHz, 2 channels interleaved (frames x 2); the right channel 1 dB lower."""
-    up = signal.resample_poly(samples_16k, HIFI_RATE // 100, RATE // 100)
-    right = up * 10 ** (RIGHT_CHANNEL_DB / 20)
-    return _s16(np.stack([up, right], axis=1))
-
-
-def _audio(name: str, samples: np.ndarray, rate: int) -> Audio:
-    channels = 1 if samples.ndim == 1 else samples.shape[1]
-    return Audio(name=name, rate=rate, width=2, channels=channels, pcm=_s16(samples).tobytes())
-
-
-def derive(item: Item, samples_16k: np.ndarray) -> list[Utterance]:
-    """The item as HA forwards it (quiet or noisy as made), as telephone audio, as 44.1k stereo."""
-    cut = cut_after_speech(samples_16k, RATE, item.speech_end_s)
-    plain = QUIET if item.noise == "quiet" else NOISY
-    made = (
-        (plain, _audio(item.name, cut, RATE)),
-        (TELEPHONE, _audio(item.name + "@8k", telephone(cut), TELEPHONE_RATE)),
-        (STEREO, _audio(item.name + "@44k2", stereo_44k(cut), HIFI_RATE)),
-    )
-    return [
-        Utterance(audio.name, subset, item.text, audio, item=item.name, kind=item.kind)
-        for subset, audio in made
-    ]
-
-
-def _dbfs(samples: np.ndarray, dbfs: float) -> np.ndarray:
-    rms = float(np.sqrt(np.mean(samples**2)))
-    return samples * (32768 * 10 ** (dbfs / 20) / rms) if rms > 0 else samples
-
-
-def _tones(t: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """Appliance beeps (0.1-0.3 s at 880-2000 Hz, some in rising triples) over a 100 Hz hum."""
-    out = _dbfs(np.sin(2 * np.pi * 100 * t) + 0.3 * np.sin(2 * np.pi * 200 * t), -45.0)
-    at = 0.3
-    while at < t[-1] - 1.0:
-        freq = float(rng.choice([880.0, 1000.0, 1500.0, 2000.0]))
-        for step in range(3 if rng.random() < 0.4 else 1):
-            length = float(rng.uniform(0.1, 0.3))
-            on = (t >= at) & (t < at + length)
-            ramp = np.minimum(1.0, np.minimum(t[on] - at, at + length - t[on]) / 0.005)
-            out[on] += (
-                32768 * 10 ** (-20 / 20) * ramp * np.sin(2 * np.pi * freq * 1.25**step * t[on])
-            )
-            at += length + 0.08
-        at += float(rng.uniform(0.6, 1.5))
-    return out
-
-
-def _fan(t: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """Brown noise (leaky-integrated white), a 12 Hz blade flutter on it, a 60 Hz motor tone."""
-    white = rng.normal(0.0, 1.0, len(t))
-    brown = signal.lfilter([1.0], [1.0, -0.995], white)
-    brown = signal.sosfilt(signal.butter(2, 40.0, btype="highpass", fs=RATE, output="sos"), brown)
-    flutter = 1.0 + 0.25 * np.sin(2 * np.pi * 12.0 * t)
-    return _dbfs(brown * flutter, -30.0) + _dbfs(np.sin(2 * np.pi * 60.0 * t), -42.0)
-
-
-def _chords(t: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """A I-V-vi-IV progression (C G Am F) of plucked triads with harmonics and a bass note."""
-    progression = ((60, 64, 67), (55, 59, 62), (57, 60, 64), (53, 57, 60))
-    out = np.zeros(len(t))
-    beat = 1.25
-    for n in range(int(t[-1] / beat) + 1):
-        notes = progression[n % len(progression)]
-        start = n * beat
-        on = (t >= start) & (t < start + beat)
-        local = t[on] - start
-        envelope = np.minimum(1.0, local / 0.01) * np.exp(-local * 2.5)
-        for midi in (*notes, notes[0] - 12):
-            freq = 440.0 * 2 ** ((midi - 69) / 12)
-            for harmonic, gain in ((1, 1.0), (2, 0.5), (3, 0.25), (4, 0.12)):
-                phase = float(rng.uniform(0, 2 * np.pi))
-                out[on] += gain * envelope * np.sin(2 * np.pi * freq * harmonic * local + phase)
-    return _dbfs(out, -24.0)
-
-
-def _babble(t: np.ndarray, speech: Sequence[np.ndarray], rng: np.random.Generator) -> np.ndarray:
-    """Three talkers of reversed corpus speech over each other, low-passed like a TV's speaker,
-    at -40 dBFS: speech-like sound with no words in it."""
-    out = np.zeros(len(t))
-    sources = [s[::-1] for s in speech if len(s)]
-    if not sources:
-        raise ValueError("no speech to make babble from")
-    for talker in range(3):
-        at = int(rng.integers(0, RATE // 2))
-        order = rng.permutation(len(sources))
-        k = talker
-        while at < len(t):
-            piece = sources[int(order[k % len(order)])]
-            piece = piece[: len(t) - at]
-            out[at : at + len(piece)] += piece
-            at += len(piece) + int(rng.integers(RATE // 10, RATE // 3))
-            k += 1
-    sos = signal.butter(4, (150.0, 5000.0), btype="bandpass", fs=RATE, output="sos")
-    return _dbfs(signal.sosfilt(sos, out), -40.0)
-
-
-def non_speech(speech: Sequence[np.ndarray], seed: int = 20) -> list[Utterance]:
-    """Four 10 s clips with no words in them, 16 kHz mono, over a -60 dBFS floor."""
-    rng = np.random.default_rng(seed)
-    t = np.arange(round(NON_SPEECH_SECONDS * RATE)) / RATE
-    clips = {
-        "tones": _tones(t, rng),
-        "fan": _fan(t, rng),
-        "chords": _chords(t, rng),
-        "tv-babble": _babble(t, speech, rng),
-    }
-    floor = 32768 * 10 ** (NON_SPEECH_FLOOR_DBFS / 20)
-    out = []
-    for name, clip in clips.items():
-        mixed = clip + rng.normal(0.0, floor, len(t))
-        peak = float(np.abs(mixed).max())
-        if peak > 29000:  # -1 dBFS
-            mixed *= 29000 / peak
-        out.append(Utterance(name, NON_SPEECH, "", _audio(name, mixed, RATE)))
-    return out
-
-
-def quick_items(items: Sequence[Item], per_kind: int = QUICK_PER_KIND) -> list[Item]:
-    """Per kind, alternately a quiet and a noisy item (the first of each not yet taken)."""
-    chosen: list[Item] = []
-    for kind in dict.fromkeys(i.kind for i in items):
-        pools = [
-            [i for i in items if i.kind == kind and i.noise == "quiet"],
-            [i for i in items if i.kind == kind and i.noise != "quiet"],
-        ]
-        taken = 0
-        while taken < per_kind and any(pools):
-            pool = pools[taken % 2] or pools[(taken + 1) % 2]
-            chosen.append(pool.pop(0))
-            taken += 1
-    return chosen
-
-
-def build_corpus(folder: Path, items: Sequence[Item]) -> list[Utterance]:
-    """Every item's three versions, and the non-speech clips (babble from the items' speech)."""
-    utterances: list[Utterance] = []
-    speech: list[np.ndarray] = []
-    for item in items:
-        samples = samples_of(read_pcm(folder / item.file))
-        utterances += derive(item, samples)
-        speech.append(samples[round(item.speech_start_s * RATE) : round(item.speech_end_s * RATE)])
-    return utterances + non_speech(speech)
-
-
-def extra_babble(folder: Path, items: Sequence[Item], seeds: Sequence[int]) -> list[Utterance]:
-    """For each seed, the TV babble a full run's non-speech set made with that seed would hold
-    (from every corpus item's speech, whatever subset is measured), as ``tv-babble@SEED``: more
-    babble than the one clip, and with seed 20 the full run's own clip in a ``--quick`` run."""
-    if not seeds:
-        return []
-    speech = []
-    for item in items:
-        samples = samples_of(read_pcm(folder / item.file))
-        speech.append(samples[round(item.speech_start_s * RATE) : round(item.speech_end_s * RATE)])
-    out = []
-    for seed in seeds:
-        clip = next(u for u in non_speech(speech, seed) if u.name == "tv-babble")
-        name = f"tv-babble@{seed}"
-        out.append(replace(clip, name=name, audio=replace(clip.audio, name=name)))
-    return out
-
 
 # --- the run ----------------------------------------------------------------------------------
-
-
-@dataclass
-class Record:
-    """One request to one server as the client saw it."""
-
-    role: str
-    utterance: str
-    subset: str
-    reference: str
-    text: str = ""
-    finish_s: float | None = None
-    """audio-stop written -> transcript read (None when the request failed)."""
-    error: str = ""
-    first: bool = False
-    """This server got the utterance before the other one."""
-
-
-@dataclass
-class Run:
-    """Everything one run produced."""
-
-    records: list[Record] = field(default_factory=list)
-    names: list[str] = field(default_factory=list)
 
 
 def home_names(path: Path = HOME_FILE) -> list[str]:
@@ -361,20 +115,6 @@ def home_names(path: Path = HOME_FILE) -> list[str]:
         ]
 
     return asyncio.run(load())
-
-
-def warm_audio() -> list[Audio]:
-    """The first committed bench/corpus command in each format sent: no measured utterance is
-    heard twice."""
-    from bench.asr_bench import load_samples
-
-    first = load_samples()[0].audio
-    samples = samples_of(first.pcm)
-    return [
-        first,
-        _audio("warm@8k", telephone(samples), TELEPHONE_RATE),
-        _audio("warm@44k2", stereo_44k(samples), HIFI_RATE),
-    ]
 
 
 async def warm_up(server: RunningServer, audios: Sequence[Audio]) -> None:
@@ -418,227 +158,6 @@ async def measure(servers: dict[str, RunningServer], order: Sequence[Utterance],
                 flush=True,
             )
             await asyncio.sleep(SETTLE_S)
-
-
-# --- the report -------------------------------------------------------------------------------
-
-
-def _rows_by(records: Sequence[Record], role: str, subset: str) -> list[Record]:
-    if subset == ALL:
-        return [r for r in records if r.role == role and r.subset in SPEECH_SUBSETS]
-    return [r for r in records if r.role == role and r.subset == subset]
-
-
-def wer_table(records: Sequence[Record], names: Sequence[str]) -> list[dict[str, Any]]:
-    """Per speech subset and pooled: WER and the home's name error rate, ours and the peer's."""
-    rows = []
-    for subset in (*SPEECH_SUBSETS, ALL):
-        row: dict[str, Any] = {"subset": subset}
-        for role in ROLES:
-            mine = _rows_by(records, role, subset)
-            errors = words = said = missed = 0
-            for r in mine:
-                e, n = word_errors(r.reference, r.text)
-                errors, words = errors + e, words + n
-                for name in names_in(r.reference, list(names)):
-                    said += 1
-                    missed += not heard(name, r.text)
-            row[role] = {
-                "utterances": len(mine),
-                "words": words,
-                "errors": errors,
-                "wer": errors / words if words else None,
-                "names_said": said,
-                "names_missed": missed,
-                "name_error_rate": missed / said if said else None,
-                "failed": sum(1 for r in mine if r.finish_s is None),
-            }
-        row["wer_ratio"] = ratio(row[OURS]["wer"], row[PEER]["wer"])
-        rows.append(row)
-    return rows
-
-
-def latency_table(records: Sequence[Record]) -> list[dict[str, Any]]:
-    """audio-stop -> transcript p50 (median) and p90 (nearest rank) per subset, in seconds."""
-    rows = []
-    for subset in (*SPEECH_SUBSETS, ALL, NON_SPEECH):
-        row: dict[str, Any] = {"subset": subset}
-        for role in ROLES:
-            times = [r.finish_s for r in _rows_by(records, role, subset) if r.finish_s is not None]
-            row[role] = {
-                "count": len(times),
-                "p50": median(times) if times else None,
-                "p90": percentile(times, 90) if times else None,
-            }
-        row["p50_ratio"] = ratio(row[OURS]["p50"], row[PEER]["p50"])
-        rows.append(row)
-    return rows
-
-
-def non_speech_table(records: Sequence[Record]) -> list[dict[str, Any]]:
-    """Per non-speech clip: the words each server returned and its transcript."""
-    clips = list(dict.fromkeys(r.utterance for r in records if r.subset == NON_SPEECH))
-    rows = []
-    for clip in clips:
-        row: dict[str, Any] = {"clip": clip}
-        for role in ROLES:
-            got = [r for r in records if r.utterance == clip and r.role == role]
-            row[role] = {
-                "words": sum(len(normalize(r.text)) for r in got),
-                "texts": [r.error or r.text for r in got],
-            }
-        rows.append(row)
-    return rows
-
-
-def goals(
-    wer_rows: Sequence[dict[str, Any]],
-    latency_rows: Sequence[dict[str, Any]],
-    ns_rows: Sequence[dict[str, Any]],
-) -> list[tuple[str, str, bool | None]]:
-    """Issue 20's goals: (goal, what this run measured, met; None when not measured)."""
-    wer = {row["subset"]: row for row in wer_rows}
-    lat = {row["subset"]: row for row in latency_rows}
-    out: list[tuple[str, str, bool | None]] = []
-    pooled = wer[ALL]
-    ours, peer = pooled[OURS]["wer"], pooled[PEER]["wer"]
-    met = None if ours is None or peer is None else ours <= GOAL_WER_RATIO * peer
-    out.append(
-        (
-            f"pooled WER <= {GOAL_WER_RATIO} x the peer's",
-            f"{_pct(ours)} vs {_pct(peer)} (ratio {_ratio(pooled['wer_ratio'])})",
-            met,
-        )
-    )
-    for subset in (NOISY, TELEPHONE):
-        ours, peer = wer[subset][OURS]["wer"], wer[subset][PEER]["wer"]
-        met = None if ours is None or peer is None else ours <= peer
-        out.append((f"{subset} WER no worse than the peer's", f"{_pct(ours)} vs {_pct(peer)}", met))
-    words = sum(row[OURS]["words"] for row in ns_rows)
-    peer_words = sum(row[PEER]["words"] for row in ns_rows)
-    out.append(
-        (
-            "0 words from non-speech",
-            f"{words} words from {len(ns_rows)} clips (peer {peer_words})",
-            words == 0 if ns_rows else None,
-        )
-    )
-    p50 = lat[ALL][OURS]["p50"]
-    out.append(
-        (
-            f"audio-stop -> transcript p50 <= {GOAL_STOP_P50_S * 1000:.0f} ms",
-            f"{_ms(p50)} ms",
-            None if p50 is None else p50 <= GOAL_STOP_P50_S,
-        )
-    )
-    return out
-
-
-def worse_items(records: Sequence[Record]) -> list[dict[str, Any]]:
-    """Speech utterances where ours made more word errors than the peer, worst first."""
-    by: dict[tuple[str, str], Record] = {(r.utterance, r.role): r for r in records}
-    out = []
-    for (name, role), r in by.items():
-        if role != OURS or r.subset not in SPEECH_SUBSETS or (name, PEER) not in by:
-            continue
-        peer = by[(name, PEER)]
-        ours_e, _ = word_errors(r.reference, r.text)
-        peer_e, _ = word_errors(r.reference, peer.text)
-        if ours_e > peer_e:
-            out.append(
-                {
-                    "utterance": name,
-                    "subset": r.subset,
-                    "reference": r.reference,
-                    "ours": r.error or r.text,
-                    "peer": peer.error or peer.text,
-                    "ours_errors": ours_e,
-                    "peer_errors": peer_e,
-                }
-            )
-    return sorted(out, key=lambda w: (w["peer_errors"] - w["ours_errors"], w["utterance"]))
-
-
-def _said(texts: Sequence[str], width: int = 70) -> str:
-    """Transcripts for a table cell: quoted, a long one cut (the JSON keeps it whole)."""
-    return " / ".join(repr(t if len(t) <= width else t[:width] + "...") for t in texts)
-
-
-def _pct(value: float | None) -> str:
-    return "-" if value is None else f"{100 * value:.1f} %"
-
-
-def _ms(value: float | None) -> str:
-    return "-" if value is None else f"{value * 1000:.0f}"
-
-
-def _ratio(value: float | None) -> str:
-    return "-" if value is None else f"{value:.2f}"
-
-
-def render(
-    header: Sequence[str],
-    wer_rows: Sequence[dict[str, Any]],
-    latency_rows: Sequence[dict[str, Any]],
-    ns_rows: Sequence[dict[str, Any]],
-    worse: Sequence[dict[str, Any]],
-    show_worse: int = 12,
-) -> str:
-    """The markdown report."""
-    lines = [*header, ""]
-    lines += [
-        "| subset | utterances | ref words | WER ours | WER peer | ours/peer "
-        "| names missed ours | names missed peer |",
-        "|---|---|---|---|---|---|---|---|",
-    ]
-    for row in wer_rows:
-        o, p = row[OURS], row[PEER]
-        fails = f" ({o['failed']}/{p['failed']} failed)" if o["failed"] or p["failed"] else ""
-        lines.append(
-            f"| {LABELS[row['subset']]} | {o['utterances']}{fails} | {o['words']} "
-            f"| {_pct(o['wer'])} | {_pct(p['wer'])} | {_ratio(row['wer_ratio'])} "
-            f"| {o['names_missed']}/{o['names_said']} ({_pct(o['name_error_rate'])}) "
-            f"| {p['names_missed']}/{p['names_said']} ({_pct(p['name_error_rate'])}) |"
-        )
-    lines += [
-        "",
-        "| audio-stop -> transcript, ms | n | p50 ours | p50 peer | ours/peer | p90 ours "
-        "| p90 peer |",
-        "|---|---|---|---|---|---|---|",
-    ]
-    for row in latency_rows:
-        o, p = row[OURS], row[PEER]
-        label = LABELS.get(row["subset"], "non-speech, 10 s clips")
-        lines.append(
-            f"| {label} | {o['count']} | {_ms(o['p50'])} | {_ms(p['p50'])} "
-            f"| {_ratio(row['p50_ratio'])} | {_ms(o['p90'])} | {_ms(p['p90'])} |"
-        )
-    lines += [
-        "",
-        "| non-speech clip | words ours | words peer | ours said | peer said |",
-        "|---|---|---|---|---|",
-    ]
-    for row in ns_rows:
-        o, p = row[OURS], row[PEER]
-        lines.append(
-            f"| {row['clip']} | {o['words']} | {p['words']} "
-            f"| {_said(o['texts'])} | {_said(p['texts'])} |"
-        )
-    lines += ["", "Goals (issue 20):", ""]
-    for goal, measured, met in goals(wer_rows, latency_rows, ns_rows):
-        mark = "not measured" if met is None else ("met" if met else "NOT met")
-        lines.append(f"- {goal}: {measured}: **{mark}**")
-    lines += ["", f"Where ours made more word errors than the peer ({len(worse)} utterances):", ""]
-    if not worse:
-        lines.append("- none")
-    for w in worse[:show_worse]:
-        lines.append(
-            f"- {w['utterance']} ({w['subset']}) {w['reference']!r}: ours "
-            f"{w['ours']!r} ({w['ours_errors']}), peer {w['peer']!r} ({w['peer_errors']})"
-        )
-    if len(worse) > show_worse:
-        lines.append(f"- ... {len(worse) - show_worse} more in asr_side_by_side.json")
-    return "\n".join(lines)
 
 
 # --- main -------------------------------------------------------------------------------------
