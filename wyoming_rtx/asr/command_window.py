@@ -15,14 +15,13 @@ questions in `bench/asr_names.py`: 9.8 % WER unbiased, 14.8 % biased).
 A question keeps the short window for its second decode; anything else gets the full one.
 That decode is on the critical path of every question for the LLM, where the full 30 s
 window cost 323 ms against 131 ms (median, tiny.en int8, 2-core CPU) for words heard as
-well: on 106 questions and requests for the LLM (the end-of-turn bench's 10, and 24 new
-ones in a quiet and a noisy
-rendering, with 0.5 s and with 0.25 s of silence before the speech), 54 transcripts were
-exact at 15 s and 52 at 30 s (`bench/asr_second_window.py`). A command the fast decode
-misheard is different: the short window's own errors are most often the first word
-("Pern on the kitchen light"), which the same window repeats without the names and the
-full window corrects, so a text that does not read as a question (``asks_a_question``)
-is decoded again with the full window.
+well: on 106 questions and requests for the LLM (the end-of-turn bench's 10, and 24 new ones
+in a quiet and a noisy rendering, with 0.5 s and with 0.25 s of silence before the speech),
+54 transcripts were exact at 15 s and 52 at 30 s (`bench/asr_second_window.py`). A command
+the fast decode misheard is different: the short window's own errors are most often the
+first word ("Pern on the kitchen light"), which the same window repeats without the names
+and the full window corrects, so a text that does not read as a question
+(``asks_a_question``) is decoded again with the full window.
 """
 
 from __future__ import annotations

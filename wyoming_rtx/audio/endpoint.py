@@ -279,6 +279,12 @@ class EndOfTurnDetector:
         """Seconds of silence since the last speech."""
         return self._silence_run
 
+    @property
+    def judged_wait(self) -> float | None:
+        """The wait a judge asked for in this pause (``wait``), None when none has (or
+        speech has resumed since)."""
+        return self._silence_limit
+
     def wait(self, seconds: float) -> None:
         """A judge's verdict on this pause: the turn ends after ``seconds`` of silence
         (counted from the pause's start) unless speech resumes."""

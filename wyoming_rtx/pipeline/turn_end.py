@@ -13,18 +13,17 @@ speech, or for the silence the judgment allows.
 
 The decode tries the short command window first, biased by the home's names
 (``command_window.py``); when that text is no command, a second decode without the names
-follows (130 ms for a question, 300 ms for anything else on a 2-core CPU), and only its
-text may end the turn.
-The biased fast text mishears more, and a turn ended on it was ended on words nobody said:
-in `bench/end_of_turn.py` the fast text of "Set the piano lamp to ... forty percent" ended
-that hesitation in its pause, while the unbiased text ("Set the pin on the lamp to...")
-reads cut off. Ending sooner would not answer sooner either: a question's answer waits for
-the second text. So the fast text can only make the turn wait longer (it reads cut off),
-and Smart Turn scores the pause once the second decode is done, not beside it (where it
-slowed the decode by 25 ms). The fast text's wait then holds unless the second text is a
-command: two hearings of one pause, and either that heard the speaker stop mid-sentence is
-reason to wait (hesitation_03, "Lock the ... ": fast "Black, The", second "Block that.",
-Smart Turn 0.98, was cut off in its pause).
+follows (130 ms for a question, 300 ms for anything else on a 2-core CPU), and only its text
+may end the turn. The biased fast text mishears more, and a turn ended on it was ended on
+words nobody said: in `bench/end_of_turn.py` the fast text of "Set the piano lamp to ...
+forty percent" ended that hesitation in its pause, while the unbiased text ("Set the pin on
+the lamp to...") reads cut off. Ending sooner would not answer sooner either: a question's
+answer waits for the second text. So the fast text can only make the turn wait longer (it
+reads cut off), and Smart Turn scores the pause once the second decode is done, not beside
+it (where it slowed the decode by 25 ms). The fast text's wait then holds unless the second
+text is a command: two hearings of one pause, and either that heard the speaker stop
+mid-sentence is reason to wait (hesitation_03, "Lock the ... ": fast "Black, The", second
+"Block that.", Smart Turn 0.98, was cut off in its pause).
 
 The rules and the judgment are the shared end-of-turn module's (``audio/endpoint.py``); this
 class only feeds them from the stream and calls back. It also tells the satellite when speech
@@ -97,9 +96,6 @@ class TurnEnd:
         self._pause_started = 0.0
         self._complete = False
         """This pause was judged complete before ``END_PAUSE_SECONDS``: it ends there."""
-        self._fast_wait: float | None = None
-        """The wait this pause's fast text asked for (it reads cut off, or as a command's
-        start): it holds unless the second text is a command."""
         self._probability: asyncio.Future[float] | None = None
         """Smart Turn on this pause's audio, computed once for both judgments."""
         self._judges: set[asyncio.Task[None]] = set()
@@ -116,7 +112,6 @@ class TurnEnd:
             self._in_pause = self._complete = False
             self._pauses += 1
             self._probability = None
-            self._fast_wait = None
             self._paused.set()  # releases a judgment still waiting on the old pause
             self._paused = asyncio.Event()
             if self._on_resume is not None:
@@ -190,10 +185,9 @@ class TurnEnd:
             return
         wait = pause_wait(probability, command, text, self._language)
         held = ""
-        if not may_end and wait:
-            self._fast_wait = wait
-        elif wait == 0 and not command and self._fast_wait:
-            wait, held = self._fast_wait, " (the fast text reads as more to come)"
+        if wait == 0 and not command and self._detector.judged_wait:
+            # The fast text read cut off (or as a command's start): its wait holds.
+            wait, held = self._detector.judged_wait, " (the fast text reads as more to come)"
         self.judgments.append((probability, command, wait))
         _LOGGER.debug(
             "Pause after %.2f s judged %.0f ms into it: P(complete)=%s, command=%s, %r -> %s%s",

@@ -153,8 +153,8 @@ def open_voice(
     `PiperVoice.load` gives each session one thread per core; with `parallel` requests
     running at once that oversubscribes the CPU, and each inference's parallel loops wait
     for descheduled threads (on a busy 2-core box: 1.9 s instead of 0.6 s per sentence).
-    spinning=False: idle threads sleep instead of spinning, for a session whose threads may
-    share the cores with another synthesis (two at once: 167 instead of 186 ms, same alone).
+    spinning=False: idle threads sleep instead of spinning between parallel loops, for the
+    every-core session a synthesis running alone takes (`_thread_options` says why).
     """
     options = _thread_options(threads, spinning)
     providers, warning = pick_providers(device, onnxruntime.get_available_providers())
