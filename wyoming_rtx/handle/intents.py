@@ -12,12 +12,13 @@ import logging
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from hassil import Intents, recognize_best
+from hassil import Intents, RecognizeResult, recognize_best
 from hassil.intents import SlotList, TextSlotList
 from home_assistant_intents import get_intents, get_languages
 
 from ..errors import RtxError
 from ..home.model import HomeSnapshot
+from .spoken_forms import SlotValue, filler_words, name_variants
 from .template import ResponseTemplate, TemplateError
 
 _LOGGER = logging.getLogger(__name__)
@@ -64,8 +65,16 @@ class IntentMatcher:
         self._responses: dict[str, dict[str, str]] = {}
         self._errors: dict[str, str] = {}
         self._compiled: dict[tuple[str, str], ResponseTemplate | None] = {}
+        self._skip_words = list(filler_words(language))
+        """Hesitations whisper writes out ("turn on the, um, fan"), skipped like "please"."""
         self._lists_token: object | None = None
         self._slot_lists: dict[str, SlotList] = {}
+        self._variant_lists: dict[str, SlotList] | None = None
+        """The slot lists with the names' other number ("String Light" for "String Lights"),
+        tried only when a text matches nothing without them: "the kitchen lights" still
+        means the kitchen's lights, not a "Kitchen Light" device alone. None: no variants."""
+        self._variant_words: frozenset[str] = frozenset()
+        """The variants' last words: a text with none of them is not matched twice."""
         self._last: tuple[str, HomeSnapshot, str | None, IntentMatch | None] | None = None
         """The last match: one turn asks for the same text twice (the speech-to-text's
         command check, then the answer; or Home Assistant's timer check, then the answer),
@@ -105,17 +114,17 @@ class IntentMatcher:
 
     def _lists(self, home: HomeSnapshot) -> dict[str, SlotList]:
         if home.names_token is not self._lists_token:
-            names: list[tuple[str, Any, dict[str, Any]]] = []
+            names: list[SlotValue] = []
             for entity in home.entities.values():
                 context = {"domain": entity.domain}
                 if entity.device_class:
                     context["device_class"] = entity.device_class
                 for text in (entity.name, *entity.aliases):
                     names.append((text, entity.name, context))
-            areas: list[tuple[str, Any, dict[str, Any]]] = [
+            areas: list[SlotValue] = [
                 (t, a.name, {}) for a in home.areas.values() for t in (a.name, *a.aliases)
             ]
-            floors: list[tuple[str, Any, dict[str, Any]]] = [
+            floors: list[SlotValue] = [
                 (t, f.name, {}) for f in home.floors.values() for t in (f.name, *f.aliases)
             ]
             self._slot_lists = {
@@ -123,6 +132,17 @@ class IntentMatcher:
                 "area": TextSlotList.from_tuples(areas, allow_template=False),
                 "floor": TextSlotList.from_tuples(floors, allow_template=False),
             }
+            taken = [text for text, _, _ in (*names, *areas, *floors)]
+            variants = name_variants(names, taken, self.language)
+            self._variant_lists = (
+                {
+                    **self._slot_lists,
+                    "name": TextSlotList.from_tuples([*names, *variants], allow_template=False),
+                }
+                if variants
+                else None
+            )
+            self._variant_words = frozenset(text.split()[-1].casefold() for text, _, _ in variants)
             self._lists_token = home.names_token
         return self._slot_lists
 
@@ -138,17 +158,10 @@ class IntentMatcher:
         return match
 
     def _recognize(self, text: str, home: HomeSnapshot, area: str | None) -> IntentMatch | None:
-        assert self._intents is not None
         context: dict[str, Any] | None = {"area": area} if area else None
-        result = recognize_best(
-            text,
-            self._intents,
-            slot_lists=self._lists(home),
-            intent_context=context,
-            language=self.language,
-            best_metadata_key="hass_custom_sentence",
-            best_slot_name="name",
-        )
+        result = self._best(text, self._lists(home), context)
+        if result is None and self._variant_lists is not None and self._says_a_variant(text):
+            result = self._best(text, self._variant_lists, context)
         if result is None:
             return None
         slots = {name: _plain(entity.value) for name, entity in result.entities.items()}
@@ -164,6 +177,26 @@ class IntentMatcher:
             text=text,
             metadata=dict(result.intent_metadata or {}),
         )
+
+    def _best(
+        self, text: str, slot_lists: dict[str, SlotList], context: dict[str, Any] | None
+    ) -> RecognizeResult | None:
+        assert self._intents is not None
+        return recognize_best(
+            text,
+            self._intents,
+            slot_lists=slot_lists,
+            skip_words=self._skip_words,
+            intent_context=context,
+            language=self.language,
+            best_metadata_key="hass_custom_sentence",
+            best_slot_name="name",
+        )
+
+    def _says_a_variant(self, text: str) -> bool:
+        """Whether a word of `text` ends a name variant (the second match is worth trying)."""
+        words = "".join(c if c.isalnum() else " " for c in text.casefold()).split()
+        return not self._variant_words.isdisjoint(words)
 
     def match_needing_area(self, text: str, home: HomeSnapshot) -> IntentMatch | None:
         """The match `text` would have if the speaker had an area, without that area.
