@@ -14,7 +14,7 @@ from wyoming_rtx.audio.endpoint import (
     EndReason,
 )
 from wyoming_rtx.audio.vad import CHUNK_SECONDS
-from wyoming_rtx.pipeline.turn_end import TurnEnd
+from wyoming_rtx.pipeline.turn_end import ANSWER_LISTEN_SECONDS, TurnEnd
 
 SPEECH, SILENCE = 0.9, 0.05
 COMMANDS = {"turn on the kitchen light."}
@@ -33,7 +33,13 @@ class FakeModel:
 
 
 class Judge:
-    def __init__(self, model: FakeModel | None, rules: EndOfTurnRules = JUDGED_RULES) -> None:
+    def __init__(
+        self,
+        model: FakeModel | None,
+        rules: EndOfTurnRules = JUDGED_RULES,
+        drafts: dict[str, asyncio.Event] | None = None,
+    ) -> None:
+        """drafts: the answers being drafted, by transcript, and whether each could be heard."""
         self.ended: list[EndReason] = []
         self.resumed: list[float] = []
         self.texts: list[str] = []
@@ -50,6 +56,7 @@ class Judge:
             audio=lambda: bytes(int(self.fed * 16000) * 2),
             on_resume=lambda: self.resumed.append(self.fed),
             on_text=self.texts.append,
+            answer_audible=None if drafts is None else drafts.get,
         )
 
     def _speech(self) -> None:
@@ -241,3 +248,54 @@ async def test_a_pause_transcript_is_offered_and_a_resumption_reported() -> None
     judge.pause("Turn on the kitchen light.")
     await settle()
     assert judge.texts == ["What is the capital of"], "a command is not drafted"
+
+
+async def test_a_complete_question_listens_on_until_its_answer_could_be_heard() -> None:
+    """The draft's first sentence is not ready 0.2 s into the pause: the turn listens on, and
+    ends the moment it is; a command never waits for any answer."""
+    audible = asyncio.Event()
+    judge = Judge(FakeModel(0.97), drafts={"Up our ways.": audible})
+    await judge.chunks(SPEECH, 1.0)
+    await judge.chunks(SILENCE, 0.224)
+    judge.pause("Up our ways.")
+    await settle()
+    await judge.chunks(SILENCE, 0.256)
+    assert judge.ended == [] and judge.turn.judgments == []  # judged once the answer is ready
+    audible.set()
+    await settle()
+    assert judge.ended == [EndReason.COMPLETE]
+    assert judge.turn.judgments == [(0.97, False, 0.0)]
+
+
+async def test_a_speaker_who_goes_on_while_the_answer_is_drafted_is_not_cut_off() -> None:
+    """hesitation_15, "How far away is ... the moon?": the pause's text "Up our ways." reads
+    complete (Smart Turn 0.97); the speaker goes on 0.7 s into the pause."""
+    audible = asyncio.Event()
+    judge = Judge(FakeModel(0.97), drafts={"Up our ways.": audible})
+    await judge.chunks(SPEECH, 1.0)
+    await judge.chunks(SILENCE, 0.224)
+    judge.pause("Up our ways.")
+    await judge.chunks(SILENCE, 0.48)
+    assert judge.ended == []
+    await judge.chunks(SPEECH, 0.5)  # "... the moon?"
+    audible.set()  # the stale draft's audio: the turn has moved on
+    await settle()
+    assert judge.ended == [] and len(judge.resumed) == 1
+    await judge.chunks(SILENCE, 0.224)
+    judge.pause("How far away is the moon?")
+    await settle()
+    assert judge.ended == [EndReason.COMPLETE]  # no draft for this text: ends at once
+
+
+async def test_listening_for_the_answer_is_bounded() -> None:
+    never = asyncio.Event()
+    judge = Judge(FakeModel(0.9), drafts={"What is the capital of France?": never})
+    await judge.chunks(SPEECH, 1.0)
+    await judge.chunks(SILENCE, 0.224)
+    judge.pause("What is the capital of France?")
+    await settle()
+    await judge.chunks(SILENCE, ANSWER_LISTEN_SECONDS - 0.224 - 0.064)
+    assert judge.ended == []
+    await judge.chunks(SILENCE, 0.128)
+    await settle()
+    assert judge.ended == [EndReason.COMPLETE]  # well before the rules' 2 s of silence

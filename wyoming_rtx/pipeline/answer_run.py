@@ -76,6 +76,9 @@ class AnswerRun:
         self.started = time.monotonic()
         self._first: tuple[str, asyncio.Queue[SpeechAudio | None]] | None = None
         """A draft's first sentence, and its audio as it is rendered (held for the turn)."""
+        self.audible = asyncio.Event()
+        """Set once the answer could be heard: a draft's first sentence has its first audio
+        (or failed), or the answer ended without a sentence."""
         self._render_task: asyncio.Task[None] | None = None
         self._task = loop.create_task(self._produce(assistant), name="answer run")
 
@@ -86,6 +89,7 @@ class AnswerRun:
     def cancel(self) -> None:
         """Dropped (speech resumed, another transcript, the turn gone): stop the LLM and the
         synthesis; nothing was said or done."""
+        self.audible.set()  # nothing more will come: nobody waits for it
         self._task.cancel()
         if self._render_task is not None:
             self._render_task.cancel()
@@ -134,6 +138,8 @@ class AnswerRun:
                 self.answer.set_exception(err)
         finally:
             self.first_text.set()  # a waiter then finds the answer (or its failure)
+            if self._render_task is None:
+                self.audible.set()
             self.sentences.put_nowait(None)
 
     def _put(self, sentences: list[str]) -> None:
@@ -155,8 +161,10 @@ class AnswerRun:
             async with contextlib.aclosing(speech) as audio:
                 async for piece in audio:
                     pieces.put_nowait(piece)
+                    self.audible.set()
         finally:
             pieces.put_nowait(None)
+            self.audible.set()
         _LOGGER.debug(
             "Draft's first sentence rendered in %.0f ms: %r",
             (time.perf_counter() - started) * 1000,
@@ -203,6 +211,13 @@ class DraftSlot:
         if self._assistant.goes_to_llm(request):
             _LOGGER.debug("Turn %d: draft answer started on %r", self._trace.turn_id, text)
             self._draft = AnswerRun(self._assistant, self._tts, request, draft=True)
+
+    def audible(self, text: str) -> asyncio.Event | None:
+        """Set once the answer drafted for `text` could be heard; None without such a draft."""
+        draft = self._draft
+        if draft is None or not same_words(draft.request.text, text):
+            return None
+        return draft.audible
 
     def drop(self, why: str) -> None:
         """Cancel the draft, if any: nothing of it was said or done."""

@@ -177,6 +177,7 @@ class PipelineTurn:
                 audio=lambda: self._stream.audio(),
                 on_resume=lambda: self._draft.drop("speech resumed"),
                 on_text=self._draft.offer if speak else None,
+                answer_audible=self._draft.audible if speak else None,
             )
         self._stream: AsrStream = pipeline.asr.stream(
             pipeline.language,

@@ -25,6 +25,12 @@ text is a command: two hearings of one pause, and either that heard the speaker 
 mid-sentence is reason to wait (hesitation_03, "Lock the ... ": fast "Black, The", second
 "Block that.", Smart Turn 0.98, was cut off in its pause).
 
+A complete utterance the LLM will answer does not end at once when its answer is being
+drafted (answer_run.py): the turn listens on until the draft's first sentence could be heard
+(``ANSWER_LISTEN_SECONDS`` of silence at most). The answer cannot play sooner anyway, and a
+speaker who only paused ("How far away is ... the moon?", heard "Up our ways." and called
+complete by Smart Turn at 0.97) is not cut off in those few hundred milliseconds.
+
 The rules and the judgment are the shared end-of-turn module's (``audio/endpoint.py``); this
 class only feeds them from the stream and calls back. It also tells the satellite when speech
 started (``voice-started``), so the satellite keeps only a long fallback rule of its own.
@@ -33,6 +39,7 @@ started (``voice-started``), so the satellite keeps only a long fallback rule of
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Callable, Coroutine
@@ -55,6 +62,12 @@ if TYPE_CHECKING:
 
 _LOGGER = logging.getLogger(__name__)
 
+ANSWER_LISTEN_SECONDS = 1.0
+"""A complete utterance whose LLM answer is being drafted ends when that answer could be
+heard, or at this much silence: the bench's hesitations pause 0.5-1.0 s, and with the test
+Ollama (150 ms to the first token, 20 tokens/s) a draft's first sentence is ready about
+0.7 s into the pause."""
+
 
 class TurnEnd:
     """One turn's end-of-turn decision on the server (an ``AsrStream`` pause listener)."""
@@ -70,14 +83,18 @@ class TurnEnd:
         audio: Callable[[], bytes] = bytes,
         on_resume: Callable[[], None] | None = None,
         on_text: Callable[[str], None] | None = None,
+        answer_audible: Callable[[str], asyncio.Event | None] | None = None,
     ) -> None:
         """on_speech: speech started (once); on_end: the turn is over, with why (once);
         audio: the turn's audio so far, which Smart Turn scores; on_resume: speech went on
         after a pause (what was started on the pause's transcript is stale); on_text: a
         pause's second (unbiased) transcript that is no command, while the pause lasts (the
-        turn's final transcript, unless speech resumes)."""
+        turn's final transcript, unless speech resumes); answer_audible: for a transcript,
+        the event set once the answer drafted for it could be heard (None: no draft), which a
+        complete utterance waits for before it ends (``ANSWER_LISTEN_SECONDS`` at most)."""
         self._on_resume = on_resume
         self._on_text = on_text
+        self._answer_audible = answer_audible
         self._detector = EndOfTurnDetector(rules)
         self._audio = audio
         self._paused = asyncio.Event()
@@ -188,6 +205,10 @@ class TurnEnd:
         if wait == 0 and not command and self._detector.judged_wait:
             # The fast text read cut off (or as a command's start): its wait holds.
             wait, held = self._detector.judged_wait, " (the fast text reads as more to come)"
+        elif wait == 0 and not command and await self._listened_for_answer(text, pause):
+            held = " (listened on until its answer could be heard)"
+        if self._detector.ended or pause != self._pauses:
+            return
         self.judgments.append((probability, command, wait))
         _LOGGER.debug(
             "Pause after %.2f s judged %.0f ms into it: P(complete)=%s, command=%s, %r -> %s%s",
@@ -206,6 +227,22 @@ class TurnEnd:
                 self._end(EndReason.COMPLETE)
         elif wait is not None:
             self._detector.wait(wait)
+
+    async def _listened_for_answer(self, text: str, pause: int) -> bool:
+        """Wait, while this pause lasts, until the answer drafted for `text` could be heard
+        (``ANSWER_LISTEN_SECONDS`` of silence at most); False when there is no such draft
+        or it is ready already."""
+        audible = self._answer_audible(text) if self._answer_audible is not None else None
+        if audible is None or audible.is_set():
+            return False
+        while not audible.is_set() and pause == self._pauses and not self._detector.ended:
+            left = ANSWER_LISTEN_SECONDS - self._detector.silence
+            if left <= 0:
+                break
+            # Speech resuming releases the pause's event; re-checked every chunk at most.
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(audible.wait(), min(left, CHUNK_SECONDS))
+        return True
 
     async def _smart_turn(self) -> float | None:
         """P(complete) of the turn's audio ``END_PAUSE_SECONDS`` into this pause, once per
