@@ -29,6 +29,9 @@ from wyoming_rtx.home.home_file import DEMO_HOME, parse_home
         ("Glass", None),
         ("Kids Bus", None),
         ("Garage Status", None),
+        ("Kitchen Sonos", None),
+        ("Boiler Gas", None),
+        ("Car Keys", "Car Key"),
     ],
 )
 def test_other_number_in_english(name: str, flipped: str | None) -> None:

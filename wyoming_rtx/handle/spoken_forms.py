@@ -52,14 +52,14 @@ def other_number(name: str, language: str) -> str | None:
         flipped = last[:-3] + "y"
     elif lower.endswith(("ches", "shes", "sses", "xes")):
         flipped = last[:-2]
-    elif lower.endswith("s") and not lower.endswith(("ss", "us", "is")):
+    elif lower.endswith(("ss", "us", "is", "as", "os")):
+        return None  # "Glass", "Status", "Gas", "Sonos": no plural to undo
+    elif lower.endswith("s"):
         flipped = last[:-1]
-    elif lower.endswith(("ch", "sh", "ss", "x")):
+    elif lower.endswith(("ch", "sh", "x")):
         flipped = last + "es"
     elif lower.endswith("y") and lower[-2] not in "aeiou":
         flipped = last[:-1] + "ies"
-    elif lower.endswith(("s", "us", "is")):
-        return None
     else:
         flipped = last + "s"
     return " ".join([*words[:-1], flipped])
