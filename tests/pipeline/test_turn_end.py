@@ -250,14 +250,21 @@ async def test_a_pause_transcript_is_offered_and_a_resumption_reported() -> None
     assert judge.texts == ["What is the capital of"], "a command is not drafted"
 
 
-async def test_a_complete_question_listens_on_until_its_answer_could_be_heard() -> None:
-    """The draft's first sentence is not ready 0.2 s into the pause: the turn listens on, and
-    ends the moment it is; a command never waits for any answer."""
-    audible = asyncio.Event()
-    judge = Judge(FakeModel(0.97), drafts={"Up our ways.": audible})
+async def paused_on(text: str, audible: asyncio.Event, probability: float = 0.97) -> Judge:
+    """A judge 0.224 s into the pause after 1 s of speech, whose decode heard `text`, with an
+    answer being drafted for `text` that could be heard once `audible` is set."""
+    judge = Judge(FakeModel(probability), drafts={text: audible})
     await judge.chunks(SPEECH, 1.0)
     await judge.chunks(SILENCE, 0.224)
-    judge.pause("Up our ways.")
+    judge.pause(text)
+    return judge
+
+
+async def test_a_complete_question_listens_on_until_its_answer_could_be_heard() -> None:
+    """The draft's first sentence is not ready 0.2 s into the pause: the turn listens on, and
+    ends the moment it is."""
+    audible = asyncio.Event()
+    judge = await paused_on("Up our ways.", audible)
     await settle()
     await judge.chunks(SILENCE, 0.256)
     assert judge.ended == [] and judge.turn.judgments == []  # judged once the answer is ready
@@ -267,14 +274,17 @@ async def test_a_complete_question_listens_on_until_its_answer_could_be_heard() 
     assert judge.turn.judgments == [(0.97, False, 0.0)]
 
 
+async def test_a_command_never_waits_for_an_answer() -> None:
+    judge = await paused_on("Turn on the kitchen light.", asyncio.Event())
+    await settle()
+    assert judge.ended == [EndReason.COMPLETE]
+
+
 async def test_a_speaker_who_goes_on_while_the_answer_is_drafted_is_not_cut_off() -> None:
     """hesitation_15, "How far away is ... the moon?": the pause's text "Up our ways." reads
     complete (Smart Turn 0.97); the speaker goes on 0.7 s into the pause."""
     audible = asyncio.Event()
-    judge = Judge(FakeModel(0.97), drafts={"Up our ways.": audible})
-    await judge.chunks(SPEECH, 1.0)
-    await judge.chunks(SILENCE, 0.224)
-    judge.pause("Up our ways.")
+    judge = await paused_on("Up our ways.", audible)
     await judge.chunks(SILENCE, 0.48)
     assert judge.ended == []
     await judge.chunks(SPEECH, 0.5)  # "... the moon?"
@@ -288,11 +298,7 @@ async def test_a_speaker_who_goes_on_while_the_answer_is_drafted_is_not_cut_off(
 
 
 async def test_listening_for_the_answer_is_bounded() -> None:
-    never = asyncio.Event()
-    judge = Judge(FakeModel(0.9), drafts={"What is the capital of France?": never})
-    await judge.chunks(SPEECH, 1.0)
-    await judge.chunks(SILENCE, 0.224)
-    judge.pause("What is the capital of France?")
+    judge = await paused_on("What is the capital of France?", asyncio.Event(), 0.9)
     await settle()
     await judge.chunks(SILENCE, ANSWER_LISTEN_SECONDS - 0.224 - 0.064)
     assert judge.ended == []
