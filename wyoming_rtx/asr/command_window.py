@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING
 from ..audio.transcript_cues import asks_a_question
 
 if TYPE_CHECKING:
-    from .engine import Decoded
+    from .decoded import Decoded
 
 _LOGGER = logging.getLogger(__name__)
 

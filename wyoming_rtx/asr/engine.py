@@ -33,6 +33,7 @@ from ..errors import RtxError
 from ..language import supported_language
 from ..settings import AsrSettings
 from .command_window import CommandWindow
+from .decoded import Decoded
 from .device import DeviceChoice, load_with_cpu_fallback, pick_device
 from .loading import open_on_device, probe_cuda
 from .models import resolve_asr_model, verify_asr_model
@@ -56,17 +57,6 @@ class AsrDescription:
     version: str
     attribution: Attribution
     description: str
-
-
-@dataclass(frozen=True)
-class Decoded:
-    """One decode's text and cost, for the per-transcription log line and benchmarks."""
-
-    text: str
-    audio_seconds: float
-    decode_seconds: float
-    segments: tuple[SegmentScore, ...] = ()
-    """Whisper's confidence in each part of the text (speech_gate.py)."""
 
 
 class AsrEngine:

@@ -22,7 +22,8 @@ from ..errors import RtxError
 from .speech_gate import SILENCE_PROBABILITY, SPEECH_PROBABILITY, Heard, SpeechRegions
 
 if TYPE_CHECKING:
-    from .engine import AsrEngine, Decoded
+    from .decoded import Decoded
+    from .engine import AsrEngine
 
 _LOGGER = logging.getLogger(__name__)
 

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from ..home.model import HomeSnapshot
-    from .engine import Decoded
+    from .decoded import Decoded
 
 _LOGGER = logging.getLogger(__name__)
 

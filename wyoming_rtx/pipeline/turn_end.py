@@ -57,7 +57,7 @@ from ..audio.endpoint import (
 from ..audio.vad import CHUNK_SECONDS
 
 if TYPE_CHECKING:
-    from ..asr.engine import Decoded
+    from ..asr.decoded import Decoded
     from ..audio.turn_model import TurnModel
 
 _LOGGER = logging.getLogger(__name__)
