@@ -224,6 +224,8 @@ def test_the_preroll_keeps_the_latest_whole_samples() -> None:
         (0.97, False, "Set the thermostat to", HESITATION_WAIT_SECONDS),
         (0.97, False, "Tell me a joke about the...", HESITATION_WAIT_SECONDS),
         (None, False, "and the kitchen,", HESITATION_WAIT_SECONDS),
+        (0.97, False, "What is the capital of um", HESITATION_WAIT_SECONDS),  # a hesitation
+        (0.9, False, "How far away is, uh", HESITATION_WAIT_SECONDS),
         (0.97, False, "", HESITATION_WAIT_SECONDS),
         # A command's start that is no command yet: unfinished, or a misheard name.
         (0.97, False, "Set the bedroom", UNRECOGNISED_COMMAND_WAIT_SECONDS),
@@ -236,10 +238,14 @@ def test_pause_wait(
     assert pause_wait(probability, command, text, "en") == wait
 
 
-def test_other_languages_are_judged_on_punctuation_only() -> None:
+def test_other_languages_are_judged_on_punctuation_and_hesitations_only() -> None:
     assert not looks_unfinished("Schalte das Licht im", "de")  # no German word list
     assert looks_unfinished("Schalte das Licht im...", "de-DE")
+    assert looks_unfinished("Schalte das Licht im ähm", "de-DE")
+    assert looks_unfinished("Allume la lumière de euh", "fr")
     assert pause_wait(0.9, False, "Schalte das Licht", "de") == 0.0
+    # A hesitation word of another language is no hesitation here.
+    assert not looks_unfinished("Turn on the light euh", "en")
 
 
 def test_complete_ends_a_speaking_turn_only() -> None:

@@ -8,8 +8,9 @@ import pytest
 import yaml
 
 from tests.handle.helpers import ask
+from wyoming_rtx.audio.transcript_cues import hesitation_words
 from wyoming_rtx.handle import Assistant, IntentMatcher
-from wyoming_rtx.handle.spoken_forms import filler_words, name_variants, other_number
+from wyoming_rtx.handle.spoken_forms import name_variants, other_number
 from wyoming_rtx.home.home_file import DEMO_HOME, parse_home
 
 
@@ -40,7 +41,7 @@ def test_other_number_in_english(name: str, flipped: str | None) -> None:
 
 def test_no_variants_in_other_languages() -> None:
     assert other_number("Wohnzimmer Lampe", "de") is None
-    assert filler_words("de-DE") and filler_words("xx") == ()
+    assert hesitation_words("de-DE") and hesitation_words("xx") == frozenset()
 
 
 def test_a_variant_never_stands_for_another_name() -> None:

@@ -9,6 +9,18 @@ function of a string (English word lists; other languages: punctuation only).
 
 from __future__ import annotations
 
+HESITATION_WORDS: dict[str, frozenset[str]] = {
+    "en": frozenset({"um", "umm", "uh", "uhh", "uhm", "erm", "er", "hmm", "mm"}),
+    "de": frozenset({"äh", "ähm", "öh", "öhm", "hm", "hmm"}),
+    "fr": frozenset({"euh", "heu", "hum"}),
+    "nl": frozenset({"eh", "ehm", "uh", "uhm", "hm"}),
+    "es": frozenset({"eh", "em", "mmm"}),
+    "it": frozenset({"ehm", "uhm", "mmm"}),
+}
+"""The hesitation sounds whisper writes out as words ("Turn on the, um, espresso grinder"):
+a pause that ends on one has more to come, and the intents skip them like "please"
+(handle/intents.py)."""
+
 _TRAILING_OFF = ("...", "…", ",", "-", ";", ":")
 """Whisper writes a voice that trails off mid-sentence with these at the end."""
 
@@ -40,16 +52,24 @@ def spoken_words(text: str) -> list[str]:
     return "".join(c if c.isalnum() or c in " '" else " " for c in text.lower()).split()
 
 
+def hesitation_words(language: str | None) -> frozenset[str]:
+    """The hesitation words of `language` (none for a language not listed)."""
+    return HESITATION_WORDS.get((language or "en").split("-")[0].split("_")[0].lower(), frozenset())
+
+
 def looks_unfinished(text: str, language: str | None = "en") -> bool:
-    """The transcript reads as cut off: trailing-off punctuation, and in English a last word
-    no sentence ends on ("the", "to", "and"). Other languages: the punctuation only."""
+    """The transcript reads as cut off: trailing-off punctuation, a hesitation as its last
+    word ("What is the capital of um"), and in English a last word no sentence ends on
+    ("the", "to", "and"). Other languages: the punctuation and the hesitations only."""
     stripped = text.strip()
     if not stripped or stripped.endswith(_TRAILING_OFF):
         return True
+    words = spoken_words(stripped)
+    if not words or words[-1] in hesitation_words(language):
+        return True
     if (language or "en").split("-")[0].lower() != "en":
         return False
-    words = spoken_words(stripped)
-    return not words or words[-1] in _DANGLING_EN
+    return words[-1] in _DANGLING_EN
 
 
 def starts_a_command(text: str, language: str | None = "en") -> bool:

@@ -16,9 +16,10 @@ from hassil import Intents, RecognizeResult, recognize_best
 from hassil.intents import SlotList, TextSlotList
 from home_assistant_intents import get_intents, get_languages
 
+from ..audio.transcript_cues import hesitation_words
 from ..errors import RtxError
 from ..home.model import HomeSnapshot
-from .spoken_forms import SlotValue, filler_words, name_variants
+from .spoken_forms import SlotValue, name_variants
 from .template import ResponseTemplate, TemplateError
 
 _LOGGER = logging.getLogger(__name__)
@@ -65,7 +66,7 @@ class IntentMatcher:
         self._responses: dict[str, dict[str, str]] = {}
         self._errors: dict[str, str] = {}
         self._compiled: dict[tuple[str, str], ResponseTemplate | None] = {}
-        self._skip_words = list(filler_words(language))
+        self._skip_words = sorted(hesitation_words(language))
         """Hesitations whisper writes out ("turn on the, um, fan"), skipped like "please"."""
         self._lists_token: object | None = None
         self._slot_lists: dict[str, SlotList] = {}

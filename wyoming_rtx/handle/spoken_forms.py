@@ -5,7 +5,9 @@ Whisper writes a hesitation out ("Turn on the, um, espresso grinder"), and Home 
 sentences have no room for it, so the command went to the LLM. And people say "the kitchen
 island pendant" for a device named "Kitchen Island Pendants", "the string light" for "String
 Lights". Home Assistant's own agent forgives this with fuzzy matching; hassil, which we match
-with, takes extra skip words and extra slot values, so both are given here, per language.
+with, takes extra skip words and extra slot values: the hesitations (whose words, per language,
+are `audio.transcript_cues.hesitation_words`, which also reads a pause ending on one as more
+to come) and the names' variants, given here.
 """
 
 from __future__ import annotations
@@ -17,23 +19,6 @@ from ..language import primary_language
 
 SlotValue = tuple[str, Any, dict[str, Any]]
 """(the words spoken, the value they stand for, context), as hassil's TextSlotList takes them."""
-
-FILLER_WORDS: dict[str, tuple[str, ...]] = {
-    "en": ("um", "umm", "uh", "uhh", "uhm", "erm", "er", "hmm", "mm"),
-    "de": ("äh", "ähm", "öh", "öhm", "hm", "hmm"),
-    "fr": ("euh", "heu", "hum"),
-    "nl": ("eh", "ehm", "uh", "uhm", "hm"),
-    "es": ("eh", "em", "mmm"),
-    "it": ("ehm", "uhm", "mmm"),
-}
-"""The hesitation sounds whisper writes as words, which hassil skips wherever they stand (as
-whole words only; a sentence is also tried with them left in, so a name that has one still
-matches)."""
-
-
-def filler_words(language: str) -> tuple[str, ...]:
-    """The hesitation words hassil may skip in `language` (none for a language not listed)."""
-    return FILLER_WORDS.get(primary_language(language) or "", ())
 
 
 def other_number(name: str, language: str) -> str | None:
