@@ -4,7 +4,8 @@ The end-of-turn judgment (``endpoint.pause_wait``) weighs these with Smart Turn;
 answer (``pipeline/answer_run.py``) is not started on a text that reads as more to come; and
 the speech-to-text picks the second decode's window by whether the text asks a question
 (``asr/command_window.py``). They read whisper's text only, never audio, so each is a pure
-function of a string (English word lists; other languages: punctuation only).
+function of a string (English word lists; other languages: punctuation, and the hesitation
+words of those listed).
 """
 
 from __future__ import annotations
@@ -52,9 +53,16 @@ def spoken_words(text: str) -> list[str]:
     return "".join(c if c.isalnum() or c in " '" else " " for c in text.lower()).split()
 
 
+def _primary(language: str | None) -> str:
+    """The language's primary subtag ("en-US", "en_GB" -> "en"); English when none is given.
+    As `wyoming_rtx.language.primary_language`, which this package does not import: the
+    satellite loads only `wyoming_rtx.audio` of the server's code."""
+    return (language or "").strip().replace("_", "-").split("-")[0].lower() or "en"
+
+
 def hesitation_words(language: str | None) -> frozenset[str]:
     """The hesitation words of `language` (none for a language not listed)."""
-    return HESITATION_WORDS.get((language or "en").split("-")[0].split("_")[0].lower(), frozenset())
+    return HESITATION_WORDS.get(_primary(language), frozenset())
 
 
 def looks_unfinished(text: str, language: str | None = "en") -> bool:
@@ -67,7 +75,7 @@ def looks_unfinished(text: str, language: str | None = "en") -> bool:
     words = spoken_words(stripped)
     if not words or words[-1] in hesitation_words(language):
         return True
-    if (language or "en").split("-")[0].lower() != "en":
+    if _primary(language) != "en":
         return False
     return words[-1] in _DANGLING_EN
 
@@ -75,9 +83,8 @@ def looks_unfinished(text: str, language: str | None = "en") -> bool:
 def starts_a_command(text: str, language: str | None = "en") -> bool:
     """The text opens like a command ("Turn on the", "Set the bedroom"), though the home did
     not understand it as one: more is likely to come, or a name was misheard."""
-    english = (language or "en").split("-")[0].lower() == "en"
     words = spoken_words(text)
-    return english and bool(words) and words[0] in _COMMAND_VERBS_EN
+    return _primary(language) == "en" and bool(words) and words[0] in _COMMAND_VERBS_EN
 
 
 def asks_a_question(text: str, language: str | None = "en") -> bool:
@@ -87,8 +94,7 @@ def asks_a_question(text: str, language: str | None = "en") -> bool:
     if stripped.endswith(("?", "？")):
         return True
     words = spoken_words(stripped)
-    english = (language or "en").split("-")[0].lower() == "en"
-    return english and bool(words) and words[0] in _QUESTION_WORDS_EN
+    return _primary(language) == "en" and bool(words) and words[0] in _QUESTION_WORDS_EN
 
 
 def more_to_come(text: str, language: str | None = "en") -> bool:

@@ -16,7 +16,7 @@ from hassil import Intents, RecognizeResult, recognize_best
 from hassil.intents import SlotList, TextSlotList
 from home_assistant_intents import get_intents, get_languages
 
-from ..audio.transcript_cues import hesitation_words
+from ..audio.transcript_cues import hesitation_words, spoken_words
 from ..errors import RtxError
 from ..home.model import HomeSnapshot
 from .spoken_forms import SlotValue, name_variants
@@ -143,7 +143,7 @@ class IntentMatcher:
                 if variants
                 else None
             )
-            self._variant_words = frozenset(text.split()[-1].casefold() for text, _, _ in variants)
+            self._variant_words = frozenset(spoken_words(text)[-1] for text, _, _ in variants)
             self._lists_token = home.names_token
         return self._slot_lists
 
@@ -196,8 +196,7 @@ class IntentMatcher:
 
     def _says_a_variant(self, text: str) -> bool:
         """Whether a word of `text` ends a name variant (the second match is worth trying)."""
-        words = "".join(c if c.isalnum() else " " for c in text.casefold()).split()
-        return not self._variant_words.isdisjoint(words)
+        return not self._variant_words.isdisjoint(spoken_words(text))
 
     def match_needing_area(self, text: str, home: HomeSnapshot) -> IntentMatch | None:
         """The match `text` would have if the speaker had an area, without that area.

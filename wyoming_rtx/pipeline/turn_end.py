@@ -207,9 +207,9 @@ class TurnEnd:
             # The fast text read cut off (or as a command's start): its wait holds.
             wait, held = self._detector.judged_wait, " (the fast text reads as more to come)"
         elif wait == 0 and not command and await self._listened_for_answer(text, pause):
+            if self._detector.ended or pause != self._pauses:
+                return  # speech went on while the answer was drafted (or the turn ended)
             held = " (listened on until its answer could be heard)"
-        if self._detector.ended or pause != self._pauses:
-            return
         self.judgments.append((probability, command, wait))
         _LOGGER.debug(
             "Pause after %.2f s judged %.0f ms into it: P(complete)=%s, command=%s, %r -> %s%s",
