@@ -1,7 +1,7 @@
 """End of the user's turn: end of speech -> first answer sound, per end-of-turn rule (issue 19).
 
     .venv/bin/python bench/end_of_turn.py --quick                  # a subset, under 4 minutes
-    .venv/bin/python bench/end_of_turn.py [--configs fixed500,ha700,smart,smart-nomodel]
+    .venv/bin/python bench/end_of_turn.py [--configs fixed500,ha700,satjudge,smart,smart-nomodel]
 
 The recordings are made at bench time (``bench/turn_corpus.py``): several voices, room noise,
 hesitations of 0.5-1.0 s, commands spoken slowly, and questions, with names from a home the
@@ -11,6 +11,10 @@ load drifting on this shared machine hits them all alike:
 
 - ``fixed500`` "fixed 500 ms": the satellite's silence rule ends the turn after 500 ms;
 - ``ha700`` "HA 0.7 s": the same with Home Assistant's 700 ms;
+- ``satjudge`` "satellite Smart Turn": the satellite judges its own turn, as it does in Home
+  Assistant mode (``satellite/turn_judge.py``): Smart Turn on the sound alone, 0.2 s into each
+  pause, ends a surely complete turn there and lets any other wait 1 s; the server does not
+  judge (the fixed rules' server);
 - ``smart`` "ours (smart)": the server decides (``--end-of-turn smart``, Smart Turn model): it
   says ``voice-started`` when it hears speech and ``voice-stopped`` when it ends the turn; the
   satellite then sends ``audio-stop`` and keeps only a 2.5 s silence rule as a fallback;
@@ -102,6 +106,7 @@ CONFIGS: dict[str, Config] = {
     for c in (
         Config("fixed500", "fixed 500 ms", "satellite", 500),
         Config("ha700", "HA 0.7 s", "satellite", 700),
+        Config("satjudge", "satellite Smart Turn", "satellite", 500, satellite_judges=True),
         Config("smart", "ours (smart)", "smart", 500, FALLBACK_MS),
         Config("smart-nomodel", "ours, no model", "smart-nomodel", 500, FALLBACK_MS),
     )
@@ -162,7 +167,7 @@ async def run(args: argparse.Namespace) -> int:
     wanted = (
         [k.strip() for k in args.configs.split(",")]
         if args.configs
-        else (list(CONFIGS) if has_end_of_turn else ["fixed500", "ha700"])
+        else (list(CONFIGS) if has_end_of_turn else ["fixed500", "ha700", "satjudge"])
     )
     unknown = [k for k in wanted if k not in CONFIGS]
     if unknown:

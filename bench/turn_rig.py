@@ -33,6 +33,7 @@ from satellite.core import SatelliteLoop, TurnUplink, build_info
 from satellite.direct import DirectClient
 from satellite.mic_supervisor import MicSupervisor
 from satellite.settings import DirectSettings, SatelliteSettings, SndSettings, VadSettings
+from satellite.turn_judge import load_turn_judge
 from satellite.wake import WakeDetection, WakeDetector, WakeWordModel
 from wyoming_rtx.audio.endpoint import EndReason
 from wyoming_rtx.audio.vad import CHUNK_SECONDS, SpeechDetector
@@ -53,6 +54,9 @@ class Config:
     silence_ms: int
     fallback_ms: int | None = None
     """The satellite's rule after the server's ``voice-started`` (None: never switches)."""
+    satellite_judges: bool = False
+    """The satellite scores its own pauses with Smart Turn (``satellite/turn_judge.py``), as in
+    Home Assistant mode; False: its silence rule alone (``--turn-model none``)."""
 
 
 # --- the satellite's seams ------------------------------------------------------------------
@@ -256,6 +260,9 @@ class Rig:
         self.client = BenchClient(self.settings, direct, self.speaker, info)
         self.transport = BenchTransport(self.client)
         self.vad = SpeechDetector(self.settings.vad.threshold)
+        self.judge = load_turn_judge("auto") if config.satellite_judges else None
+        if config.satellite_judges and self.judge is None:
+            raise SystemExit(f"{config.key}: the Smart Turn model is not installed")
         self.loop: SatelliteLoop | None = None
         self.last = TurnStamps()
         """The last turn's stamps (kept when the turn fails)."""
@@ -317,7 +324,7 @@ class Rig:
         supervisor = MicSupervisor(self.settings.mic, lambda: mic)
         wake = WakeDetector(ScriptedWake(), self.settings.wake)
         self.loop = SatelliteLoop(
-            self.settings, supervisor, wake, self.speaker, self.transport, self.vad
+            self.settings, supervisor, wake, self.speaker, self.transport, self.vad, self.judge
         )
         try:
             async with asyncio.timeout(TURN_TIMEOUT_S):

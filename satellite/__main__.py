@@ -8,6 +8,8 @@ import contextlib
 import logging
 import signal
 
+from wyoming_rtx.errors import ModelNotFoundError
+
 from .app import HaApp, run_direct
 from .cli import build_parser, ha_settings_from_args, settings_from_args
 from .settings import DirectSettings, HaSettings, SatelliteSettings
@@ -59,8 +61,8 @@ def main(argv: list[str] | None = None) -> None:
     _LOGGER.debug("%s %s", settings, ha)
     try:
         asyncio.run(_main(args, settings, ha))
-    except FileNotFoundError as err:  # a missing model or sound: one clear line, no traceback
-        parser.exit(2, f"{parser.prog}: error: {err}\n")
+    except (FileNotFoundError, ModelNotFoundError) as err:  # a missing model or sound: one
+        parser.exit(2, f"{parser.prog}: error: {err}\n")  # clear line, no traceback
 
 
 def run() -> None:

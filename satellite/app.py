@@ -33,6 +33,7 @@ from .ha_server import HaSatellite
 from .mic_supervisor import MicSupervisor
 from .settings import DirectSettings, HaSettings, SatelliteSettings
 from .sinks import SoundSink
+from .turn_judge import load_turn_judge
 from .wake import WakeDetector, WakeEngine, make_engine
 
 _LOGGER = logging.getLogger(__name__)
@@ -59,7 +60,14 @@ def make_loop(
     seams: Seams,
 ) -> SatelliteLoop:
     mic = MicSupervisor(settings.mic, seams.mic_factory)
-    return SatelliteLoop(settings, mic, WakeDetector(engine, settings.wake), speaker, transport)
+    return SatelliteLoop(
+        settings,
+        mic,
+        WakeDetector(engine, settings.wake),
+        speaker,
+        transport,
+        judge=load_turn_judge(settings.vad.turn_model),
+    )
 
 
 @dataclass
@@ -94,6 +102,7 @@ async def run_direct(
     finally:
         link.cancel()
         await asyncio.gather(link, return_exceptions=True)
+        loop.close()
     return DirectRun(client, loop, speaker)
 
 
@@ -132,3 +141,4 @@ class HaApp:
         if self.announcer is not None:
             await self.announcer.stop()
         await self.satellite.stop()
+        self.loop.close()

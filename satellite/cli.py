@@ -136,6 +136,12 @@ def _check_args(parser: argparse.ArgumentParser, args: argparse.Namespace) -> No
     ):
         if value and value.lower() != "none" and not Path(value).is_file():
             parser.error(f"{option} {value}: no such file (or 'none' for silence)")
+    model = args.turn_model.strip()
+    if model.lower() not in ("auto", "none") and not Path(model).expanduser().is_file():
+        parser.error(
+            f"--turn-model {model}: no such file ('auto' for the installed Smart Turn model, "
+            "'none' for the silence rule alone)"
+        )
     try:
         logging.Formatter(args.log_format, validate=True)
     except ValueError:
@@ -213,6 +219,7 @@ def settings_from_args(
             no_speech_seconds=args.vad_no_speech_seconds,
             max_seconds=args.vad_max_seconds,
             preroll_ms=args.vad_preroll_ms,
+            turn_model=args.turn_model,
         ),
         response_timeout_seconds=args.response_timeout_seconds,
         barge_in=not args.no_barge_in,

@@ -190,3 +190,13 @@ def add_vad_options(vad: argparse._ArgumentGroup) -> None:
         default=defaults.preroll_ms,
         help="audio from just before the wake detection sent with the turn",
     )
+    vad.add_argument(
+        "--turn-model",
+        default=defaults.turn_model,
+        metavar="auto|none|PATH",
+        help="Smart Turn v3, which ends a turn whose sound is surely complete 0.2 s into its "
+        "pause and otherwise waits 1 s of silence for more; used in Home Assistant mode "
+        "and whenever the server does not judge the turn. auto: the model the pipecat-ai wheel "
+        "carries (pip install --no-deps pipecat-ai==1.14.0), or the silence rule alone when it "
+        "is not installed; none: the silence rule alone; or a local .onnx file",
+    )

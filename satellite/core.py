@@ -30,6 +30,7 @@ from wyoming_rtx.audio.vad import CHUNK_SECONDS, SpeechDetector
 from .audio_out import Speaker
 from .mic_supervisor import MicSupervisor
 from .settings import SatelliteSettings
+from .turn_judge import TurnJudge
 from .wake import WakeDetection, WakeDetector, _model_id
 
 _LOGGER = logging.getLogger(__name__)
@@ -227,6 +228,7 @@ class SatelliteLoop:
         speaker: Speaker,
         transport: Transport,
         vad: SpeechDetector | None = None,
+        judge: TurnJudge | None = None,
     ) -> None:
         self.settings = settings
         self.mic = mic
@@ -234,6 +236,8 @@ class SatelliteLoop:
         self.speaker = speaker
         self.transport = transport
         self.vad = vad or SpeechDetector(settings.vad.threshold)
+        self.judge = judge
+        """Smart Turn on the turn's sound, when installed (turn_judge.py); None: silence only."""
         self.events: list[SatelliteEvent] = []
         self.audio_seconds = 0.0
         self._tasks: set[asyncio.Task] = set()
@@ -269,6 +273,11 @@ class SatelliteLoop:
             for task in list(self._tasks):
                 task.cancel()
             await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    def close(self) -> None:
+        """Release the turn judge's thread (the loop has stopped)."""
+        if self.judge is not None:
+            self.judge.close()
 
     async def _drain(self) -> None:
         """A file mic ended: let the last answer arrive and play before returning."""
@@ -327,6 +336,9 @@ class SatelliteLoop:
         # the turn and then end it on the silence after the phrase.
         await uplink.audio(preroll)
         self.vad.process(preroll)
+        if self.judge is not None:
+            self.judge.start_turn()
+            self.judge.feed(preroll)
 
     async def _turn_audio(self, pcm: bytes) -> None:
         assert self._uplink is not None and self._end_of_turn is not None
@@ -338,12 +350,38 @@ class SatelliteLoop:
         await uplink.audio(pcm)
         if uplink.server_judges and detector.rules.silence_seconds < SATELLITE_FALLBACK_SECONDS:
             detector.rules = replace(detector.rules, silence_seconds=SATELLITE_FALLBACK_SECONDS)
+        judge = None if uplink.server_judges else self.judge
+        if judge is not None:
+            judge.feed(pcm)
         for phase in detector.feed(self.vad.process(pcm), CHUNK_SECONDS):
             if phase is TurnPhase.SPEAKING:
                 self._event("speech_started")
             elif phase is TurnPhase.ENDED:
                 assert detector.end_reason is not None
                 await self._end_turn(detector.end_reason)
+                return
+        if judge is not None and judge.due(detector):
+            await self._judge_pause(judge, uplink, detector)
+
+    async def _judge_pause(
+        self, judge: TurnJudge, uplink: TurnUplink, detector: EndOfTurnDetector
+    ) -> None:
+        """Smart Turn's verdict on this pause: end the turn now, or wait longer for more.
+
+        Awaited before the next chunk is read (the microphone queues meanwhile), so the
+        verdict applies at the audio time it was asked at, as every rule here does: a WAV read
+        faster than real time ends its turns where a live microphone would."""
+        try:
+            wait = await judge.judge(detector)
+        except Exception:  # noqa: BLE001 - a failed verdict leaves the silence rule in charge
+            _LOGGER.exception("Smart Turn failed on this pause: the silence rule decides")
+            return
+        if wait is None or self._uplink is not uplink or uplink.server_judges:
+            return  # speech went on, the turn ended, or the server took over judging
+        if wait > 0:
+            detector.wait(wait)
+        elif detector.complete():
+            await self._end_turn(EndReason.COMPLETE)
 
     def _mic_lost(self) -> None:
         """The microphone stopped mid-turn: end the turn now with what was heard (the peer

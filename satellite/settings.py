@@ -114,6 +114,11 @@ class VadSettings:
     """Audio from just before the detection that is sent with the turn: words said right after
     the wake phrase while the detector was still deciding (it fires 40-140 ms after the phrase
     ends), without sending much of the phrase itself to the speech recognizer."""
+    turn_model: str = "auto"
+    """Smart Turn v3, which lets a turn end at a short pause when its sound is surely complete
+    (``satellite/turn_judge.py``): ``auto`` is the model the pipecat-ai wheel carries, if
+    installed (else the silence rule alone decides), ``none`` turns it off, or a local
+    ``.onnx`` file."""
 
     @property
     def rules(self) -> EndOfTurnRules:

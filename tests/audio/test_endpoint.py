@@ -12,12 +12,14 @@ from wyoming_rtx.audio.endpoint import (
     JUDGED_RULES,
     SATELLITE_RULES,
     UNRECOGNISED_COMMAND_WAIT_SECONDS,
+    UNSURE_WAIT_SECONDS,
     EndOfTurnDetector,
     EndOfTurnRules,
     EndReason,
     PreRoll,
     TurnPhase,
     pause_wait,
+    sound_only_wait,
 )
 from wyoming_rtx.audio.transcript_cues import asks_a_question, looks_unfinished, more_to_come
 
@@ -236,6 +238,28 @@ def test_pause_wait(
     probability: float | None, command: bool, text: str, wait: float | None
 ) -> None:
     assert pause_wait(probability, command, text, "en") == wait
+
+
+@pytest.mark.parametrize(
+    ("probability", "wait"),
+    [
+        (0.99, 0.0),  # surely complete: end at the pause
+        (0.9, 0.0),
+        (0.89, UNSURE_WAIT_SECONDS),  # complete, but a pause mid-command scores this too
+        (0.5, UNSURE_WAIT_SECONDS),
+        (0.01, UNSURE_WAIT_SECONDS),  # unfinished, or a command Smart Turn misjudges
+    ],
+)
+def test_on_the_sound_alone_only_a_sure_verdict_ends_the_turn(
+    probability: float, wait: float
+) -> None:
+    assert sound_only_wait(probability) == wait
+
+
+def test_on_the_sound_alone_a_wait_is_never_shorter_than_the_rules_silence() -> None:
+    assert sound_only_wait(0.7, silence_seconds=1.5) == 1.5
+    assert sound_only_wait(0.2, silence_seconds=0.5) == UNSURE_WAIT_SECONDS
+    assert sound_only_wait(0.95, silence_seconds=1.5) == 0.0
 
 
 def test_other_languages_are_judged_on_punctuation_and_hesitations_only() -> None:

@@ -190,6 +190,36 @@ def pause_wait(
     return 0.0 if probability >= COMPLETE_PROBABILITY else HESITATION_WAIT_SECONDS
 
 
+SURE_COMPLETE_PROBABILITY = 0.9
+"""On the sound alone (``sound_only_wait``), Smart Turn must be this sure to end a turn at a
+short pause. On the end-of-turn bench's 150 recordings (``bench/turn_corpus.py`` seeds 19-21,
+scored 0.2 s into each pause), 8 of 48 hesitations' first halves scored at least 0.9, and 36
+of 48 plain commands did at their end."""
+
+UNSURE_WAIT_SECONDS = 1.0
+"""On the sound alone, an utterance Smart Turn is not sure is complete waits this long. On
+those recordings (pauses of 0.5-1.0 s), 46 of 48 hesitations were cut off by a 0.5 s silence
+rule, 26 by Home Assistant's 0.7 s, and 7 by this rule, which ended 36 of the 48 commands
+0.2 s into their pause and the other 12 after 1 s. Smart Turn calls some plain commands
+unfinished (a piper "turn on the kitchen light" scores 0.03), so a longer wait for a low score
+(the server's 2 s, which the transcript backs there) would leave those commands waiting 2 s."""
+
+
+def sound_only_wait(probability: float, silence_seconds: float = 0.0) -> float:
+    """The judgment at a pause when only the sound is known (a satellite judging its own turn,
+    without a transcript): 0 = complete, end the turn now; else the silence to wait, at least
+    the rules' own ``silence_seconds``.
+
+    Smart Turn alone mistakes a speaker's pause for an end more often than the transcript does
+    (it was trained on conversation, not on commands said to a house), so only a sure verdict
+    (``SURE_COMPLETE_PROBABILITY``) ends the turn at the pause; any other waits
+    ``UNSURE_WAIT_SECONDS``.
+    """
+    if probability >= SURE_COMPLETE_PROBABILITY:
+        return 0.0
+    return max(UNSURE_WAIT_SECONDS, silence_seconds)
+
+
 class EndOfTurnDetector:
     """Feed it ``(is_speech, seconds)`` for consecutive stretches of audio; it says the phase.
 
