@@ -76,33 +76,42 @@ async def test_vad_pool_reuses_reset_detectors_up_to_its_size() -> None:
 
 
 async def test_command_window_keeps_only_accepted_fast_text() -> None:
-    windows: list[float | None] = []
-    biased: list[bool] = []
+    calls: list[tuple[float | None, str]] = []
     fast_text = "Pern on the kitchen light."
 
-    async def decode(window: float | None, vocabulary: bool) -> Decoded:
-        windows.append(window)
-        biased.append(vocabulary)
+    async def decode(window: float | None, vocabulary: bool, as_sentence: bool) -> Decoded:
+        prompt = "sentence" if as_sentence else ("names" if vocabulary else "plain")
+        calls.append((window, prompt))
         if window:
-            return Decoded(fast_text if vocabulary else "short unbiased", 2.0, 0.1)
-        return Decoded("full" if vocabulary else "full unbiased", 2.0, 0.3)
+            text = {"names": fast_text, "sentence": "short sentence", "plain": "short plain"}
+            return Decoded(text[prompt], 2.0, 0.1 if prompt == "names" else 0.04)
+        return Decoded("full" if vocabulary else "full plain", 2.0, 0.3)
 
     policy = CommandWindow()
     assert (await policy.decode(decode, lambda text: True, 15.0, 30.0)).text == fast_text
-    # A rejected fast text is decoded again without the names: a misheard command in the
-    # full window (the short one repeats its first-word errors)...
+    assert calls == [(15.0, "names")]
+    # A rejected fast text is decoded again in the same short window (its encoding reused):
+    # the names as a sentence, then no names; when neither is a command, the full window
+    # without the names (the short one repeats its first-word errors) ...
+    calls.clear()
     redone = await policy.decode(decode, lambda text: False, 15.0, 30.0)
-    assert (redone.text, round(redone.decode_seconds, 6)) == ("full unbiased", 0.4)
-    # ... a question in the short window, since it is on the LLM's critical path.
+    assert (redone.text, round(redone.decode_seconds, 6)) == ("full plain", 0.48)
+    assert calls == [(15.0, "names"), (15.0, "sentence"), (15.0, "plain"), (None, "plain")]
+    # ... the first of them that is a local command is kept ...
+    for kept in ("short sentence", "short plain"):
+        rescued = await policy.decode(decode, lambda text, kept=kept: text == kept, 15.0, 30.0)
+        assert rescued.text == kept
+    # ... and a question keeps the text without the names, since it is on the LLM's path.
     fast_text = "How far away is the moon?"
+    calls.clear()
     question = await policy.decode(decode, lambda text: False, 15.0, 30.0, language="en")
-    assert (question.text, round(question.decode_seconds, 6)) == ("short unbiased", 0.2)
+    assert (question.text, round(question.decode_seconds, 6)) == ("short plain", 0.14)
+    assert calls == [(15.0, "names"), (15.0, "plain")]
+    calls.clear()
     assert (await policy.decode(decode, None, 15.0, 30.0)).text == "full"
     assert (await policy.decode(decode, lambda text: True, 30.0, 30.0)).text == "full"
     # Audio too long to be a command never pays for a fast decode that would be thrown away.
     long = await policy.decode(decode, lambda text: True, 15.0, 30.0, audio_seconds=11.4)
     assert long.text == "full"
-    assert windows == [15.0, 15.0, None, 15.0, 15.0, None, None, None]
-    # The home's names bias every decode but the second one after a rejected command.
-    assert biased == [True, True, False, True, False, True, True, True]
-    assert (policy.kept, policy.redone) == (1, 2)
+    assert calls == [(None, "names")] * 3
+    assert (policy.kept, policy.redone) == (1, 4)

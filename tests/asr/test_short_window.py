@@ -109,8 +109,38 @@ async def test_fast_command_text_is_kept_only_when_accepted(engine: AsrEngine) -
         return False
 
     second = await engine.decode_command(pcm, "en", refuse)
-    assert len(seen) == 2 and _words(second.text) == "turn on the kitchen lights"
+    # the fast text, the same window's with the names as a sentence and without them; then
+    # the full window
+    assert len(seen) == 4 and _words(second.text) == "turn on the kitchen lights"
     assert engine.command_window_redone == redone + 1
 
     plain = await engine.decode_command(pcm, "en", None)
-    assert len(seen) == 2 and _words(plain.text) == "turn on the kitchen lights"
+    assert len(seen) == 4 and _words(plain.text) == "turn on the kitchen lights"
+
+
+async def test_a_decode_without_the_names_reuses_the_fast_decodes_encoding(
+    engine: AsrEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The names enter only the decoder: the same audio in the same window is encoded once,
+    and the reused encoding gives the words a fresh one gives."""
+    pcm = read_wav_16k_mono(CORPUS / "kitchen_lights_on.wav")[:-320]  # not decoded before
+    model = engine._model  # noqa: SLF001 - the encoder is what is counted
+    assert model is not None
+    encoded: list[int] = []
+    encode = model.encode
+
+    def counting(features, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN202
+        encoded.append(features.shape[-1])
+        return encode(features, *args, **kwargs)
+
+    monkeypatch.setattr(model, "encode", counting)
+    monkeypatch.setattr(engine, "vocabulary", lambda: "Kitchen, living room, kitchen lights.")
+    biased = await engine.decode(pcm, "en", 15.0, vocabulary=True)
+    sentence = await engine.decode(pcm, "en", 15.0, vocabulary=True, names_as_sentence=True)
+    plain = await engine.decode(pcm, "en", 15.0, vocabulary=False)
+    assert len(encoded) == 1
+    other = bytes(3200) + pcm  # other audio (0.1 s later): encoded afresh
+    fresh = await engine.decode(other, "en", 15.0, vocabulary=False)
+    assert len(encoded) == 2
+    assert _words(biased.text) == _words(sentence.text) == _words(plain.text) == _words(fresh.text)
+    assert _words(plain.text) == "turn on the kitchen lights"

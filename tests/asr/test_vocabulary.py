@@ -8,6 +8,7 @@ import dataclasses
 from wyoming_rtx.asr.vocabulary import (
     MAX_PROMPT_CHARS,
     VocabularyPrompt,
+    as_sentence,
     echoes,
     home_vocabulary,
     joined_prompt,
@@ -84,3 +85,11 @@ def test_a_transcript_that_reads_back_the_list_is_an_echo() -> None:
     ):
         assert not echoes(said, names), said
     assert not echoes("Pantry, Patio", "")
+
+
+def test_the_names_as_a_sentence_keep_acronyms() -> None:
+    """The command window's second try: whisper continues its prompt's style."""
+    assert as_sentence("Study, Living Room TV, Patio Heater, AC.") == (
+        "Study, living room TV, patio heater, AC."
+    )
+    assert as_sentence("") == ""

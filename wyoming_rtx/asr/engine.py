@@ -37,11 +37,11 @@ from .decoded import Decoded
 from .device import DeviceChoice, load_with_cpu_fallback, pick_device
 from .loading import open_on_device, probe_cuda
 from .models import resolve_asr_model, verify_asr_model
-from .short_window import FULL_WINDOW_SECONDS, decode_short_scored
+from .short_window import FULL_WINDOW_SECONDS, EncoderCache, decode_short_scored
 from .speech_gate import Heard, SegmentScore, SpeechRegions, Transcribed, gated_text
 from .stream import AsrStream, PauseListener
 from .vad_pool import VadPool
-from .vocabulary import decode_with_names
+from .vocabulary import as_sentence, decode_with_names
 
 __all__ = ["AsrDescription", "AsrEngine", "AsrStream", "Decoded"]
 
@@ -82,6 +82,8 @@ class AsrEngine:
         self.window_fallbacks = 0
         """Short-window decodes redone with the full window (a loop, or long audio)."""
         self._command_window = CommandWindow()
+        self._encoder = EncoderCache()
+        """A command's fast decode and its decode without the names share one encoding."""
         self.vads = VadPool()
         self._executor = ThreadPoolExecutor(max_workers=self.num_workers, thread_name_prefix="asr")
         self._model: WhisperModel | None = None
@@ -208,17 +210,21 @@ class AsrEngine:
         language: str | None,
         window_seconds: float | None = None,
         vocabulary: bool = True,
+        names_as_sentence: bool = False,
     ) -> Decoded:
         """Decode in the executor (awaiting the load first); used by transcribe and streams.
 
         window_seconds: the encoder window for this decode (default: the engine's).
-        vocabulary: the home's names bias the decoder (command_window.py says where not)."""
+        vocabulary: the home's names bias the decoder (command_window.py says where not).
+        names_as_sentence: those names written as a plain sentence (vocabulary.as_sentence)."""
         await self.load()
         language = supported_language(
             language or self.settings.language, self.description.languages
         )
         window = self.window_seconds if window_seconds is None else window_seconds
         names = self.vocabulary() if vocabulary else ""
+        if names and names_as_sentence:
+            names = as_sentence(names)
         loop = asyncio.get_running_loop()
 
         def run(prompt: str | None) -> Awaitable[Decoded]:
@@ -318,6 +324,7 @@ class AsrEngine:
                 window_seconds=window_seconds,
                 beam_size=self.beam_size,
                 initial_prompt=prompt,
+                encoder=self._encoder,
             )
             if heard is not None:
                 return heard

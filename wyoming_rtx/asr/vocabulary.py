@@ -56,6 +56,24 @@ def _sentence(names: list[str]) -> str:
     return ", ".join(names) + "." if names else ""
 
 
+def as_sentence(names: str) -> str:
+    """The names list as one plain sentence: lower case but for acronyms ("TV"), capitalised
+    once. Whisper continues its prompt's style, and a list of capitalised names sometimes
+    makes it write a list of titles where a command was said: "Luck, Mudroom Door." for
+    "Lock the mudroom door", "Espresso Mudroom Door Locked." for "Is the mudroom door
+    locked?", "TUR, NON, THE DEE, YOU, MIDDIFIR." for a slow "Turn on the dehumidifier".
+    Written as a sentence, the same names gave those commands, but split others the list
+    keeps whole ("turn on the green house" for the *Greenhouse Fan*), so the command window
+    tries this form only after the list's text is no command (command_window.py)."""
+    plain = " ".join(word if _acronym(word) else word.lower() for word in names.split(" "))
+    return plain[:1].upper() + plain[1:]
+
+
+def _acronym(word: str) -> bool:
+    letters = [c for c in word if c.isalpha()]
+    return len(letters) >= 2 and all(c.isupper() for c in letters)
+
+
 def joined_prompt(user_prompt: str | None, vocabulary: str) -> str | None:
     """The user's prompt, then the home's names; None when both are empty."""
     parts = [part.strip() for part in (user_prompt or "", vocabulary) if part and part.strip()]
