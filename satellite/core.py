@@ -376,8 +376,8 @@ class SatelliteLoop:
         except Exception:  # noqa: BLE001 - a failed verdict leaves the silence rule in charge
             _LOGGER.exception("Smart Turn failed on this pause: the silence rule decides")
             return
-        if wait is None or self._uplink is not uplink or uplink.server_judges:
-            return  # speech went on, the turn ended, or the server took over judging
+        if self._uplink is not uplink or uplink.server_judges:
+            return  # the turn ended meanwhile (the server, the microphone), or the server judges
         if wait > 0:
             detector.wait(wait)
         elif detector.complete():

@@ -21,7 +21,6 @@ from __future__ import annotations
 import asyncio
 import logging
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from wyoming_rtx.audio.endpoint import (
@@ -71,16 +70,13 @@ class TurnJudge:
             and detector.last_speech_at != self._judged_pause
         )
 
-    async def judge(self, detector: EndOfTurnDetector) -> float | None:
+    async def judge(self, detector: EndOfTurnDetector) -> float:
         """Score this pause: 0 = end the turn now, else the silence to wait (at least the
-        rules' own); None when speech resumed (or the turn ended) while it was scored."""
-        pause = self._judged_pause = detector.last_speech_at
-        pcm = bytes(self._audio)
+        rules' own). The loop awaits it before reading more audio, so the pause is still on."""
+        self._judged_pause = detector.last_speech_at
         probability = await asyncio.get_running_loop().run_in_executor(
-            self._executor, self.model.probability, pcm
+            self._executor, self.model.probability, bytes(self._audio)
         )
-        if detector.ended or detector.last_speech_at != pause:
-            return None
         wait = sound_only_wait(probability, detector.rules.silence_seconds)
         _LOGGER.debug(
             "Pause %.0f ms in: Smart Turn P(complete)=%.2f -> %s",
@@ -105,10 +101,11 @@ def load_turn_judge(spec: str) -> TurnJudge | None:
     from wyoming_rtx.audio.turn_model import TurnModel
     from wyoming_rtx.errors import ModelNotFoundError
 
+    auto = choice.lower() in ("", "auto")
     try:
-        model = TurnModel.load(None if choice.lower() in ("", "auto") else Path(choice))
+        model = TurnModel.load(None if auto else choice)
     except ModelNotFoundError as err:
-        if choice.lower() not in ("", "auto"):
+        if not auto:
             raise
         _LOGGER.info(
             "End of turn: the silence rule alone (--vad-silence-ms); for Smart Turn, which "

@@ -98,32 +98,25 @@ class CommandWindow:
         self.redone += 1
         seconds = fast.decode_seconds
         question = asks_a_question(fast.text, language)
-        if not question:
-            sentence = await decode(window_seconds, True, True)
-            seconds += sentence.decode_seconds
-            if sentence.text and accept(sentence.text):
+        retries = [] if question else [("with the names as a sentence", True, True)]
+        retries.append(("without the names", False, False))
+        for how, vocabulary, names_as_sentence in retries:
+            retry = await decode(window_seconds, vocabulary, names_as_sentence)
+            seconds += retry.decode_seconds
+            if question or (retry.text and accept(retry.text)):  # a question's one retry
                 _LOGGER.debug(
-                    "Fast command decode %r is not a local command; with the names as a "
-                    "sentence: %r",
+                    "Fast command decode %r is not a local command; %s: %r (%s)",
                     fast.text,
-                    sentence.text,
+                    how,
+                    retry.text,
+                    "a question" if question else "a local command",
                 )
-                return dataclasses.replace(sentence, decode_seconds=seconds)
-        plain = await decode(window_seconds, False, False)
-        seconds += plain.decode_seconds
-        if question or (plain.text and accept(plain.text)):
-            _LOGGER.debug(
-                "Fast command decode %r is not a local command; without the names: %r (%s)",
-                fast.text,
-                plain.text,
-                "a question" if question else "a local command",
-            )
-            return dataclasses.replace(plain, decode_seconds=seconds)
+                return dataclasses.replace(retry, decode_seconds=seconds)
         _LOGGER.debug(
             "Fast command decode %r is not a local command, nor %r without the names: "
             "decoding again in the full window",
             fast.text,
-            plain.text,
+            retry.text,
         )
         full = await decode(None, False, False)
         return dataclasses.replace(full, decode_seconds=seconds + full.decode_seconds)

@@ -64,16 +64,23 @@ class EncoderCache:
         self._key: tuple[bytes, int] | None = None
         self._encoded: Any = None
 
-    def encode(self, model: WhisperModel, padded: np.ndarray, frames: int) -> Any:
-        """The encoder output of `padded` (float audio, `frames` mel frames), made or reused."""
-        key = (hashlib.blake2b(padded.tobytes(), digest_size=16).digest(), frames)
+    def encode(self, model: WhisperModel, audio: np.ndarray, frames: int) -> Any:
+        """The encoder output of `audio` in a window of `frames` mel frames, made or reused."""
+        key = (hashlib.blake2b(audio.tobytes(), digest_size=16).digest(), frames)
         with self._lock:
             if key == self._key:
                 return self._encoded
-        encoded = model.encode(model.feature_extractor(padded)[:, :frames])
+        encoded = _encode(model, audio, frames)
         with self._lock:
             self._key, self._encoded = key, encoded
         return encoded
+
+
+def _encode(model: WhisperModel, audio: np.ndarray, frames: int) -> Any:
+    """Whisper's encoder over `audio` zero-padded to a window of `frames` mel frames."""
+    padded = np.zeros(frames * model.feature_extractor.hop_length, dtype=np.float32)
+    padded[: audio.size] = audio
+    return model.encode(model.feature_extractor(padded)[:, :frames])
 
 
 def window_frames(samples: int, window_seconds: float) -> int | None:
@@ -125,12 +132,7 @@ def decode_short_scored(
     frames = window_frames(audio.size, window_seconds)
     if frames is None or (model.model.is_multilingual and not language):
         return None  # too long, or a language to detect: the standard path does both
-    padded = np.zeros(frames * model.feature_extractor.hop_length, dtype=np.float32)
-    padded[: audio.size] = audio
-    if encoder is not None:
-        encoded = encoder.encode(model, padded, frames)
-    else:
-        encoded = model.encode(model.feature_extractor(padded)[:, :frames])
+    encoded = encoder.encode(model, audio, frames) if encoder else _encode(model, audio, frames)
 
     tokenizer = Tokenizer(
         model.hf_tokenizer,
