@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/end_of_turn.py --quick                  # a subset, under 4 minutes
     .venv/bin/python bench/end_of_turn.py [--configs fixed500,ha700,satjudge,smart,smart-nomodel]
+    .venv/bin/python bench/end_of_turn.py --configs smart --corpus-seed 24,25,26  # pooled
 
 The recordings are made at bench time (``bench/turn_corpus.py``): several voices, room noise,
 hesitations of 0.5-1.0 s, commands spoken slowly, and questions, with names from a home the
@@ -67,6 +68,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import dataclasses
 import json
 import logging
 import os
@@ -136,6 +138,17 @@ def server_help() -> str:
     return out.stdout
 
 
+def corpus_seeds(text: str) -> list[int]:
+    """The recordings' seeds from ``--corpus-seed`` ("19" or "24,25,26"), each once."""
+    try:
+        seeds = [int(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise SystemExit(f"--corpus-seed takes integers, comma-separated: {text!r}") from None
+    if not seeds:
+        raise SystemExit("--corpus-seed needs at least one seed")
+    return list(dict.fromkeys(seeds))
+
+
 def quick_items(items: Sequence[Item]) -> list[Item]:
     """``QUICK`` items of each kind, evenly spaced through the kind (so through the voices)."""
     chosen = []
@@ -181,12 +194,22 @@ async def run(args: argparse.Namespace) -> int:
         print("note: the server has no --end-of-turn yet; the fixed rules run on its default")
     cache_flag = ("--tts-cache-mb", "0") if "--tts-cache-mb" in help_text else ()
 
-    folder, items = ensure_corpus(Plan(seed=args.corpus_seed))
-    if args.quick:
-        items = quick_items(items)
-    if args.limit:
-        items = items[: args.limit]
-    pcm = {item.name: read_pcm(folder / item.file) for item in items}
+    seeds = corpus_seeds(args.corpus_seed)
+    folders, items = [], []
+    for seed in seeds:
+        folder, of_seed = ensure_corpus(Plan(seed=seed))
+        folders.append(folder)
+        if args.quick:
+            of_seed = quick_items(of_seed)
+        if args.limit:
+            of_seed = of_seed[: args.limit]
+        if len(seeds) > 1:  # one name space for several corpora, each item read from its own
+            of_seed = [
+                dataclasses.replace(i, name=f"s{seed}-{i.name}", file=str(folder / i.file))
+                for i in of_seed
+            ]
+        items += of_seed
+    pcm = {item.name: read_pcm(folders[0] / item.file) for item in items}
     order = list(items)
     random.Random(args.seed).shuffle(order)
 
@@ -270,8 +293,8 @@ async def run(args: argparse.Namespace) -> int:
         f"{'off (--tts-cache-mb 0): figures are rendered speech' if cache_flag else 'on'}; "
         f"fake Ollama first token {args.first_token_s * 1000:.0f} ms, "
         f"{args.tokens_per_s:g} tokens/s; exit codes {codes}",
-        f"- corpus: bench/turn_corpus.py seed {args.corpus_seed} ({folder.name}); "
-        f"order seed {args.seed}",
+        f"- corpus: bench/turn_corpus.py seed {args.corpus_seed} "
+        f"({', '.join(folder.name for folder in folders)}); order seed {args.seed}",
         f"- server end of turn on the satellite: {satellite_code}"
         + (
             f"; fallback silence {fallback:g} s"
@@ -333,9 +356,10 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=1, help="order of the items")
     parser.add_argument(
         "--corpus-seed",
-        type=int,
-        default=Plan.seed,
-        help="the recordings' seed (bench/turn_corpus.py)",
+        default=str(Plan.seed),
+        help="the recordings' seed (bench/turn_corpus.py), or several, comma-separated "
+        "(e.g. 24,25,26): their items run as one corpus and the figures pool them (a "
+        "nearest-rank p95 over 16 commands is the slowest, over 48 the third slowest)",
     )
     parser.add_argument("--tokens-per-s", type=float, default=20.0, help="fake LLM rate")
     parser.add_argument("--first-token-s", type=float, default=0.15)
