@@ -7,112 +7,27 @@ import logging
 from pathlib import Path
 
 import pytest
-from wyoming.asr import Transcript
-from wyoming.audio import AudioChunk, AudioStart, AudioStop
+from wyoming.audio import AudioStart
 from wyoming.client import AsyncTcpClient
 from wyoming.error import Error
-from wyoming.event import Event
 from wyoming.info import Describe, Info
 from wyoming.ping import Ping
 from wyoming.satellite import PauseSatellite, RunSatellite
 from wyoming.timer import TimerFinished, TimerStarted
-from wyoming.tts import Synthesize
-from wyoming.vad import VoiceStarted
 
-from satellite.app import HaApp, Seams
-from satellite.settings import HaSettings, MicSettings, SatelliteSettings, SndSettings, WakeSettings
 from satellite.wake import WakeEngine
 
 from .conftest import QueueMic, read_pcm, wait_for
-
-
-class RecordingSink:
-    def __init__(self) -> None:
-        self.playbacks: list[bytes] = []
-        self._current = bytearray()
-
-    async def start(self) -> None:
-        self._current = bytearray()
-
-    async def write(self, pcm: bytes) -> None:
-        self._current += pcm
-
-    async def finish(self) -> None:
-        self.playbacks.append(bytes(self._current))
-
-    async def abort(self) -> None:
-        await self.finish()
-
-
-class FakeHa:
-    """HA's assist_satellite: connect, run-satellite, describe, ping, stream the answer."""
-
-    def __init__(self, port: int) -> None:
-        self.client = AsyncTcpClient("127.0.0.1", port)
-        self.events: list[Event] = []
-        self._reader: asyncio.Task | None = None
-
-    async def connect(self) -> None:
-        await self.client.connect()
-        await self.client.write_event(RunSatellite().event())
-        await self.client.write_event(Describe().event())
-        self._reader = asyncio.create_task(self._read())
-
-    async def _read(self) -> None:
-        while (event := await self.client.read_event()) is not None:
-            self.events.append(event)
-        self.events.append(Event(type="<closed>"))
-
-    async def send(self, event: Event) -> None:
-        await self.client.write_event(event)
-
-    def types(self) -> list[str]:
-        return [e.type for e in self.events]
-
-    def first(self, event_type: str) -> Event:
-        return next(e for e in self.events if e.type == event_type)
-
-    async def answer(self, seconds: float = 0.3) -> None:
-        """The pipeline's events after audio-stop, then 22050 Hz TTS audio."""
-        await self.send(VoiceStarted(timestamp=0).event())
-        await self.send(Transcript(text="turn on the kitchen light").event())
-        await self.send(Synthesize(text="Turned on the light").event())
-        await self.send(AudioStart(rate=22050, width=2, channels=1).event())
-        pcm = b"\x20\x00" * int(22050 * seconds)
-        for i in range(0, len(pcm), 1024):
-            await self.send(AudioChunk(22050, 2, 1, pcm[i : i + 1024]).event())
-        await self.send(AudioStop().event())
-
-    async def close(self) -> None:
-        await self.client.disconnect()
-        if self._reader is not None:
-            self._reader.cancel()
-            await asyncio.gather(self._reader, return_exceptions=True)
+from .ha_support import FakeHa, RecordingSink, ha_app, running_ha_app, satellite_settings
 
 
 @pytest.fixture
 async def ha_satellite(tmp_path: Path, oww_engine: WakeEngine):
     mic = QueueMic()
     sink = RecordingSink()
-    settings = SatelliteSettings(
-        name="hall satellite",
-        area="Hall",
-        mic=MicSettings(file=Path("unused.wav")),
-        snd=SndSettings(),
-        wake=WakeSettings(names=("hey_jarvis",)),
-        response_timeout_seconds=2.0,
-    )
-    app = HaApp(
-        settings,
-        HaSettings(uri="tcp://127.0.0.1:0", zeroconf=False),
-        Seams(mic_factory=lambda: mic, sink=sink, engine=oww_engine),
-    )
-    port = await app.start()
-    task = asyncio.create_task(app.run())
-    yield app, port, mic, sink
-    mic.end()
-    await asyncio.wait_for(task, timeout=10)
-    await app.stop()
+    app = ha_app(satellite_settings(area="Hall"), mic, sink, oww_engine)
+    async with running_ha_app(app, mic) as port:
+        yield app, port, mic, sink
 
 
 async def test_home_assistant_drives_the_satellite(

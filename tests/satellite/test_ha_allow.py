@@ -9,12 +9,10 @@ pings; a connection that went quiet (HA gone, half-open socket) must not lock HA
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import os
 import signal
 import sys
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -26,14 +24,13 @@ from wyoming.ping import Ping
 from wyoming.satellite import PauseSatellite, RunSatellite
 from wyoming_helpers import REPO, free_port
 
-from satellite.app import HaApp, Seams
+from satellite.app import HaApp
 from satellite.ha_server import SATELLITE_BUSY
-from satellite.settings import HaSettings, MicSettings, SatelliteSettings, SndSettings, WakeSettings
 from satellite.wake import WakeEngine
 from wyoming_rtx.lan import NOT_ALLOWED
 
 from .conftest import QueueMic, read_pcm, wait_for
-from .test_ha import FakeHa, RecordingSink
+from .ha_support import FakeHa, RecordingSink, ha_app, running_ha_app, satellite_settings
 
 
 async def _pinging(ha: FakeHa, every: float = 0.5) -> None:
@@ -65,30 +62,7 @@ async def _intrude(port: int, first: Event) -> tuple[Error | None, list[str]]:
 
 
 def _ha_app(oww_engine: WakeEngine, mic: QueueMic, **ha: object) -> HaApp:
-    settings = SatelliteSettings(
-        name="hall satellite",
-        mic=MicSettings(file=Path("unused.wav")),
-        snd=SndSettings(),
-        wake=WakeSettings(names=("hey_jarvis",)),
-        response_timeout_seconds=2.0,
-    )
-    return HaApp(
-        settings,
-        HaSettings(uri="tcp://127.0.0.1:0", zeroconf=False, **ha),  # type: ignore[arg-type]
-        Seams(mic_factory=lambda: mic, sink=RecordingSink(), engine=oww_engine),
-    )
-
-
-@contextlib.asynccontextmanager
-async def _running(app: HaApp, mic: QueueMic) -> AsyncIterator[int]:
-    port = await app.start()
-    task = asyncio.create_task(app.run())
-    try:
-        yield port
-    finally:
-        mic.end()
-        await asyncio.wait_for(task, timeout=10)
-        await app.stop()
+    return ha_app(satellite_settings(), mic, RecordingSink(), oww_engine, **ha)
 
 
 async def test_a_pinging_home_assistant_is_not_pushed_off(
@@ -97,7 +71,7 @@ async def test_a_pinging_home_assistant_is_not_pushed_off(
     caplog.set_level(logging.INFO, logger="satellite")
     mic = QueueMic()
     app = _ha_app(oww_engine, mic, hold_seconds=1.5)
-    async with _running(app, mic) as port:
+    async with running_ha_app(app, mic) as port:
         ha = FakeHa(port)
         await ha.connect()
         keepalive = asyncio.create_task(_pinging(ha))
@@ -132,7 +106,7 @@ async def test_a_silent_owner_is_replaced(oww_engine: WakeEngine, caplog) -> Non
     caplog.set_level(logging.INFO, logger="satellite")
     mic = QueueMic()
     app = _ha_app(oww_engine, mic, hold_seconds=0.5)
-    async with _running(app, mic) as port:
+    async with running_ha_app(app, mic) as port:
         stale = FakeHa(port)
         await stale.connect()  # run-satellite + describe, then nothing
         await wait_for(lambda: app.satellite.owner is not None)
@@ -150,7 +124,7 @@ async def test_a_silent_owner_is_replaced(oww_engine: WakeEngine, caplog) -> Non
 async def test_an_owner_that_closes_is_replaced_at_once(oww_engine: WakeEngine) -> None:
     mic = QueueMic()
     app = _ha_app(oww_engine, mic, hold_seconds=30)
-    async with _running(app, mic) as port:
+    async with running_ha_app(app, mic) as port:
         first = FakeHa(port)
         await first.connect()
         await first.send(Ping().event())
@@ -168,7 +142,7 @@ async def test_a_paused_owner_keeps_the_satellite(oww_engine: WakeEngine) -> Non
     """A muted satellite gets no pings from HA, yet HA still holds it (it reconnects itself)."""
     mic = QueueMic()
     app = _ha_app(oww_engine, mic, hold_seconds=0.3)
-    async with _running(app, mic) as port:
+    async with running_ha_app(app, mic) as port:
         ha = FakeHa(port)
         await ha.connect()
         await ha.send(PauseSatellite().event())
@@ -182,7 +156,7 @@ async def test_a_paused_owner_keeps_the_satellite(oww_engine: WakeEngine) -> Non
 async def test_ha_allow_refuses_other_peers_in_process(oww_engine: WakeEngine) -> None:
     mic = QueueMic()
     app = _ha_app(oww_engine, mic, allow=("10.0.0.0/8",))
-    async with _running(app, mic) as port:
+    async with running_ha_app(app, mic) as port:
         error, events = await _intrude(port, Describe().event())
         assert error is not None and error.code == NOT_ALLOWED
         assert events == ["error"]  # not even describe is answered

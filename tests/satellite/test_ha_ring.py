@@ -13,14 +13,14 @@ from pathlib import Path
 import pytest
 from wyoming.timer import TimerFinished, TimerStarted
 
-from satellite.app import HaApp, Seams
+from satellite.app import HaApp
 from satellite.ha_server import TIMER_RING_TIMES
-from satellite.settings import HaSettings, MicSettings, SatelliteSettings, SndSettings, WakeSettings
+from satellite.settings import SatelliteSettings, SndSettings
 from satellite.wake import WakeEngine
 
 from .conftest import QueueMic, read_pcm, wait_for
+from .ha_support import FakeHa, ha_app, satellite_settings
 from .test_barge_in import PacedSink
-from .test_ha import FakeHa
 
 
 @contextlib.asynccontextmanager
@@ -29,18 +29,13 @@ async def _ha_mode(
 ) -> AsyncIterator[tuple[HaApp, QueueMic, FakeHa]]:
     """The satellite in Home Assistant mode with Home Assistant's client connected."""
     mic = QueueMic()
-    settings = SatelliteSettings(
+    settings = satellite_settings(
         name="kitchen satellite",
         area="Kitchen",
-        mic=MicSettings(file=Path("unused.wav")),
         snd=SndSettings(awake_wav=None, done_wav=None),
-        wake=WakeSettings(names=("hey_jarvis",)),
+        response_timeout_seconds=SatelliteSettings.response_timeout_seconds,
     )
-    app = HaApp(
-        settings,
-        HaSettings(uri="tcp://127.0.0.1:0", zeroconf=False),
-        Seams(mic_factory=lambda: mic, sink=sink, engine=oww_engine),
-    )
+    app = ha_app(settings, mic, sink, oww_engine)
     port = await app.start()
     task = asyncio.create_task(app.run())
     ha = FakeHa(port)

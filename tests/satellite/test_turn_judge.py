@@ -4,7 +4,6 @@ without the model the silence rule decides as before."""
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import wave
 from pathlib import Path
@@ -14,13 +13,11 @@ import pytest
 from wyoming.audio import AudioChunk
 
 from satellite import turn_judge
-from satellite.app import HaApp, Seams
 from satellite.audio_out import Speaker
 from satellite.cli import build_parser, settings_from_args
 from satellite.core import SatelliteLoop
 from satellite.mic_supervisor import MicSupervisor
 from satellite.settings import (
-    HaSettings,
     MicSettings,
     SatelliteSettings,
     SndSettings,
@@ -35,7 +32,7 @@ from wyoming_rtx.audio.turn_model import TurnModel
 from wyoming_rtx.errors import ModelNotFoundError
 
 from .conftest import QueueMic, read_pcm, wait_for
-from .test_ha import FakeHa, RecordingSink
+from .ha_support import FakeHa, RecordingSink, ha_app, running_ha_app, satellite_settings
 from .test_listen import RecordingTransport
 
 DATA = Path(__file__).resolve().parents[1] / "data"
@@ -234,34 +231,19 @@ async def test_in_home_assistant_mode_a_complete_command_is_sent_with_audio_stop
     caplog.set_level(logging.INFO, logger="satellite")
     command, speech_end = _living_room_light()
     mic, sink = QueueMic(), RecordingSink()
-    settings = SatelliteSettings(
-        name="hall satellite",
-        mic=MicSettings(file=Path("unused.wav")),
-        snd=SndSettings(awake_wav=None, done_wav=None),
-        wake=WakeSettings(names=("hey_jarvis",)),
-        response_timeout_seconds=2.0,
-    )
+    settings = satellite_settings(snd=SndSettings(awake_wav=None, done_wav=None))
     assert settings.vad.turn_model == "auto"
-    app = HaApp(
-        settings,
-        HaSettings(uri="tcp://127.0.0.1:0", zeroconf=False),
-        Seams(mic_factory=lambda: mic, sink=sink, engine=oww_engine),
-    )
-    port = await app.start()
-    task = asyncio.create_task(app.run())
-    ha = FakeHa(port)
-    try:
-        await ha.connect()
-        mic.feed(wake_phrase + command[: int((speech_end + 0.05) * RATE) * 2] + _silence(1.5))
-        await wait_for(lambda: "audio-stop" in ha.types())
-        sent = sum(
-            len(AudioChunk.from_event(e).audio) for e in ha.events if e.type == "audio-chunk"
-        )
-    finally:
-        await ha.close()
-        mic.end()
-        await asyncio.wait_for(task, timeout=10)
-        await app.stop()
+    async with running_ha_app(ha_app(settings, mic, sink, oww_engine), mic) as port:
+        ha = FakeHa(port)
+        try:
+            await ha.connect()
+            mic.feed(wake_phrase + command[: int((speech_end + 0.05) * RATE) * 2] + _silence(1.5))
+            await wait_for(lambda: "audio-stop" in ha.types())
+            sent = sum(
+                len(AudioChunk.from_event(e).audio) for e in ha.events if e.type == "audio-chunk"
+            )
+        finally:
+            await ha.close()
 
     assert "End of turn: complete" in caplog.text
     # What HA got: the pre-roll (0.2 s), the command, and no more than 0.45 s of the pause.
