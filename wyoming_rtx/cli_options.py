@@ -185,8 +185,8 @@ def add_asr_options(asr: argparse._ArgumentGroup) -> None:
         "--asr-command-window-seconds",
         type=float,
         default=0.0,
-        help="fast first decode of satellite turns, kept if it is a local command (else a "
-        "question is decoded again in this window, anything else in the full one): "
+        help="fast first decode of satellite turns, kept if it is a local command (else it "
+        "is decoded again in this window: other prompts, then beam search): "
         "0 = auto (15 on CPU, off on CUDA), 30 = off",
     )
 

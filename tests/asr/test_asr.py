@@ -190,7 +190,12 @@ async def test_close_drops_queued_speculation(
     started: list[float] = []
 
     def slow_run(
-        model: object, audio: object, language: str | None, window: float, prompt: object
+        model: object,
+        audio: object,
+        language: str | None,
+        window: float,
+        prompt: object,
+        beam_size: int,
     ) -> Transcribed:
         started.append(time.monotonic())
         time.sleep(0.3)

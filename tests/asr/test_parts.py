@@ -79,28 +79,42 @@ async def test_command_window_keeps_only_accepted_fast_text() -> None:
     calls: list[tuple[float | None, str]] = []
     fast_text = "Pern on the kitchen light."
 
-    async def decode(window: float | None, vocabulary: bool, as_sentence: bool) -> Decoded:
+    async def decode(
+        window: float | None, vocabulary: bool, as_sentence: bool, beam: int | None
+    ) -> Decoded:
         prompt = "sentence" if as_sentence else ("names" if vocabulary else "plain")
+        prompt += f" beam {beam}" if beam else ""
         calls.append((window, prompt))
         if window:
-            text = {"names": fast_text, "sentence": "short sentence", "plain": "short plain"}
-            return Decoded(text[prompt], 2.0, 0.1 if prompt == "names" else 0.04)
+            text = fast_text if prompt == "names" else f"short {prompt}"
+            return Decoded(text, 2.0, 0.1 if prompt == "names" else 0.04)
         return Decoded("full" if vocabulary else "full plain", 2.0, 0.3)
 
     policy = CommandWindow()
     assert (await policy.decode(decode, lambda text: True, 15.0, 30.0)).text == fast_text
     assert calls == [(15.0, "names")]
     # A rejected fast text is decoded again in the same short window (its encoding reused):
-    # the names as a sentence, then no names; when neither is a command, the full window
-    # without the names (the short one repeats its first-word errors) ...
+    # the names as a sentence, no names, then beam search with the names listed and as a
+    # sentence; when none is a command, the text without the names is the transcript ...
     calls.clear()
     redone = await policy.decode(decode, lambda text: False, 15.0, 30.0)
-    assert (redone.text, round(redone.decode_seconds, 6)) == ("full plain", 0.48)
-    assert calls == [(15.0, "names"), (15.0, "sentence"), (15.0, "plain"), (None, "plain")]
+    assert (redone.text, round(redone.decode_seconds, 6)) == ("short plain", 0.26)
+    assert calls == [
+        (15.0, "names"),
+        (15.0, "sentence"),
+        (15.0, "plain"),
+        (15.0, "names beam 5"),
+        (15.0, "sentence beam 5"),
+    ]
     # ... the first of them that is a local command is kept ...
-    for kept in ("short sentence", "short plain"):
+    for kept in ("short sentence", "short plain", "short names beam 5", "short sentence beam 5"):
         rescued = await policy.decode(decode, lambda text, kept=kept: text == kept, 15.0, 30.0)
         assert rescued.text == kept
+    # ... an engine that already searches a beam as wide tries no beam again ...
+    calls.clear()
+    wide = await policy.decode(decode, lambda text: False, 15.0, 30.0, beam_size=5)
+    assert wide.text == "short plain"
+    assert calls == [(15.0, "names"), (15.0, "sentence"), (15.0, "plain")]
     # ... and a question keeps the text without the names, since it is on the LLM's path.
     fast_text = "How far away is the moon?"
     calls.clear()
@@ -114,4 +128,4 @@ async def test_command_window_keeps_only_accepted_fast_text() -> None:
     long = await policy.decode(decode, lambda text: True, 15.0, 30.0, audio_seconds=11.4)
     assert long.text == "full"
     assert calls == [(None, "names")] * 3
-    assert (policy.kept, policy.redone) == (1, 4)
+    assert (policy.kept, policy.redone) == (1, 7)

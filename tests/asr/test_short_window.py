@@ -89,9 +89,9 @@ def test_command_window_is_on_for_cpu_and_off_for_cuda_by_default() -> None:
 
 
 async def test_fast_command_text_is_kept_only_when_accepted(engine: AsrEngine) -> None:
-    """`accept` sees the fast (15 s window) text: kept when accepted, else a second decode
-    without the home's names decides; without `accept` (the plain STT service) only the
-    full window runs."""
+    """`accept` sees the fast (15 s window) text: kept when accepted, else the same window's
+    further tries decide; without `accept` (the plain STT service) only the full window
+    runs."""
     pcm = read_wav_16k_mono(CORPUS / "kitchen_lights_on.wav")
     seen: list[str] = []
 
@@ -109,13 +109,13 @@ async def test_fast_command_text_is_kept_only_when_accepted(engine: AsrEngine) -
         return False
 
     second = await engine.decode_command(pcm, "en", refuse)
-    # the fast text, the same window's with the names as a sentence and without them; then
-    # the full window
-    assert len(seen) == 4 and _words(second.text) == "turn on the kitchen lights"
+    # the fast text, the same window's with the names as a sentence and without them, then
+    # beam search with the names listed and as a sentence; the text without the names stays
+    assert len(seen) == 6 and _words(second.text) == "turn on the kitchen lights"
     assert engine.command_window_redone == redone + 1
 
     plain = await engine.decode_command(pcm, "en", None)
-    assert len(seen) == 4 and _words(plain.text) == "turn on the kitchen lights"
+    assert len(seen) == 6 and _words(plain.text) == "turn on the kitchen lights"
 
 
 async def test_a_decode_without_the_names_reuses_the_fast_decodes_encoding(
@@ -144,3 +144,20 @@ async def test_a_decode_without_the_names_reuses_the_fast_decodes_encoding(
     assert len(encoded) == 2
     assert _words(biased.text) == _words(sentence.text) == _words(plain.text) == _words(fresh.text)
     assert _words(plain.text) == "turn on the kitchen lights"
+
+
+async def test_a_beam_try_the_short_window_cannot_decode_heard_nothing(
+    engine: AsrEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A decode at the engine's own beam whose short window gives up (a loop at the token
+    cap) is redone with the full window; a command window's beam-search try is not (a beam
+    search over 30 s would cost a second or more): it heard nothing, and the next try or the
+    text without the names decides."""
+    pcm = read_wav_16k_mono(CORPUS / "kitchen_lights_on.wav")
+    monkeypatch.setattr("wyoming_rtx.asr.engine.decode_short_scored", lambda *a, **k: None)
+    fallbacks = engine.window_fallbacks
+    own = await engine.decode(pcm, "en", 15.0, vocabulary=False)
+    assert _words(own.text) == "turn on the kitchen lights"
+    assert engine.window_fallbacks == fallbacks + 1
+    beam = await engine.decode(pcm, "en", 15.0, vocabulary=False, beam_size=5)
+    assert beam.text == "" and engine.window_fallbacks == fallbacks + 1

@@ -211,17 +211,20 @@ class AsrEngine:
         window_seconds: float | None = None,
         vocabulary: bool = True,
         names_as_sentence: bool = False,
+        beam_size: int | None = None,
     ) -> Decoded:
         """Decode in the executor (awaiting the load first); used by transcribe and streams.
 
         window_seconds: the encoder window for this decode (default: the engine's).
         vocabulary: the home's names bias the decoder (command_window.py says where not).
-        names_as_sentence: those names written as a plain sentence (vocabulary.as_sentence)."""
+        names_as_sentence: those names written as a plain sentence (vocabulary.as_sentence).
+        beam_size: this decode's beam (default: the engine's)."""
         await self.load()
         language = supported_language(
             language or self.settings.language, self.description.languages
         )
         window = self.window_seconds if window_seconds is None else window_seconds
+        beam = self.beam_size if beam_size is None else beam_size
         names = self.vocabulary() if vocabulary else ""
         if names and names_as_sentence:
             names = as_sentence(names)
@@ -229,7 +232,7 @@ class AsrEngine:
 
         def run(prompt: str | None) -> Awaitable[Decoded]:
             return loop.run_in_executor(
-                self._executor, self._decode_sync, pcm, language, window, prompt
+                self._executor, self._decode_sync, pcm, language, window, prompt, beam
             )
 
         return await decode_with_names(run, self.settings.initial_prompt, names)
@@ -239,8 +242,8 @@ class AsrEngine:
     ) -> Decoded:
         """Decode a spoken turn, trying the fast command window first when one is set.
 
-        The fast text is kept only when `accept` says it is a local command; otherwise a
-        second decode without the home's names decides (command_window.py).
+        The fast text is kept only when `accept` says it is a local command; otherwise
+        further tries in the same short window decide (command_window.py).
         """
         return await self._command_window.decode(
             functools.partial(self.decode, pcm, language),
@@ -249,6 +252,7 @@ class AsrEngine:
             self.window_seconds,
             audio_seconds=len(pcm) / BYTES_PER_SECOND,
             language=language or self.settings.language,
+            beam_size=self.beam_size,
         )
 
     def _load_sync(self) -> WhisperModel:
@@ -284,7 +288,12 @@ class AsrEngine:
         )
 
     def _decode_sync(
-        self, pcm: bytes, language: str | None, window_seconds: float, prompt: str | None
+        self,
+        pcm: bytes,
+        language: str | None,
+        window_seconds: float,
+        prompt: str | None,
+        beam_size: int,
     ) -> Decoded:
         model = self._model
         if model is None:
@@ -293,7 +302,7 @@ class AsrEngine:
         usable = len(pcm) - len(pcm) % SAMPLE_WIDTH
         audio = np.frombuffer(pcm[:usable], dtype=np.int16).astype(np.float32) / 32768.0
         heard = (
-            self._run(model, audio, language, window_seconds, prompt)
+            self._run(model, audio, language, window_seconds, prompt, beam_size)
             if audio.size
             else Transcribed("")
         )
@@ -308,6 +317,7 @@ class AsrEngine:
         language: str | None,
         window_seconds: float = FULL_WINDOW_SECONDS,
         prompt: str | None = None,
+        beam_size: int | None = None,
     ) -> Transcribed:
         """Transcribe and consume the lazy segment generator here, in the executor thread.
 
@@ -315,24 +325,31 @@ class AsrEngine:
         result looks poor, which is mostly on noise, and would blow a short command's budget.
         No timestamps and no conditioning on earlier windows: commands are one window.
         Short audio gets a shorter encoder window when configured (short_window.py).
+        `beam_size` None is the engine's own; another is a command window's try
+        (command_window.py): where the short window cannot decode it (a loop at the token
+        cap), it heard nothing, rather than run a beam search over the full window.
         """
+        a_try = beam_size is not None and beam_size != self.beam_size
+        beam_size = self.beam_size if beam_size is None else beam_size
         if window_seconds < FULL_WINDOW_SECONDS:
             heard = decode_short_scored(
                 model,
                 audio,
                 language,
                 window_seconds=window_seconds,
-                beam_size=self.beam_size,
+                beam_size=beam_size,
                 initial_prompt=prompt,
                 encoder=self._encoder,
             )
             if heard is not None:
                 return heard
+            if a_try:
+                return Transcribed("")
             self.window_fallbacks += 1
         segments, _info = model.transcribe(
             audio,
             language=language,
-            beam_size=self.beam_size,
+            beam_size=beam_size,
             initial_prompt=prompt,
             vad_filter=False,
             without_timestamps=True,
