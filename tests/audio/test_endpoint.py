@@ -228,6 +228,14 @@ def test_the_preroll_keeps_the_latest_whole_samples() -> None:
         (None, False, "and the kitchen,", HESITATION_WAIT_SECONDS),
         (0.97, False, "What is the capital of um", HESITATION_WAIT_SECONDS),  # a hesitation
         (0.9, False, "How far away is, uh", HESITATION_WAIT_SECONDS),
+        # A question that stops at its verb has lost its subject ("... the moon?"), though
+        # whisper writes a question mark and Smart Turn calls it complete.
+        (0.98, False, "How far away is?", HESITATION_WAIT_SECONDS),
+        (0.98, False, "What is?", HESITATION_WAIT_SECONDS),
+        (0.98, False, "How much was?", HESITATION_WAIT_SECONDS),
+        (0.98, False, "Do you know what time it is?", 0.0),  # its subject is there
+        (0.98, False, "What is it?", 0.0),
+        (0.98, False, "Here it is.", 0.0),
         (0.97, False, "", HESITATION_WAIT_SECONDS),
         # A command's start that is no command yet: unfinished, or a misheard name.
         (0.97, False, "Set the bedroom", UNRECOGNISED_COMMAND_WAIT_SECONDS),

@@ -39,6 +39,21 @@ _COMMAND_VERBS_EN = frozenset(
 likely unfinished ("Set the bedroom ... lamp to fifty percent")."""
 
 
+_BARE_VERBS_EN = frozenset(
+    "is are was were do does did can could will would should has have".split()
+)
+"""Verbs an English question does not end on straight after its question phrase: "How far
+away is?" and "What is?" have lost their subject ("... the moon?"), while "Do you know what
+time it is?" ends on one after it."""
+
+_QUESTION_PHRASE_EN = frozenset(
+    "what who whom whose where when why how which far away much many long old big often".split()
+)
+"""The words a question phrase ends on ("how far away", "how much", "which"): the word
+before a bare verb that has no subject in between."""
+
+_WH_WORDS_EN = frozenset("what who whom whose where when why how which".split())
+
 _QUESTION_WORDS_EN = frozenset(
     "what who whom whose where when why how which is are was were do does did can could will "
     "would should shall may might".split()
@@ -68,7 +83,9 @@ def hesitation_words(language: str | None) -> frozenset[str]:
 def looks_unfinished(text: str, language: str | None = "en") -> bool:
     """The transcript reads as cut off: trailing-off punctuation, a hesitation as its last
     word ("What is the capital of um"), and in English a last word no sentence ends on
-    ("the", "to", "and"). Other languages: the punctuation and the hesitations only."""
+    ("the", "to", "and") or a question that stops at its verb ("How far away is?", whisper's
+    question mark notwithstanding). Other languages: the punctuation and the hesitations
+    only."""
     stripped = text.strip()
     if not stripped or stripped.endswith(_TRAILING_OFF):
         return True
@@ -77,7 +94,17 @@ def looks_unfinished(text: str, language: str | None = "en") -> bool:
         return True
     if _primary(language) != "en":
         return False
-    return words[-1] in _DANGLING_EN
+    return words[-1] in _DANGLING_EN or _question_without_subject(words)
+
+
+def _question_without_subject(words: list[str]) -> bool:
+    """An English question that ends on a bare verb right after its question phrase."""
+    return (
+        len(words) >= 2
+        and words[0] in _WH_WORDS_EN
+        and words[-1] in _BARE_VERBS_EN
+        and words[-2] in _QUESTION_PHRASE_EN
+    )
 
 
 def starts_a_command(text: str, language: str | None = "en") -> bool:
