@@ -75,7 +75,7 @@ class CommandWindow:
         """No decodes yet."""
         self.kept = 0
         self.redone = 0
-        """Fast command decodes kept (a local command) or decoded again without the names."""
+        """Fast command decodes kept (a local command) or tried again (the tries above)."""
 
     async def decode(
         self,
