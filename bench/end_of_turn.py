@@ -195,7 +195,7 @@ async def run(args: argparse.Namespace) -> int:
     cache_flag = ("--tts-cache-mb", "0") if "--tts-cache-mb" in help_text else ()
 
     seeds = corpus_seeds(args.corpus_seed)
-    folders, items = [], []
+    folders, items, pcm = [], [], {}
     for seed in seeds:
         folder, of_seed = ensure_corpus(Plan(seed=seed))
         folders.append(folder)
@@ -203,13 +203,11 @@ async def run(args: argparse.Namespace) -> int:
             of_seed = quick_items(of_seed)
         if args.limit:
             of_seed = of_seed[: args.limit]
-        if len(seeds) > 1:  # one name space for several corpora, each item read from its own
-            of_seed = [
-                dataclasses.replace(i, name=f"s{seed}-{i.name}", file=str(folder / i.file))
-                for i in of_seed
-            ]
-        items += of_seed
-    pcm = {item.name: read_pcm(folders[0] / item.file) for item in items}
+        for item in of_seed:
+            if len(seeds) > 1:  # one name space for several corpora
+                item = dataclasses.replace(item, name=f"s{seed}-{item.name}")
+            pcm[item.name] = read_pcm(folder / item.file)
+            items.append(item)
     order = list(items)
     random.Random(args.seed).shuffle(order)
 

@@ -34,19 +34,12 @@ from piper import PiperVoice, SynthesisConfig
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from bench.tts_pieces import TEXTS  # noqa: E402
 from wyoming_rtx.settings import TtsSettings  # noqa: E402
 from wyoming_rtx.tts.device import cpu_session, voice_config  # noqa: E402
 from wyoming_rtx.tts.render import HEAD_FRAMES, phonemize  # noqa: E402
 from wyoming_rtx.tts.split_voice import VoiceStages, cut_voice  # noqa: E402
 from wyoming_rtx.tts.voices import discover_voices  # noqa: E402
-
-TEXTS = {
-    "short reply": "Turned on the kitchen lights.",
-    "long sentence": (
-        "Tomorrow will be sunny with a high of twenty four degrees, so you will not need an "
-        "umbrella."
-    ),
-}
 
 
 def _median_ms(run: Callable[[], object], repeats: int) -> float:

@@ -62,6 +62,16 @@ passage sent in one burst +400 ms (1,057 → 1,469 ms, `bench/run.py --quick`)."
 RETRY_BEAM_SIZE = 5
 """The beam of the last tries (whisper's and faster-whisper's default beam)."""
 
+_Try = tuple[str, bool, bool, int | None]
+_WITHOUT_NAMES: _Try = ("without the names", False, False, None)
+_AS_SENTENCE: _Try = ("with the names as a sentence", True, True, None)
+_BEAM_SEARCH: tuple[_Try, ...] = (
+    ("with the names, beam search", True, False, RETRY_BEAM_SIZE),
+    ("with the names as a sentence, beam search", True, True, RETRY_BEAM_SIZE),
+)
+"""The tries after a rejected fast decode (the module's docstring): what the log calls each,
+then `WindowDecode`'s vocabulary, names-as-a-sentence and beam (None: the engine's)."""
+
 WindowDecode = Callable[[float | None, bool, bool, int | None], Awaitable["Decoded"]]
 """Decodes the turn's audio with the given encoder window (None: the engine's own), biased by
 the home's names or not, the names as listed or as a plain sentence, with the given beam
@@ -109,14 +119,13 @@ class CommandWindow:
         self.redone += 1
         seconds = fast.decode_seconds
         question = asks_a_question(fast.text, language)
-        tries = [("without the names", False, False, None)]
-        if not question:
-            tries.insert(0, ("with the names as a sentence", True, True, None))
+        tries: list[_Try]
+        if question:
+            tries = [_WITHOUT_NAMES]
+        else:
+            tries = [_AS_SENTENCE, _WITHOUT_NAMES]
             if beam_size < RETRY_BEAM_SIZE:
-                tries += [
-                    ("with the names, beam search", True, False, RETRY_BEAM_SIZE),
-                    ("with the names as a sentence, beam search", True, True, RETRY_BEAM_SIZE),
-                ]
+                tries += _BEAM_SEARCH
         plain: Decoded | None = None
         for how, vocabulary, names_as_sentence, beam in tries:
             retry = await decode(window_seconds, vocabulary, names_as_sentence, beam)

@@ -39,6 +39,8 @@ _COMMAND_VERBS_EN = frozenset(
 likely unfinished ("Set the bedroom ... lamp to fifty percent")."""
 
 
+_WH_WORDS_EN = frozenset("what who whom whose where when why how which".split())
+
 _BARE_VERBS_EN = frozenset(
     "is are was were do does did can could will would should has have".split()
 )
@@ -46,17 +48,12 @@ _BARE_VERBS_EN = frozenset(
 away is?" and "What is?" have lost their subject ("... the moon?"), while "Do you know what
 time it is?" ends on one after it."""
 
-_QUESTION_PHRASE_EN = frozenset(
-    "what who whom whose where when why how which far away much many long old big often".split()
-)
+_QUESTION_PHRASE_EN = _WH_WORDS_EN | frozenset("far away much many long old big often".split())
 """The words a question phrase ends on ("how far away", "how much", "which"): the word
 before a bare verb that has no subject in between."""
 
-_WH_WORDS_EN = frozenset("what who whom whose where when why how which".split())
-
-_QUESTION_WORDS_EN = frozenset(
-    "what who whom whose where when why how which is are was were do does did can could will "
-    "would should shall may might".split()
+_QUESTION_WORDS_EN = (
+    _WH_WORDS_EN | _BARE_VERBS_EN - {"has", "have"} | frozenset("shall may might".split())
 )
 """How an English question begins ("What is ...", "Can dogs ..."); whisper's question mark
 is the other sign, and the only one in other languages."""
